@@ -1,0 +1,3 @@
+from netfreedom.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""The ``netfreedom`` command line.
+
+Each command lives in its own module in this package and exposes ``register(app)``; this module finds
+them, so adding a command never edits a shared list.  Commands import their heavy dependencies (DuckDB,
+FastAPI, Dask, ...) inside the command function, so ``netfreedom --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from rich.console import Console
+
+from netfreedom import __version__
+from netfreedom.errors import NetfreedomError
+
+app = typer.Typer(
+    name="netfreedom",
+    help="An open, evidence-based internet freedom index: measurements → verdicts → evidence → index.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"netfreedom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """An open, evidence-based internet freedom index."""
+
+
+def _register_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point: run the app; a NetfreedomError is a clear message and exit 2, never a traceback."""
+    try:
+        app()
+    except NetfreedomError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
