@@ -1,0 +1,150 @@
+"""Build a benchmark corpus by re-issuing the shared OONI measurements.
+
+Each shared measurement is re-issued many times with a new ``measurement_uid``, country and time, so the
+corpus has realistic bodies and test keys but many distinct identities.  The corpus is written under
+``bench/.corpus/`` (gitignored) as ``.jsonl`` and/or ``.jsonl.gz`` files of at most ``file_mb`` each, with a
+``manifest.json``; a corpus whose manifest matches the request is reused, not rebuilt.
+
+Use it from other benchmarks::
+
+    from corpus import build_corpus           # bench/ is on sys.path when running bench/*.py
+    info = build_corpus(size_mb=200, fmt="jsonl")
+
+or from the shell: ``python bench/corpus.py --size-mb 200 --format jsonl.gz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("NETFREEDOM_SHARED", ROOT.parent / "shared")).resolve()
+MEASUREMENTS = SHARED / "data" / "ooni" / "measurements"
+CORPUS_ROOT = ROOT / "bench" / ".corpus"
+
+COUNTRIES = ("IT", "IR", "CN", "RU", "TR", "BR", "IN", "US", "DE", "MM", "EG", "VE")
+FORMATS = ("jsonl", "jsonl.gz", "both")
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    path: str
+    files: list[str]
+    bytes: int  # uncompressed JSONL bytes (what parsing sees)
+    measurements: int
+    size_mb: int
+    fmt: str
+    seed: int
+    days: int
+
+
+def _templates(source: Path) -> list[dict[str, object]]:
+    out = []
+    for path in sorted(source.glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                out.append(orjson.loads(line))
+    if not out:
+        raise SystemExit(f"no measurements found in {source} (set NETFREEDOM_SHARED)")
+    return out
+
+
+def _reissue(tpl: dict[str, object], rng: random.Random, start: dt.datetime, days: int) -> bytes:
+    m = dict(tpl)
+    when = start + dt.timedelta(seconds=rng.randrange(days * 86400), microseconds=rng.randrange(10**6))
+    cc = rng.choice(COUNTRIES)
+    test = str(m.get("test_name") or "unknown")
+    m["measurement_uid"] = (
+        f"{when:%Y%m%d%H%M%S}.{when.microsecond:06d}_{cc}_{test.replace('_', '')}_{rng.getrandbits(64):016x}"
+    )
+    m["probe_cc"] = cc
+    m["measurement_start_time"] = f"{when:%Y-%m-%d %H:%M:%S}"
+    m["test_start_time"] = f"{when:%Y-%m-%d %H:%M:%S}"
+    m.pop("start_time", None)
+    return orjson.dumps(m) + b"\n"
+
+
+def build_corpus(
+    size_mb: int = 200,
+    fmt: str = "jsonl",
+    *,
+    seed: int = 1,
+    days: int = 3,
+    file_mb: int = 32,
+    root: Path = CORPUS_ROOT,
+    source: Path = MEASUREMENTS,
+    force: bool = False,
+) -> CorpusInfo:
+    """Build (or reuse) a corpus of about ``size_mb`` MB of JSONL measurements; return its description."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    out = root / f"{size_mb}mb-{fmt}-s{seed}-d{days}"
+    manifest = out / "manifest.json"
+    if manifest.is_file() and not force:
+        info = CorpusInfo(**json.loads(manifest.read_text()))
+        if all((out / f).is_file() for f in info.files):
+            return info
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    templates = _templates(source)
+    rng = random.Random(seed)
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    target = size_mb * 1_000_000
+    limit = file_mb * 1_000_000
+    files: list[str] = []
+    total = count = 0
+    part = 0
+    while total < target:
+        part += 1
+        name = f"part-{part:04d}"
+        with contextlib.ExitStack() as stack:
+            sinks: list[IO[bytes]] = []
+            if fmt in ("jsonl", "both"):
+                sinks.append(stack.enter_context(open(out / f"{name}.jsonl", "wb")))
+                files.append(f"{name}.jsonl")
+            if fmt in ("jsonl.gz", "both"):
+                sinks.append(stack.enter_context(gzip.open(out / f"{name}.jsonl.gz", "wb", compresslevel=1)))
+                files.append(f"{name}.jsonl.gz")
+            written = 0
+            while written < limit and total < target:
+                line = _reissue(templates[count % len(templates)], rng, start, days)
+                for sink in sinks:
+                    sink.write(line)
+                written += len(line)
+                total += len(line)
+                count += 1
+    info = CorpusInfo(str(out), files, total, count, size_mb, fmt, seed, days)
+    manifest.write_text(json.dumps(asdict(info), indent=1))
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=200, help="uncompressed size (default 200)")
+    ap.add_argument("--format", choices=FORMATS, default="jsonl", help="file format (default jsonl)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--days", type=int, default=3, help="spread measurement times over this many days")
+    ap.add_argument("--force", action="store_true", help="rebuild even if a matching corpus exists")
+    args = ap.parse_args(argv)
+    info = build_corpus(args.size_mb, args.format, seed=args.seed, days=args.days, force=args.force)
+    mb = info.bytes / 1e6
+    print(f"{info.path}: {len(info.files)} files, {info.measurements} measurements, {mb:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
