@@ -1,0 +1,177 @@
+"""Aggregation benchmark: 10 M synthetic verdicts, the two tables researchers ask for most.
+
+    python bench/aggregate.py [--rows 10000000] [--db PATH] [--keep]
+
+Builds a DuckDB store with a ``verdicts`` table (schema of docs/architecture.md) and a ``testlists`` table,
+filled with synthetic but realistically shaped rows: 60 countries with Zipf-like volumes, 5–40 networks per
+country, a 1 500-URL global list plus 300 country URLs, two years, blocking concentrated on some URLs in
+some countries.  Then it builds the aggregation cube and times, median of 5 runs each:
+
+- the URL × quarter table for the largest country (the worst case) and for a median-sized country;
+- the country × category table over all rows;
+
+on the cube, and the same questions asked of the raw ``verdicts`` table in the same run (the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from netfreedom.report.aggregate import Axis, Filters, aggregate, refresh_cube
+
+COUNTRIES = 60
+
+
+def build_store(con: duckdb.DuckDBPyConnection, rows: int) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    # Country weights ~ 1/rank: a few countries hold most measurements, as in the OONI archive.
+    con.execute(
+        f"""CREATE TABLE countries AS
+        SELECT i AS k, chr(CAST(65 + i // 26 % 26 AS INTEGER)) || chr(CAST(65 + i % 26 AS INTEGER)) AS cc,
+               5 + (i * 7) % 36 AS networks,
+               (1.0 / (i + 1)) / sum(1.0 / (i + 1)) OVER () AS w
+        FROM range({COUNTRIES}) t(i)"""
+    )
+    con.execute(
+        "CREATE TABLE cum AS SELECT k, cc, networks, sum(w) OVER (ORDER BY k) - w AS lo, "
+        "sum(w) OVER (ORDER BY k) AS hi FROM countries"
+    )
+    con.execute(
+        f"""CREATE TABLE verdicts AS
+        WITH base AS (
+            SELECT i, (hash(i) % 1000000) / 1000000.0 AS u, hash(i * 31) AS h1, hash(i * 17) AS h2
+            FROM range({rows}) t(i)
+        ), m AS (
+            SELECT b.i, c.cc, c.networks, b.h1, b.h2,
+                   CASE WHEN b.h1 % 6 = 0 THEN 1500 + (b.h2 % 300) ELSE b.h2 % 1500 END AS url_k
+            FROM base b JOIN cum c ON b.u >= c.lo AND b.u < c.hi
+        )
+        SELECT
+            printf('20%06d_%s_%012d', i % 1000000, cc, i) AS measurement_uid,
+            3 AS analysis_version, 'bench' AS fingerprints_id,
+            TIMESTAMPTZ '2017-01-01 00:00:00+00' + to_seconds(CAST(h1 % 63072000 AS BIGINT))
+                AS measurement_start_time,
+            cc AS probe_cc,
+            'AS' || (1000 + (h2 // 7) % networks + 40 * (ascii(cc[1]) * 26 + ascii(cc[2]))) AS probe_asn,
+            'Network ' || ((h2 // 7) % networks) AS probe_network_name,
+            'web_connectivity' AS test_name, '0.4.3' AS test_version,
+            'report-' || (i // 1500) AS report_id,
+            CASE WHEN url_k >= 1500 THEN 'https://' || lower(cc) || '-site' || url_k || '.example/'
+                 ELSE 'https://site' || url_k || '.example/' END AS input,
+            CASE WHEN url_k >= 1500 THEN lower(cc) || '-site' || url_k || '.example'
+                 ELSE 'site' || url_k || '.example' END AS domain,
+            CASE WHEN hash(cc, url_k) % 10 = 0 AND h1 % 10 < 8 THEN 'blocked'
+                 WHEN h1 % 40 = 1 THEN 'down' WHEN h1 % 25 = 2 THEN 'inconclusive'
+                 WHEN h1 % 50 = 3 THEN 'blocked' ELSE 'ok' END AS outcome,
+            CASE WHEN hash(cc, url_k) % 10 = 0 AND h1 % 10 < 8
+                 THEN ['dns', 'tcp', 'http'][CAST(1 + hash(cc) % 3 AS BIGINT)]
+                 ELSE NULL END AS layer,
+            'ok' AS reason, 0.9 AS confidence,
+            (hash(cc, url_k) % 30 = 0 AND h1 % 10 < 8) AS confirmed,
+            NULL::VARCHAR AS fingerprint, NULL::VARCHAR AS blocking, NULL::BOOLEAN AS accessible
+        FROM m"""
+    )
+    con.execute(
+        """CREATE TABLE testlists AS
+        SELECT 'global' AS cc, 'https://site' || k || '.example/' AS url, 'site' || k || '.example' AS domain,
+               ['NEWS', 'POLR', 'HUMR', 'LGBT', 'COMT', 'ANON', 'SRCH', 'GRP', 'MMED', 'REL', 'PORN', 'GAME']
+                   [CAST(1 + k % 12 AS BIGINT)]
+                   AS category_code
+        FROM range(1500) t(k)
+        UNION ALL
+        SELECT lower(c.cc), 'https://' || lower(c.cc) || '-site' || t.j || '.example/',
+               lower(c.cc) || '-site' || t.j || '.example',
+               ['NEWS', 'POLR', 'HUMR', 'LGBT'][CAST(1 + t.j % 4 AS BIGINT)]
+        FROM countries c, range(1500, 1800) t(j)"""
+    )
+    con.execute("DROP TABLE cum; DROP TABLE countries")
+
+
+RAW_URL_QUARTER = """
+SELECT input AS url, date_trunc('quarter', CAST(measurement_start_time AS DATE)) AS quarter,
+       count(*) AS measurements,
+       count(*) FILTER (outcome = 'ok') AS ok, count(*) FILTER (outcome = 'blocked') AS blocked,
+       count(*) FILTER (confirmed) AS confirmed, count(*) FILTER (outcome = 'down') AS down,
+       count(DISTINCT probe_asn) AS networks
+FROM verdicts WHERE probe_cc = ? GROUP BY 1, 2 ORDER BY 1, 2"""
+
+RAW_COUNTRY_CATEGORY = """
+WITH listed_own AS (SELECT upper(cc) AS cc, domain, min(category_code) AS category FROM testlists
+             WHERE length(cc) = 2 GROUP BY ALL),
+     listed_global AS (SELECT domain, min(category_code) AS category FROM testlists
+                       WHERE length(cc) <> 2 GROUP BY ALL)
+SELECT v.probe_cc, coalesce(listed_own.category, listed_global.category) AS category,
+       count(*) AS measurements,
+       count(*) FILTER (outcome = 'ok') AS ok, count(*) FILTER (outcome = 'blocked') AS blocked,
+       count(*) FILTER (confirmed) AS confirmed, count(*) FILTER (outcome = 'down') AS down,
+       count(DISTINCT probe_asn) AS networks
+FROM verdicts v LEFT JOIN listed_own ON listed_own.cc = v.probe_cc AND listed_own.domain = v.domain
+LEFT JOIN listed_global ON listed_global.domain = v.domain GROUP BY 1, 2 ORDER BY 1, 2"""
+
+
+def median_of(fn: object, runs: int = 5) -> tuple[float, int]:
+    times = []
+    n = 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        n = fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--db", type=Path, default=None, help="store path (default: a temp folder)")
+    ap.add_argument("--keep", action="store_true", help="reuse an existing --db instead of rebuilding it")
+    args = ap.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="nf-bench-agg-")
+    db = args.db or Path(tmp.name) / "bench.duckdb"
+    fresh = not (args.keep and db.exists())
+    if fresh and db.exists():
+        db.unlink()
+    con = duckdb.connect(str(db))
+    if fresh:
+        t = time.perf_counter()
+        build_store(con, args.rows)
+        print(f"store: {args.rows:,} verdict rows generated in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    refresh_cube(con, force=True)
+    cube_s = time.perf_counter() - t
+    cube_rows = con.execute("SELECT count(*) FROM report_facts").fetchone()[0]  # type: ignore[index]
+    print(f"cube:  {cube_rows:,} rows built in {cube_s:.1f} s (once per analysis run)")
+    sizes = con.execute("SELECT probe_cc, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    largest, median_cc = sizes[0], sizes[len(sizes) // 2]
+    con.close()
+
+    ro = duckdb.connect(str(db), read_only=True)
+    ro.execute("SET TimeZone = 'UTC'")
+    cases = [
+        (f"URL × quarter, {largest[0]} ({largest[1]:,} rows)", largest[0]),
+        (f"URL × quarter, {median_cc[0]} ({median_cc[1]:,} rows)", median_cc[0]),
+    ]
+    print(f"\n{'query (median of 5)':44} {'cube s':>8} {'raw s':>8} {'speed-up':>9} {'rows':>8}")
+    for label, cc in cases:
+        cube, n = median_of(
+            lambda cc=cc: len(aggregate(ro, Filters(probe_cc=cc), Axis.URL, Axis.QUARTER).rows)
+        )
+        raw, n_raw = median_of(lambda cc=cc: len(ro.execute(RAW_URL_QUARTER, [cc]).fetchall()))
+        assert n == n_raw, (n, n_raw)
+        print(f"{label:44} {cube:8.3f} {raw:8.3f} {raw / cube:8.1f}× {n:8,}")
+    cube, n = median_of(lambda: len(aggregate(ro, Filters(), Axis.PROBE_CC, Axis.CATEGORY).rows))
+    raw, n_raw = median_of(lambda: len(ro.execute(RAW_COUNTRY_CATEGORY).fetchall()))
+    assert n == n_raw, (n, n_raw)
+    print(f"{'country × category, all rows':44} {cube:8.3f} {raw:8.3f} {raw / cube:8.1f}× {n:8,}")
+    ro.close()
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

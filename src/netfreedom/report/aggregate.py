@@ -1,0 +1,307 @@
+"""The aggregation cube over verdicts and the queries the API and the site run on it.
+
+Counting ``blocked`` per URL and quarter over millions of verdicts is the query OONI users say times out.
+Scanning the store's ``verdicts`` table for it is slow mostly for reasons that have nothing to do with the
+question: wide VARCHAR keys, time-zone aware truncation, one row per measurement.  So after every analysis
+the cube ``report_facts`` is rebuilt: verdicts grouped by (country, day, network, test, URL, category,
+method) with integer ids for URLs and networks, counts per outcome, sorted by country then day so DuckDB's
+zone maps skip every other country.  Every axis the API offers (day … quarter, domain, URL, network, category,
+country, test) is a coarsening of that grain, so the answers are exact; ``networks`` is a distinct count
+over the network id, which the cube keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+FACTS = "report_facts"
+URLS = "report_urls"
+META = "report_cube_meta"
+
+# Test lists name the global list differently depending on the source; anything that is not a country's
+# own list counts as global.
+_CATEGORY_SQL = """
+WITH tl AS (
+    SELECT upper(coalesce(cc, '')) AS cc, lower(domain) AS domain, category_code
+    FROM testlists WHERE domain IS NOT NULL AND category_code IS NOT NULL
+),
+listed_own AS (SELECT cc, domain, min(category_code) AS category FROM tl WHERE length(cc) = 2 GROUP BY ALL),
+listed_global AS (SELECT domain, min(category_code) AS category FROM tl WHERE length(cc) <> 2 GROUP BY ALL)
+"""
+
+
+class Axis(StrEnum):
+    """What a row or column of an aggregation table is keyed by."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    DOMAIN = "domain"
+    URL = "url"
+    ASN = "asn"
+    CATEGORY = "category"
+    PROBE_CC = "probe_cc"
+    TEST_NAME = "test_name"
+    METHOD = "method"  # how blocked verdicts were blocked: dns / tcp / tls / http / blockpage (confirmed)
+
+
+_AXIS_SQL: dict[Axis, str] = {
+    Axis.DAY: "f.day",
+    Axis.WEEK: "date_trunc('week', f.day)",
+    Axis.MONTH: "date_trunc('month', f.day)",
+    Axis.QUARTER: "date_trunc('quarter', f.day)",
+    Axis.YEAR: "date_trunc('year', f.day)",
+    Axis.DOMAIN: "u.domain",
+    Axis.URL: "u.input",
+    Axis.ASN: "'AS' || f.asn",
+    Axis.CATEGORY: "f.category",
+    Axis.PROBE_CC: "f.probe_cc",
+    Axis.TEST_NAME: "f.test_name",
+    Axis.METHOD: "f.method",
+}
+
+COUNTS = ("measurements", "ok", "blocked", "confirmed", "down", "inconclusive", "networks")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which verdicts to count.  ``until`` is inclusive (a day)."""
+
+    probe_cc: str | None = None
+    probe_asn: str | None = None
+    domain: str | None = None
+    category: str | None = None
+    test_name: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def where(self, *, raw: bool = False) -> tuple[str, list[Any]]:
+        """A SQL condition and its parameters, over the cube (``f``/``u``) or, with ``raw``, over the
+        store's ``verdicts`` table (``v``)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        day = "CAST(v.measurement_start_time AS DATE)" if raw else "f.day"
+        if self.probe_cc:
+            clauses.append("v.probe_cc = ?" if raw else "f.probe_cc = ?")
+            params.append(self.probe_cc.upper())
+        if self.probe_asn:
+            clauses.append("v.probe_asn = ?" if raw else "f.asn = ?")
+            number = asn_number(self.probe_asn)
+            params.append(f"AS{number}" if raw else number)
+        if self.domain:
+            clauses.append("lower(v.domain) = ?" if raw else "u.domain = ?")
+            params.append(self.domain.lower())
+        if self.category:
+            # Categories come from the test lists, joined once when the cube is built.
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM {FACTS} cf JOIN {URLS} cu USING (url_id) WHERE cf.category = ? "
+                "AND cf.probe_cc = v.probe_cc AND cu.input = coalesce(v.input, ''))"
+                if raw
+                else "f.category = ?"
+            )
+            params.append(self.category.upper())
+        if self.test_name:
+            clauses.append("v.test_name = ?" if raw else "f.test_name = ?")
+            params.append(self.test_name)
+        if self.since:
+            clauses.append(f"{day} >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append(f"{day} <= ?")
+            params.append(self.until)
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+def asn_number(asn: str) -> int:
+    """``AS1234`` (or ``1234``) → 1234; a ValueError for anything else."""
+    text = asn.strip().upper().removeprefix("AS")
+    if not text.isdigit():
+        raise ValueError(f"not an ASN: {asn!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def _has_table(con: Any, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def verdicts_signature(con: Any) -> str:
+    """Changes whenever the verdicts table changes in a way the cube can see."""
+    if not _has_table(con, "verdicts"):
+        return "none"
+    row = con.execute(
+        "SELECT count(*), coalesce(max(analysis_version), 0), "
+        "coalesce(sum(hash(measurement_uid, outcome, confirmed)), 0) FROM verdicts"
+    ).fetchone()
+    tl = con.execute("SELECT count(*) FROM testlists").fetchone() if _has_table(con, "testlists") else (0,)
+    return f"{row[0]}:{row[1]}:{row[2]}:{tl[0] if tl else 0}"
+
+
+def cube_is_fresh(con: Any) -> bool:
+    if not _has_table(con, META):
+        return False
+    row = con.execute(f"SELECT signature FROM {META}").fetchone()
+    return bool(row) and row[0] == verdicts_signature(con)
+
+
+def refresh_cube(con: Any, *, force: bool = False) -> bool:
+    """Rebuild the cube from ``verdicts`` (and ``testlists``) when they changed; True when rebuilt.
+
+    ``con`` is a writable DuckDB connection.  Runs in one transaction, so readers see the old cube or the
+    new one.
+    """
+    if not force and cube_is_fresh(con):
+        return False
+    signature = verdicts_signature(con)
+    has_verdicts = _has_table(con, "verdicts")
+    has_lists = _has_table(con, "testlists")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name in (FACTS, URLS, META):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        if has_verdicts:
+            con.execute(
+                f"CREATE TABLE {URLS} AS SELECT "
+                "CAST(row_number() OVER (ORDER BY input) AS INTEGER) AS url_id, "
+                "input, domain FROM (SELECT DISTINCT coalesce(input, '') AS input, "
+                "lower(coalesce(domain, '')) AS domain FROM verdicts)"
+            )
+            category = "coalesce(listed_own.category, listed_global.category)" if has_lists else "NULL"
+            joins = (
+                "LEFT JOIN listed_own ON listed_own.cc = v.probe_cc AND listed_own.domain = lower(v.domain) "
+                "LEFT JOIN listed_global ON listed_global.domain = lower(v.domain)"
+                if has_lists
+                else ""
+            )
+            con.execute(
+                f"""CREATE TABLE {FACTS} AS {_CATEGORY_SQL if has_lists else ""}
+                SELECT v.probe_cc, CAST(v.measurement_start_time AS DATE) AS day,
+                    CAST(coalesce(TRY_CAST(substr(v.probe_asn, 3) AS INTEGER), 0) AS INTEGER) AS asn,
+                    v.test_name, u.url_id, CAST({category} AS VARCHAR) AS category,
+                    CASE WHEN v.confirmed THEN 'blockpage' WHEN v.outcome = 'blocked'
+                         THEN coalesce(v.layer, 'unknown') END AS method,
+                    CAST(count(*) AS INTEGER) AS n,
+                    CAST(count(*) FILTER (v.outcome = 'ok') AS INTEGER) AS ok,
+                    CAST(count(*) FILTER (v.outcome = 'blocked') AS INTEGER) AS blocked,
+                    CAST(count(*) FILTER (v.confirmed) AS INTEGER) AS confirmed,
+                    CAST(count(*) FILTER (v.outcome = 'down') AS INTEGER) AS down,
+                    CAST(count(*) FILTER (v.outcome = 'inconclusive') AS INTEGER) AS inconclusive
+                FROM verdicts v
+                JOIN {URLS} u ON u.input = coalesce(v.input, '') AND u.domain = lower(coalesce(v.domain, ''))
+                {joins}
+                GROUP BY ALL ORDER BY 1, 2"""
+            )
+        else:
+            con.execute(
+                f"CREATE TABLE {URLS} (url_id INTEGER, input VARCHAR, domain VARCHAR);"
+                f"CREATE TABLE {FACTS} (probe_cc VARCHAR, day DATE, asn INTEGER, test_name VARCHAR, "
+                "url_id INTEGER, category VARCHAR, method VARCHAR, n INTEGER, ok INTEGER, blocked INTEGER, "
+                "confirmed INTEGER, "
+                "down INTEGER, inconclusive INTEGER)"
+            )
+        con.execute(f"CREATE TABLE {META} AS SELECT ? AS signature, now() AS built_at", [signature])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
+
+
+def aggregate(con: Any, filters: Filters, axis_x: Axis | None = None, axis_y: Axis | None = None) -> Table:
+    """Counts of measurements, ok, blocked, confirmed, down, inconclusive and networks, by up to two axes."""
+    axes = [a for a in (axis_x, axis_y) if a is not None]
+    if len(axes) == 2 and axes[0] == axes[1]:
+        axes = axes[:1]
+    keys = [f"{_AXIS_SQL[a]} AS {a.value}" for a in axes]
+    where, params = filters.where()
+    needs_urls = any(a in (Axis.DOMAIN, Axis.URL) for a in axes) or filters.domain
+    join = f"JOIN {URLS} u USING (url_id)" if needs_urls else ""
+    select = ", ".join(
+        [
+            *keys,
+            "CAST(sum(f.n) AS BIGINT) AS measurements",
+            "CAST(sum(f.ok) AS BIGINT) AS ok",
+            "CAST(sum(f.blocked) AS BIGINT) AS blocked",
+            "CAST(sum(f.confirmed) AS BIGINT) AS confirmed",
+            "CAST(sum(f.down) AS BIGINT) AS down",
+            "CAST(sum(f.inconclusive) AS BIGINT) AS inconclusive",
+            "count(DISTINCT f.asn) AS networks",
+        ]
+    )
+    group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+    order = f"ORDER BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+    sql = f"SELECT {select} FROM {FACTS} f {join} WHERE {where} {group} {order}"
+    cur = con.execute(sql, params)
+    columns = tuple(d[0] for d in cur.description)
+    rows = [tuple(_plain(v) for v in row) for row in cur.fetchall()]
+    if not keys and rows and rows[0][0] is None:
+        rows = [(0, 0, 0, 0, 0, 0, 0)]
+    return Table(columns, rows)
+
+
+def _plain(value: Any) -> Any:
+    """DuckDB returns datetimes for truncated dates; the API speaks ISO dates."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+MEASUREMENT_COLUMNS: Sequence[str] = (
+    "measurement_uid",
+    "measurement_start_time",
+    "probe_cc",
+    "probe_asn",
+    "test_name",
+    "input",
+    "domain",
+    "outcome",
+    "layer",
+    "reason",
+    "confidence",
+    "confirmed",
+    "fingerprint",
+)
+
+
+def measurements(con: Any, filters: Filters, *, limit: int, offset: int) -> tuple[Table, int]:
+    """One page of verdicts (newest first) and the total number matching ``filters``."""
+    if not _has_table(con, "verdicts"):
+        return Table(tuple(MEASUREMENT_COLUMNS), []), 0
+    where, params = filters.where(raw=True)
+    cols = ", ".join(f"v.{c}" for c in MEASUREMENT_COLUMNS)
+    total_row = con.execute(f"SELECT count(*) FROM verdicts v WHERE {where}", params).fetchone()
+    total = int(total_row[0]) if total_row else 0
+    cur = con.execute(
+        f"SELECT {cols} FROM verdicts v WHERE {where} "
+        "ORDER BY v.measurement_start_time DESC, v.measurement_uid LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    rows = [tuple(_plain_ts(v) for v in row) for row in cur.fetchall()]
+    return Table(tuple(MEASUREMENT_COLUMNS), rows), total
+
+
+def _plain_ts(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
+    return value
