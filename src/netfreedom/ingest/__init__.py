@@ -1,1 +1,74 @@
-"""Readers of measurement sources and test lists (level 1): they yield good records and report bad ones."""
+"""Read measurement sources: local files and folders, and the OONI archive over HTTPS.
+
+Readers stream (memory does not grow with the input) and yield ``Record`` for each good measurement,
+``Problem`` for each bad line or file, and ``Opened`` when a file starts; they never raise on bad input.
+Formats: ``.jsonl``, ``.jsonl.gz``, ``.json`` (one measurement or a list), ``.post`` and OONI postcans
+(``.tar.gz`` of ``.post`` entries), folders in the archive layouts, and archive URLs (see ``archive``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from netfreedom.fetch import Fetcher
+from netfreedom.ingest.archive import ArchiveSource, is_archive_url, parse_archive_url, read_archive
+from netfreedom.ingest.files import is_measurement_file, read_file
+from netfreedom.ingest.folder import measurement_files, read_folder
+from netfreedom.ingest.layout import Filters, normalise_test, parse_when
+from netfreedom.ingest.lines import MAX_LINE
+from netfreedom.ingest.records import Item, Opened, Problem, Record, content_uid, decode_measurement
+
+__all__ = [
+    "MAX_LINE",
+    "ArchiveSource",
+    "Filters",
+    "Item",
+    "Opened",
+    "Problem",
+    "Record",
+    "content_uid",
+    "decode_measurement",
+    "is_archive_url",
+    "is_measurement_file",
+    "measurement_files",
+    "normalise_test",
+    "parse_archive_url",
+    "parse_when",
+    "read_file",
+    "read_folder",
+    "read_source",
+    "read_sources",
+]
+
+
+def read_source(
+    spec: str, filters: Filters | None = None, fetcher: Fetcher | None = None, *, max_line: int = MAX_LINE
+) -> Iterator[Item]:
+    """Read one SOURCE as given on the command line: a file, a folder, or an archive URL."""
+    filters = filters or Filters()
+    if is_archive_url(spec):
+        own = fetcher is None
+        fetcher = fetcher or Fetcher()
+        try:
+            yield from read_archive(spec, filters, fetcher, max_line=max_line)
+        finally:
+            if own:
+                fetcher.close()
+        return
+    path = Path(spec)
+    if path.is_dir():
+        yield from read_folder(path, filters, max_line=max_line)
+    else:
+        yield from read_file(path, spec, max_line=max_line)
+
+
+def read_sources(
+    specs: Sequence[str],
+    filters: Filters | None = None,
+    fetcher: Fetcher | None = None,
+    *,
+    max_line: int = MAX_LINE,
+) -> Iterator[Item]:
+    for spec in specs:
+        yield from read_source(spec, filters, fetcher, max_line=max_line)

@@ -1,0 +1,60 @@
+"""Terminal output of ``ingest``: a progress bar on stderr and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from netfreedom.ingest import Filters
+from netfreedom.pipeline.ingest import IngestSummary, local_size
+
+_SHOWN_ERRORS = 20
+
+
+@dataclass
+class Bar:
+    progress: Progress
+    task: TaskID
+
+    @classmethod
+    def start(cls, sources: Sequence[str], filters: Filters) -> Bar | None:
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return None
+        progress = Progress(
+            TextColumn("ingest"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        task = progress.add_task("ingest", total=local_size(sources, filters), counts="")
+        progress.start()
+        return cls(progress, task)
+
+    def update(self, s: IngestSummary) -> None:
+        counts = f"{s.files} files, {s.ingested} new, {s.duplicates} dup, {s.rejected} bad"
+        self.progress.update(self.task, completed=s.bytes_read, counts=counts)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def print_summary(s: IngestSummary) -> None:
+    out = Console(highlight=False)
+    out.print(
+        f"files {s.files}  lines {s.lines}  ingested {s.ingested}  duplicates {s.duplicates}  "
+        f"rejected {s.rejected}" + (f"  filtered {s.filtered}" if s.filtered else "")
+    )
+    for e in s.errors[:_SHOWN_ERRORS]:
+        # File names and reasons come from the input: print them as text, never as markup.
+        out.print(escape(f"  {e.file}:{e.line}: {e.reason}"))
+    hidden = s.rejected - min(len(s.errors), _SHOWN_ERRORS)
+    if hidden > 0:
+        out.print(f"  … and {hidden} more (see --json)")

@@ -1,0 +1,94 @@
+"""``netfreedom ingest``: read measurement sources into the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
+_SOURCES_HELP = (
+    "Files (.json, .jsonl, .jsonl.gz, .post, postcan .tar.gz), folders, or archive URLs "
+    "(s3://ooni-data-eu-fra/raw/…, https://ooni-data-eu-fra.s3.eu-central-1.amazonaws.com/raw/…)."
+)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ingest(
+        sources: Annotated[list[str], typer.Argument(metavar="SOURCE...", help=_SOURCES_HELP)],
+        *,
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        since: Annotated[
+            str | None, typer.Option(help="Only measurements from this UTC date/time on.")
+        ] = None,
+        until: Annotated[
+            str | None,
+            typer.Option(help="Only measurements before this time (a bare date includes that day)."),
+        ] = None,
+        country: Annotated[
+            list[str] | None,
+            typer.Option("--country", "-c", help="Only these probe countries (repeat or comma-separate)."),
+        ] = None,
+        test: Annotated[
+            list[str] | None,
+            typer.Option("--test", "-t", help="Only these test names (repeat or comma-separate)."),
+        ] = None,
+        mirror: Annotated[
+            list[str] | None,
+            typer.Option(help="Serve archive URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
+        ] = None,
+        cache_dir: Annotated[
+            Path | None,
+            typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom)."),
+        ] = None,
+        batch_size: Annotated[
+            int, typer.Option(min=1, help="Measurements per store batch (bounds memory).")
+        ] = 20_000,
+        max_errors: Annotated[int, typer.Option(min=0, help="Errors listed (all are counted).")] = 100,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
+        ] = False,
+    ) -> None:
+        """Read measurements into the store: validated, de-duplicated, in Parquet partitions.
+
+        Bad lines and files are counted and listed (file, line, reason); exit 1 only if nothing was read.
+        """
+        from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
+        from netfreedom.ingest import Filters
+        from netfreedom.pipeline.ingest import ingest as run_ingest
+        from netfreedom.store import open_store
+
+        from ._ingest_view import Bar, print_summary
+
+        filters = Filters.build(since, until, _split(country), _split(test))
+        fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
+        bar = None if as_json else Bar.start(sources, filters)
+        try:
+            with open_store(db) as store:
+                summary = run_ingest(
+                    store,
+                    sources,
+                    filters=filters,
+                    fetcher=fetcher,
+                    batch_size=batch_size,
+                    max_errors=max_errors,
+                    progress=bar.update if bar else None,
+                )
+        finally:
+            fetcher.close()
+            if bar:
+                bar.stop()
+        if as_json:
+            sys.stdout.write(json.dumps(summary.to_json(), ensure_ascii=False) + "\n")
+        else:
+            print_summary(summary)
+        if not summary.readable:
+            raise typer.Exit(1)

@@ -1,0 +1,62 @@
+"""``netfreedom stats``: what is in the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .ingest import DB_HELP
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def stats(
+        *,
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Count stored measurements by test name, probe country and month."""
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        from netfreedom.store import open_store
+
+        with open_store(db, read_only=True) as store:
+            s = store.stats()
+        groups = {
+            "by_test_name": s.by_test_name,
+            "by_probe_cc": s.by_probe_cc,
+            "by_month": s.by_month,
+        }
+        if as_json:
+            doc = {
+                "measurements": s.measurements,
+                "verdicts": s.verdicts,
+                "parquet_files": s.parquet_files,
+                "first": s.first.isoformat() if s.first else None,
+                "last": s.last.isoformat() if s.last else None,
+                **{k: {c.key: c.measurements for c in v} for k, v in groups.items()},
+            }
+            sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            return
+        out = Console(highlight=False)
+        span = f" from {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d}" if s.first and s.last else ""
+        out.print(
+            f"{s.measurements} measurements{span}; {s.verdicts} verdicts; {s.parquet_files} Parquet files"
+        )
+        for title, counts in (
+            ("test_name", s.by_test_name),
+            ("probe_cc", s.by_probe_cc),
+            ("month", s.by_month),
+        ):
+            table = Table(title=f"by {title}", title_justify="left")
+            table.add_column(title)
+            table.add_column("measurements", justify="right")
+            for c in counts:
+                table.add_row(escape(c.key), str(c.measurements))
+            out.print(table)

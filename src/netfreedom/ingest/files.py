@@ -1,0 +1,231 @@
+"""Readers for one local file: ``.jsonl``, ``.jsonl.gz``, ``.json``, ``.post`` and OONI postcans.
+
+Every reader streams (gzip and tar are read incrementally) and turns every failure into a ``Problem``
+naming the file and line: a truncated gzip keeps the lines before the damage, a corrupt postcan entry
+keeps the other entries.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import tarfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import msgspec
+
+from netfreedom.ingest.lines import MAX_LINE, ByteStream, iter_lines
+from netfreedom.ingest.records import (
+    BOM,
+    UID_PATTERN,
+    Item,
+    Opened,
+    Problem,
+    Record,
+    decode_measurement,
+)
+
+# A ``.json`` file is one JSON document, so it is read whole; above this size use JSONL instead.
+MAX_JSON_FILE = 256 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+MEASUREMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".post", ".tar.gz", ".tgz")
+_BYTE_POS = re.compile(r"\(byte (\d+)\)")
+
+
+class _Post(msgspec.Struct):
+    """The body a probe submits to the collector, as stored in postcans: ``{"format", "content"}``."""
+
+    format: str | None = None
+    content: msgspec.Raw | None = None
+
+
+def is_measurement_file(name: str) -> bool:
+    return name.lower().endswith(MEASUREMENT_SUFFIXES)
+
+
+def _kind(name: str) -> str:
+    low = name.lower()
+    if low.endswith((".tar.gz", ".tgz")):
+        return "postcan"
+    if low.endswith(".post"):
+        return "post"
+    if low.endswith((".json", ".json.gz")):
+        return "json"
+    return "jsonl"
+
+
+def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LINE) -> Iterator[Item]:
+    """Read one local file; ``display`` is the name used in records and problems (default: the path)."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        yield Problem(name, 0, "file does not exist")
+        return
+    except OSError as exc:
+        yield Problem(name, 0, f"cannot read file: {exc.strerror}")
+        return
+    yield Opened(name, size)
+    if not path.is_file():
+        yield Problem(name, 0, "not a regular file")
+        return
+    if size == 0:
+        yield Problem(name, 0, "empty file")
+        return
+    kind = _kind(path.name)
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+            if kind == "postcan":
+                yield from _read_postcan(raw, name, max_line)
+            elif kind == "post":
+                yield from _read_post(raw.read(max_line + 1), name, 1, path.stem, max_line)
+            elif compressed:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                    yield from _read_text(gz, name, kind, max_line)
+            else:
+                yield from _read_text(raw, name, kind, max_line)
+    except OSError as exc:
+        yield Problem(name, 0, f"cannot read file: {exc.strerror or exc}")
+
+
+def _damage(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated gzip: the compressed data ends early"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a valid gzip file ({exc})"
+    if isinstance(exc, zlib.error):
+        return f"corrupt gzip data ({exc})"
+    return f"cannot read compressed data ({exc})"
+
+
+def _read_text(stream: ByteStream, name: str, kind: str, max_line: int) -> Iterator[Item]:
+    if kind == "json":
+        yield from _read_json(stream, name, max_line)
+        return
+    last = 0
+    try:
+        for number, line in iter_lines(stream, max_line):
+            last = number
+            if isinstance(line, int):
+                yield Problem(name, number, f"line of {line} bytes exceeds the {max_line} byte limit")
+            else:
+                yield decode_measurement(line, name, number)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        yield Problem(name, last + 1, _damage(exc) + f" after line {last}; lines before it were kept")
+
+
+def _line_of(data: bytes, message: str) -> int:
+    m = _BYTE_POS.search(message)
+    return data.count(b"\n", 0, int(m.group(1))) + 1 if m else 0
+
+
+def _read_json(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
+    """A ``.json`` file: one measurement, a JSON list of them (numbered by item), or JSONL misnamed."""
+    try:
+        data = stream.read(MAX_JSON_FILE + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        yield Problem(name, 0, _damage(exc))
+        return
+    if len(data) > MAX_JSON_FILE:
+        yield Problem(name, 0, f"JSON file larger than {MAX_JSON_FILE} bytes; split it into JSONL")
+        return
+    data = data.removeprefix(BOM)
+    body = data.lstrip()
+    if body.startswith(b"["):
+        try:
+            items = msgspec.json.decode(body, type=list[msgspec.Raw])
+        except msgspec.ValidationError as exc:
+            yield Problem(name, 0, f"invalid JSON list: {exc}")
+            return
+        except msgspec.DecodeError as exc:
+            yield Problem(name, _line_of(data, str(exc)), f"invalid JSON: {exc}")
+            return
+        for index, item in enumerate(items, 1):
+            yield decode_measurement(bytes(item), name, index)
+        return
+    found = decode_measurement(data.strip(), name, 1)
+    if isinstance(found, Problem) and "trailing characters" in found.reason:
+        # Several objects, one per line: JSONL under a .json name.
+        for number, text in enumerate(data.split(b"\n"), 1):
+            if text.strip():
+                yield decode_measurement(text.strip(), name, number)
+        return
+    if isinstance(found, Problem) and found.reason.startswith("invalid JSON"):
+        found = Problem(name, _line_of(data, found.reason), found.reason)
+    yield found
+
+
+def _read_post(
+    data: bytes, name: str, number: int, stem: str, max_line: int, *, entry: str | None = None
+) -> Iterator[Record | Problem]:
+    """One ``.post`` body: a bare measurement or the collector's ``{"format": "json", "content": ...}``."""
+    where = f"entry {entry}: " if entry else ""
+    if len(data) > max_line:
+        yield Problem(name, number, f"{where}measurement exceeds the {max_line} byte limit")
+        return
+    data = data.removeprefix(BOM).strip()
+    if not data:
+        yield Problem(name, number, f"{where}empty measurement")
+        return
+    hint = stem if UID_PATTERN.match(stem) else None
+    try:
+        post = msgspec.json.decode(data, type=_Post)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        post = _Post()  # not a wrapper (or not JSON): decode it as a bare measurement below
+    if post.content is not None:
+        if post.format not in (None, "json"):
+            yield Problem(name, number, f"{where}unsupported measurement format {post.format!r}")
+            return
+        data = bytes(post.content)
+    found = decode_measurement(data, name, number, hint)
+    if isinstance(found, Problem) and where:
+        found = Problem(found.file, found.line, where + found.reason)
+    yield found
+
+
+def _read_postcan(raw: IO[bytes], name: str, max_line: int) -> Iterator[Item]:
+    """An OONI postcan: a ``.tar.gz`` of ``.post`` entries, read as a stream (mode ``r|gz``)."""
+    number = 0
+    try:
+        with tarfile.open(fileobj=raw, mode="r|gz") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                number += 1
+                entry = member.name
+                stem = Path(entry).name.split(".post")[0].removesuffix(".json")
+                if member.size > max_line:
+                    yield Problem(name, number, f"entry {entry}: {member.size} bytes exceeds the limit")
+                    continue
+                handle = tar.extractfile(member)
+                data = handle.read() if handle is not None else b""
+                if entry.endswith((".jsonl", ".jsonl.gz")):
+                    yield Problem(name, number, f"entry {entry}: nested JSONL in a postcan is not supported")
+                    continue
+                yield from _read_post(data, name, number, stem, max_line, entry=entry)
+            # tarfile ends quietly at a damaged header; anything but zero padding after the end is damage.
+            rest = _remaining_nonzero(tar)
+            if rest:
+                lost = f"corrupt tar header after entry {number}; the rest ({rest} bytes) was lost"
+                yield Problem(name, number + 1, lost)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        reason = "corrupt tar archive" if isinstance(exc, tarfile.TarError) else _damage(exc)
+        yield Problem(name, number + 1, f"{reason} after entry {number} ({exc}); earlier entries were kept")
+
+
+def _remaining_nonzero(tar: tarfile.TarFile) -> int:
+    stream = tar.fileobj
+    total = 0
+    nonzero = False
+    while True:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            break
+        total += len(chunk)
+        nonzero = nonzero or bool(chunk.strip(b"\0"))
+    return total if nonzero else 0

@@ -1,0 +1,1 @@
+"""Orchestration shared by the CLI commands: ingest sources into the store, analyse the store, build."""

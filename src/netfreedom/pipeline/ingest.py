@@ -1,0 +1,138 @@
+"""Ingest: read sources, filter, and write the good records to the store in bounded batches.
+
+Memory is bounded by one batch (``batch_size`` measurements or ``batch_bytes`` of raw JSON, whichever
+comes first) plus one line; the reader streams everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netfreedom.fetch import Fetcher
+from netfreedom.ingest import (
+    MAX_LINE,
+    Filters,
+    Opened,
+    Problem,
+    Record,
+    is_archive_url,
+    measurement_files,
+    read_sources,
+)
+from netfreedom.store import Store
+
+BATCH_SIZE = 20_000
+BATCH_BYTES = 64 * 1024 * 1024
+MAX_ERRORS = 100
+
+
+@dataclass
+class IngestSummary:
+    """Counts of one ingest run.  ``rejected`` counts every problem (bad lines and unreadable files);
+    ``errors`` lists the first ``max_errors`` of them."""
+
+    files: int = 0
+    lines: int = 0
+    ingested: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    bytes_read: int = 0
+    errors: list[Problem] = field(default_factory=list)
+
+    @property
+    def readable(self) -> bool:
+        """False when nothing at all could be read (the command then exits non-zero)."""
+        return self.ingested + self.duplicates + self.filtered > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "lines": self.lines,
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "filtered": self.filtered,
+            "errors": [{"file": e.file, "line": e.line, "reason": e.reason} for e in self.errors],
+            "errors_listed": len(self.errors),
+        }
+
+
+Progress = Callable[[IngestSummary], None]
+
+
+def local_size(sources: Sequence[str], filters: Filters) -> int | None:
+    """Total bytes of the local files that will be read (for a progress bar); None with an archive URL."""
+    total = 0
+    for spec in sources:
+        if is_archive_url(spec):
+            return None
+        path = Path(spec)
+        try:
+            if path.is_dir():
+                total += sum(p.stat().st_size for p in measurement_files(path, filters))
+            elif path.is_file():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def ingest(
+    store: Store,
+    sources: Sequence[str],
+    *,
+    filters: Filters | None = None,
+    fetcher: Fetcher | None = None,
+    batch_size: int = BATCH_SIZE,
+    batch_bytes: int = BATCH_BYTES,
+    max_errors: int = MAX_ERRORS,
+    max_line: int = MAX_LINE,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Read ``sources`` (files, folders, archive URLs) into ``store``; never raises on bad input."""
+    filters = filters or Filters()
+    summary = IngestSummary()
+    batch: list[Record] = []
+    size = 0
+    pending_bytes = 0
+
+    def flush() -> None:
+        nonlocal batch, size
+        if batch:
+            result = store.add_measurements(batch)
+            summary.ingested += result.added
+            summary.duplicates += result.duplicates
+            batch = []
+            size = 0
+        if progress:
+            progress(summary)
+
+    for item in read_sources(sources, filters, fetcher, max_line=max_line):
+        if isinstance(item, Record):
+            summary.lines += 1
+            if filters.active and not filters.accepts(item):
+                summary.filtered += 1
+                continue
+            batch.append(item)
+            size += len(item.raw)
+            if len(batch) >= batch_size or size >= batch_bytes:
+                flush()
+        elif isinstance(item, Problem):
+            summary.rejected += 1
+            if item.line > 0:
+                summary.lines += 1
+            if len(summary.errors) < max_errors:
+                summary.errors.append(item)
+        elif isinstance(item, Opened):
+            summary.files += 1
+            summary.bytes_read += pending_bytes
+            pending_bytes = item.size or 0
+            if progress:
+                progress(summary)
+    summary.bytes_read += pending_bytes
+    flush()
+    return summary

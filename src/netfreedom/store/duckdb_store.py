@@ -1,0 +1,502 @@
+"""The embedded store: one DuckDB file (the catalogue) plus Parquet partitions beside it.
+
+Writes are batches.  A batch's Parquet files are first registered as *pending* (committed), then written
+under a temporary name and renamed, then marked *done* together with their catalogue rows in one
+transaction.  Opening the store for writing deletes whatever is still pending, so a crash or a kill at any
+point leaves the store as it was before the batch or after it.  (Files are not fsynced: this protects
+against a killed process, not against power loss.)
+
+DuckDB allows one read-write process per file.  Inside the process this object is used from one thread;
+``iter_measurements`` reads through its own cursor, so verdicts can be written while iterating.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from netfreedom.errors import StoreError
+from netfreedom.ingest import Record
+from netfreedom.models.measurement import first_input
+from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
+from netfreedom.store.schema import (
+    CORE_TABLES,
+    DDL,
+    ENVELOPE_COLUMNS,
+    MEASUREMENT_PARQUET,
+    SCHEMA_VERSION,
+    VERDICT_COLUMNS,
+    VERDICT_INPUT,
+    VERDICT_PARQUET,
+    partition_dir,
+)
+
+DEFAULT_DB = "netfreedom.duckdb"
+_READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "test_version"]
+
+
+def default_db_path() -> Path:
+    """``$NETFREEDOM_DB``, else ``./netfreedom.duckdb``."""
+    return Path(os.environ.get("NETFREEDOM_DB") or DEFAULT_DB)
+
+
+def _day(t: dt.datetime) -> str:
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+
+
+class DuckDBStore:
+    """A ``Store`` in a DuckDB file ``path`` with Parquet under ``<path stem>.parquet/``."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        memory_limit: str = "256MB",
+        threads: int | None = None,
+    ) -> None:
+        self._path = Path(path)
+        self._root = self._path.with_name(self._path.stem + ".parquet")
+        self.read_only = read_only
+        if read_only and not self._path.is_file():
+            raise StoreError(f"no store at {self._path} (run `netfreedom ingest` first)")
+        config: dict[str, Any] = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = threads
+        try:
+            if not read_only:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(self._path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"the store {self._path} is in use by another netfreedom process (one writer at a time)"
+                ) from exc
+            raise StoreError(f"cannot open the store {self._path}: {exc}") from exc
+        except (duckdb.Error, OSError) as exc:
+            raise StoreError(f"cannot open the store {self._path}: {exc}") from exc
+        try:
+            # Months and days are computed in UTC whatever the machine's zone.
+            self._con.execute("SET TimeZone = 'UTC'")
+            if read_only:
+                self._check_schema()
+            else:
+                self._init_schema()
+                self._recover()
+        except BaseException:
+            self._con.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def parquet_root(self) -> Path:
+        return self._root
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _init_schema(self) -> None:
+        try:
+            for ddl in DDL:
+                self._con.execute(ddl)
+        except duckdb.Error as exc:
+            raise StoreError(f"{self._path} is not a usable netfreedom store: {exc}") from exc
+        found = self._con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if found is None:
+            self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+        elif found[0] != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self._path} has store schema {found[0]}; this netfreedom needs {SCHEMA_VERSION}"
+            )
+
+    def _check_schema(self) -> None:
+        try:
+            found = self._con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.Error as exc:
+            raise StoreError(f"{self._path} is not a netfreedom store") from exc
+        if found is None or found[0] != SCHEMA_VERSION:
+            raise StoreError(f"{self._path} has an unsupported store schema")
+
+    def _recover(self) -> None:
+        """Delete the files of batches that never completed (see the module docstring)."""
+        pending = [
+            r[0] for r in self._con.execute("SELECT path FROM files WHERE state = 'pending'").fetchall()
+        ]
+        for rel in pending:
+            for p in (self._root / rel, self._root / (rel + ".tmp")):
+                p.unlink(missing_ok=True)
+        if pending:
+            self._con.execute("DELETE FROM files WHERE state = 'pending'")
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the store {self._path} was opened read-only")
+
+    # -- writing batches ---------------------------------------------------------------------------
+
+    def _write_batch(
+        self, kind: str, table: pa.Table, keys: list[tuple[str, str, str]]
+    ) -> tuple[pa.Table, pa.Table]:
+        """Write ``table`` (rows partitioned by ``keys``) as pending files; return the catalogue rows
+        (without ``raw``) with a ``file`` column, and the files' paths, rows and bytes."""
+        batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+        groups: dict[tuple[str, str, str], list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
+        rels = [f"{partition_dir(kind, *key)}/{batch}-{n}.parquet" for n, key in enumerate(groups)]
+        now = dt.datetime.now(dt.UTC)
+        pending = pa.table(
+            {
+                "path": rels,
+                "kind": [kind] * len(rels),
+                "batch": [batch] * len(rels),
+                "state": ["pending"] * len(rels),
+                "rows": pa.nulls(len(rels), pa.int64()),
+                "bytes": pa.nulls(len(rels), pa.int64()),
+                "created": pa.array([now] * len(rels), pa.timestamp("us", tz="UTC")),
+            }
+        )
+        self._con.register("_pending", pending)
+        try:
+            self._con.execute("INSERT INTO files SELECT * FROM _pending")
+        finally:
+            self._con.unregister("_pending")
+        parts = []
+        done_rows: list[int] = []
+        done_bytes: list[int] = []
+        for rel, indices in zip(rels, groups.values(), strict=True):
+            sub = table.take(pa.array(indices, pa.int64()))
+            final = self._root / rel
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(final.name + ".tmp")
+            if "raw" in sub.column_names:
+                pq.write_table(
+                    sub,
+                    tmp,
+                    compression="zstd",
+                    compression_level=1,
+                    use_dictionary=_DICT_COLUMNS,
+                )
+            else:
+                pq.write_table(sub, tmp, compression="zstd", compression_level=1)
+            os.replace(tmp, final)
+            done_rows.append(sub.num_rows)
+            done_bytes.append(final.stat().st_size)
+            if "raw" in sub.column_names:
+                sub = sub.drop_columns(["raw"])
+            parts.append(sub.append_column("file", pa.array([rel] * sub.num_rows, pa.string())))
+        files = pa.table({"path": rels, "rows": done_rows, "bytes": done_bytes})
+        return pa.concat_tables(parts), files
+
+    def _commit_batch(self, table_name: str, catalogue: pa.Table, files: pa.Table) -> None:
+        self._con.register("_done", files)
+        self._con.register("_rows", catalogue)
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            self._con.execute(
+                "UPDATE files SET state = 'done', rows = _done.rows, bytes = _done.bytes "
+                "FROM _done WHERE files.path = _done.path"
+            )
+            self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM _rows")
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        finally:
+            self._con.unregister("_done")
+            self._con.unregister("_rows")
+
+    def _known(self, table_name: str, uids: pa.Array) -> pa.Array:
+        """A boolean mask: which of ``uids`` are already in ``table_name`` (a DuckDB semi-join)."""
+        self._con.register("_uids", pa.table({"u": uids}))
+        try:
+            known = (
+                self._con.sql(f"SELECT u FROM _uids SEMI JOIN {table_name} t ON _uids.u = t.measurement_uid")
+                .to_arrow_table()
+                .column("u")
+            )
+        finally:
+            self._con.unregister("_uids")
+        return pc.is_in(uids, value_set=known.combine_chunks())
+
+    def add_measurements(self, records: Sequence[Record]) -> BatchResult:
+        self._require_writable()
+        if not records:
+            return BatchResult(0, 0)
+        unique: dict[str, Record] = {}
+        for rec in records:
+            unique.setdefault(rec.uid, rec)
+        batch = list(unique.values())
+        known = self._known("measurements", pa.array([r.uid for r in batch], pa.string()))
+        if pc.any(known).as_py():
+            batch = [r for r, k in zip(batch, known.to_pylist(), strict=True) if not k]
+        if not batch:
+            return BatchResult(0, len(records))
+        envs = [r.envelope for r in batch]
+        ccs = [(e.probe_cc or "ZZ") for e in envs]
+        table = pa.table(
+            {
+                "measurement_uid": [r.uid for r in batch],
+                "measurement_start_time": [r.time for r in batch],
+                "probe_cc": ccs,
+                "probe_asn": [e.probe_asn for e in envs],
+                "probe_network_name": [e.probe_network_name for e in envs],
+                "test_name": [e.test_name for e in envs],
+                "test_version": [e.test_version for e in envs],
+                "software_name": [e.software_name for e in envs],
+                "software_version": [e.software_version for e in envs],
+                "input": [first_input(e) for e in envs],
+                "report_id": [e.report_id for e in envs],
+                "source_file": [r.file for r in batch],
+                "source_line": [r.line for r in batch],
+                "raw": [r.raw for r in batch],
+            },
+            schema=MEASUREMENT_PARQUET,
+        )
+        keys = [(_day(r.time), cc, e.test_name) for r, cc, e in zip(batch, ccs, envs, strict=True)]
+        self._write_and_commit("measurements", table, keys)
+        return BatchResult(len(batch), len(records) - len(batch))
+
+    def _write_and_commit(self, kind: str, table: pa.Table, keys: list[tuple[str, str, str]]) -> None:
+        try:
+            catalogue, files = self._write_batch(kind, table, keys)
+            self._commit_batch(kind, catalogue, files)
+        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+            self._recover()
+            raise StoreError(f"cannot write a {kind} batch to {self._root}: {exc}") from exc
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def _files_of(self, kind: str) -> list[str]:
+        rows = self._con.execute(
+            "SELECT path FROM files WHERE kind = ? AND state = 'done' ORDER BY path", [kind]
+        ).fetchall()
+        return [str(self._root / r[0]) for r in rows]
+
+    def iter_measurements(
+        self,
+        *,
+        batch_size: int = 500,
+        without_verdicts: bool = False,
+        test_names: Sequence[str] = (),
+    ) -> Iterator[list[StoredMeasurement]]:
+        files = self._files_of("measurements")
+        if not files:
+            return
+        cols = ", ".join(f"m.{n}" for n, _, _ in ENVELOPE_COLUMNS)
+        sql = f"SELECT {cols}, m.raw FROM read_parquet($files) m WHERE true"
+        params: dict[str, object] = {"files": files}
+        if without_verdicts:
+            sql += " AND m.measurement_uid NOT IN (SELECT measurement_uid FROM verdicts)"
+        if test_names:
+            sql += " AND list_contains($tests, m.test_name)"
+            params["tests"] = list(test_names)
+        cur = self._con.cursor()
+        try:
+            reader = cur.sql(sql, params=params).to_arrow_reader(batch_size)
+            for rb in reader:
+                yield [StoredMeasurement(**row) for row in rb.to_pylist()]
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot read measurements from {self._root}: {exc}") from exc
+        finally:
+            cur.close()
+
+    def count_measurements(self) -> int:
+        row = self._con.execute("SELECT count(*) FROM measurements").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- verdicts ----------------------------------------------------------------------------------
+
+    def add_verdicts(self, rows: Sequence[VerdictRow], *, analysis_version: int, fingerprints_id: str) -> int:
+        self._require_writable()
+        if not rows:
+            return 0
+        given = pa.Table.from_pylist([_verdict_dict(r) for r in rows], schema=VERDICT_INPUT)
+        names = ", ".join(
+            f"v.{n}" if n in VERDICT_INPUT.names else f"m.{n}" for n, _, _ in VERDICT_COLUMNS[3:]
+        )
+        self._con.register("_given", given)
+        try:
+            table = self._con.sql(
+                f"SELECT v.measurement_uid, $version::INTEGER AS analysis_version, "
+                f"$fp AS fingerprints_id, {names} FROM _given v "
+                "JOIN measurements m USING (measurement_uid) "
+                "ANTI JOIN verdicts o USING (measurement_uid) "
+                "QUALIFY row_number() OVER (PARTITION BY v.measurement_uid) = 1",
+                params={"version": analysis_version, "fp": fingerprints_id},
+            ).to_arrow_table()
+        finally:
+            self._con.unregister("_given")
+        if table.num_rows == 0:
+            return 0
+        table = table.cast(VERDICT_PARQUET)
+        times = table.column("measurement_start_time").to_pylist()
+        keys = [
+            (_day(t), cc, tn)
+            for t, cc, tn in zip(
+                times,
+                table.column("probe_cc").to_pylist(),
+                table.column("test_name").to_pylist(),
+                strict=True,
+            )
+        ]
+        self._write_and_commit("verdicts", table, keys)
+        return int(table.num_rows)
+
+    def reset_verdicts(self) -> None:
+        self._require_writable()
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            self._con.execute("UPDATE files SET state = 'pending' WHERE kind = 'verdicts'")
+            self._con.execute("DELETE FROM verdicts")
+            self._con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._con.execute("ROLLBACK")
+            raise StoreError(f"cannot reset verdicts: {exc}") from exc
+        self._recover()
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        con = self._con
+
+        def counts(expr: str) -> list[Count]:
+            rows = con.execute(
+                f"SELECT {expr} AS k, count(*) AS n FROM measurements GROUP BY k ORDER BY n DESC, k"
+            ).fetchall()
+            return [Count(str(k), int(n)) for k, n in rows]
+
+        total, first, last = con.execute(
+            "SELECT count(*), min(measurement_start_time), max(measurement_start_time) FROM measurements"
+        ).fetchone() or (0, None, None)
+        verdicts = con.execute("SELECT count(*) FROM verdicts").fetchone()
+        files = con.execute("SELECT count(*) FROM files WHERE state = 'done'").fetchone()
+        months = con.execute(
+            "SELECT strftime(measurement_start_time, '%Y-%m') AS k, count(*) FROM measurements "
+            "GROUP BY k ORDER BY k"
+        ).fetchall()
+        return Stats(
+            measurements=int(total),
+            verdicts=int(verdicts[0]) if verdicts else 0,
+            parquet_files=int(files[0]) if files else 0,
+            first=first,
+            last=last,
+            by_test_name=counts("test_name"),
+            by_probe_cc=counts("probe_cc"),
+            by_month=[Count(str(k), int(n)) for k, n in months],
+        )
+
+    def query(self, sql: str, params: Sequence[object] | None = None) -> pa.Table:
+        try:
+            statements = self._con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise StoreError(f"invalid SQL: {exc}") from exc
+        if len(statements) != 1 or statements[0].type not in _READ_ONLY_STATEMENTS:
+            raise StoreError("only one read-only statement (SELECT) is allowed")
+        cur = self._con.cursor()
+        try:
+            return cur.sql(sql, params=list(params) if params else None).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+        finally:
+            cur.close()
+
+    def write_table(self, name: str, table: pa.Table) -> None:
+        self._require_writable()
+        if not _TABLE_NAME.match(name) or name in CORE_TABLES:
+            raise StoreError(f"cannot write table {name!r}: not a name, or one of the store's own tables")
+        self._con.register("_aux", table)
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            self._con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _aux")
+            self._con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._con.execute("ROLLBACK")
+            raise StoreError(f"cannot write table {name}: {exc}") from exc
+        finally:
+            self._con.unregister("_aux")
+
+    def parquet_glob(self, kind: str) -> str:
+        if kind not in ("measurements", "verdicts"):
+            raise StoreError(f"no Parquet data of kind {kind!r}")
+        return str(self._root / kind / "**" / "*.parquet")
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        registered = dict(self._con.execute("SELECT path, rows FROM files WHERE state = 'done'").fetchall())
+        on_disk = (
+            {str(p.relative_to(self._root)) for p in self._root.rglob("*") if p.is_file()}
+            if self._root.is_dir()
+            else set()
+        )
+        problems += [f"unregistered file {p}" for p in sorted(on_disk - set(registered))]
+        problems += [f"registered file missing: {p}" for p in sorted(set(registered) - on_disk)]
+        for table in ("measurements", "verdicts"):
+            per_file = dict(self._con.execute(f"SELECT file, count(*) FROM {table} GROUP BY file").fetchall())
+            for rel, n in per_file.items():
+                if rel not in registered:
+                    problems.append(f"{table} rows point to unregistered file {rel}")
+                elif rel in on_disk:
+                    rows = pq.ParquetFile(self._root / rel).metadata.num_rows
+                    if rows != n or registered[rel] != n:
+                        problems.append(f"{rel}: {rows} rows in Parquet, {n} in the catalogue")
+            dup = self._con.execute(
+                f"SELECT count(*) - count(DISTINCT measurement_uid) FROM {table}"
+            ).fetchone()
+            if dup and dup[0]:
+                problems.append(f"{dup[0]} duplicate measurement_uid in {table}")
+        kinds = dict(self._con.execute("SELECT path, kind FROM files WHERE state = 'done'").fetchall())
+        for table in ("measurements", "verdicts"):
+            used = {r[0] for r in self._con.execute(f"SELECT DISTINCT file FROM {table}").fetchall()}
+            problems += [
+                f"registered file {p} holds no catalogue rows"
+                for p, k in sorted(kinds.items())
+                if k == table and p not in used
+            ]
+        return problems
+
+
+def _verdict_dict(row: VerdictRow) -> dict[str, Any]:
+    return {
+        "measurement_uid": row.measurement_uid,
+        "domain": row.domain,
+        "outcome": row.outcome,
+        "layer": row.layer,
+        "reason": row.reason,
+        "confidence": row.confidence,
+        "confirmed": row.confirmed,
+        "fingerprint": row.fingerprint,
+        "blocking": row.blocking,
+        "accessible": row.accessible,
+    }
+
+
+def open_store(path: Path | str | None = None, *, read_only: bool = False) -> DuckDBStore:
+    """Open (creating if needed, unless ``read_only``) the store at ``path`` or the default path."""
+    return DuckDBStore(path if path is not None else default_db_path(), read_only=read_only)
