@@ -16,10 +16,10 @@ import datetime as dt
 import os
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -46,6 +46,9 @@ DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "test_version"]
+
+
+T = TypeVar("T")
 
 
 def default_db_path() -> Path:
@@ -424,6 +427,25 @@ class DuckDBStore:
             return cur.sql(sql, params=list(params) if params else None).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"query failed: {exc}") from exc
+        finally:
+            cur.close()
+
+    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` on the writer connection (for code that builds its own tables, e.g. report cubes).
+        ``fn`` must not touch the store's own tables except to read them."""
+        self._require_writable()
+        try:
+            return fn(self._con)
+        except duckdb.Error as exc:
+            raise StoreError(f"store operation failed: {exc}") from exc
+
+    def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` on a fresh cursor (a consistent snapshot); works on a read-only store too."""
+        cur = self._con.cursor()
+        try:
+            return fn(cur)
+        except duckdb.Error as exc:
+            raise StoreError(f"store query failed: {exc}") from exc
         finally:
             cur.close()
 
