@@ -1,0 +1,109 @@
+"""Which probe wrote a web_connectivity measurement, and its ``(blocking, accessible)`` recomputed.
+
+"Which code" (ALGORITHMS.md §1, §2) is decided by software and date, not ``test_version`` alone: the
+version numbers of the Measurement Kit, Python and Go probes overlap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from netfreedom.analysis.web_connectivity import legacy, v04, v05_classic, v05_orig
+from netfreedom.analysis.web_connectivity.common import NULL, Result, url_host, version_tuple
+from netfreedom.models.measurement import Envelope, first_input, measurement_time
+from netfreedom.models.web_connectivity import WebConnectivityKeys
+
+
+class Algorithm(StrEnum):
+    """The probe implementation whose verdict logic applies."""
+
+    MK = "mk"  # Measurement Kit C++, test_version 0.0.1
+    PYTHON = "python"  # ooniprobe-legacy 0.1.0–0.3.2
+    GO = "go"  # probe-engine / probe-cli 0.1–0.4.x
+    LTE_ORIG = "lte-orig"  # 0.5.0–0.5.26
+    LTE_CLASSIC = "lte-classic"  # 0.5.27+
+
+
+_GO_LATEST = v04.GoVariant()
+_ALL_FIXES = v05_classic.Fixes()
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    algorithm: Algorithm
+    go: v04.GoVariant = _GO_LATEST
+    python_strict_private: bool = True
+    lte_minor: int = 26
+    fixes: v05_classic.Fixes = _ALL_FIXES
+
+
+def _day(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, tzinfo=dt.UTC)
+
+
+def _fixes_0528(when: dt.datetime | None) -> v05_classic.Fixes:
+    # Dev builds before the first release (2024-03) carry a fix only from the day after it landed.
+    if when is None or when >= _day(2024, 2, 1):
+        return v05_classic.Fixes()
+    return v05_classic.Fixes(
+        website_down=when >= _day(2024, 1, 23),
+        loopback_ip_url=when >= _day(2024, 1, 25),
+        truncation=when >= _day(2024, 2, 1),
+    )
+
+
+def _is_lte(keys: WebConnectivityKeys) -> bool:
+    return keys.x_blocking_flags is not None or keys.x_control_request is not None
+
+
+def choose(env: Envelope, keys: WebConnectivityKeys) -> Choice:
+    version = version_tuple(env.test_version)
+    when = measurement_time(env)
+    if version[:2] == (0, 5) or (not version and _is_lte(keys)):
+        if not version:
+            if when is not None and when < _day(2023, 12, 1):
+                return Choice(Algorithm.LTE_ORIG, lte_minor=26)
+            return Choice(Algorithm.LTE_CLASSIC, fixes=_fixes_0528(when))
+        minor = version[2] if len(version) > 2 else 0
+        if minor <= 26:
+            return Choice(Algorithm.LTE_ORIG, lte_minor=minor)
+        if minor == 27:
+            return Choice(Algorithm.LTE_CLASSIC, fixes=v05_classic.NO_FIXES)
+        return Choice(Algorithm.LTE_CLASSIC, fixes=_fixes_0528(when) if minor == 28 else v05_classic.Fixes())
+    if version > (0, 5):
+        return Choice(Algorithm.LTE_CLASSIC)
+    if version == (0, 0, 1):
+        return Choice(Algorithm.MK)
+    software = version_tuple(env.software_version)
+    if env.software_name == "ooniprobe" and software and software < (3,):
+        return Choice(Algorithm.PYTHON, python_strict_private=version >= (0, 2, 0))
+    go = v04.GoVariant(
+        strict_nxdomain=bool(version) and version < (0, 4, 3),
+        skip_negative_codes=when is None or when >= _day(2021, 11, 1),
+        title_bound=128 if when is not None and when < _day(2021, 10, 1) else 512,
+    )
+    return Choice(Algorithm.GO, go=go)
+
+
+def reproduce(env: Envelope, keys: WebConnectivityKeys | None, choice: Choice | None = None) -> Result:
+    """The probe's ``(blocking, accessible)``, recomputed from the raw keys by the right algorithm."""
+    if keys is None or keys == _EMPTY:
+        return NULL
+    choice = choice or choose(env, keys)
+    host = url_host(first_input(env))
+    match choice.algorithm:
+        case Algorithm.MK:
+            return legacy.reproduce(keys, legacy.Flavor.MK, host, python_strict_private=False)
+        case Algorithm.PYTHON:
+            return legacy.reproduce(keys, legacy.Flavor.PYTHON, host, choice.python_strict_private)
+        case Algorithm.GO:
+            return v04.reproduce(keys, host, choice.go)
+        case Algorithm.LTE_ORIG:
+            return v05_orig.reproduce(keys, choice.lte_minor)
+        case Algorithm.LTE_CLASSIC:
+            return v05_classic.reproduce(keys, choice.fixes)
+
+
+_EMPTY = WebConnectivityKeys()
