@@ -66,9 +66,7 @@ def _python_private(addr: str, strict: bool) -> bool:
     return ip.is_private or ip.is_loopback
 
 
-def _dns_consistent(
-    keys: WebConnectivityKeys, flavor: Flavor, host: str, python_strict_private: bool
-) -> bool:
+def dns_consistent(keys: WebConnectivityKeys, flavor: Flavor, host: str, python_strict_private: bool) -> bool:
     cdns = keys.control.dns if keys.control is not None else None
     cfailure = _word(cdns.failure) if cdns is not None else None
     caddrs = (cdns.addrs if cdns is not None else None) or []
@@ -175,7 +173,7 @@ def reproduce(keys: WebConnectivityKeys, flavor: Flavor, host: str, python_stric
     else:
         chttp = keys.control.http_request if keys.control is not None else None
         cfail = chttp is None or bool(chttp.failure)
-        consistent = _dns_consistent(keys, flavor, host, python_strict_private)
+        consistent = dns_consistent(keys, flavor, host, python_strict_private)
         tcp_ok = _tcp_ok(keys)
         exp = _http_ok(keys, flavor)
         cdns_failure = keys.control.dns.failure if keys.control and keys.control.dns else None
