@@ -13,7 +13,6 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import msgspec
 
@@ -39,7 +38,7 @@ class _Post(msgspec.Struct):
     """The body a probe submits to the collector, as stored in postcans: ``{"format", "content"}``."""
 
     format: str | None = None
-    content: msgspec.Raw | None = None
+    content: msgspec.Raw = msgspec.Raw(b"")  # empty: no "content" key, so not a wrapper
 
 
 def is_measurement_file(name: str) -> bool:
@@ -80,7 +79,10 @@ def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LIN
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
-            if kind == "postcan":
+            if kind == "postcan" and compressed:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                    yield from _read_postcan(gz, name, max_line)
+            elif kind == "postcan":
                 yield from _read_postcan(raw, name, max_line)
             elif kind == "post":
                 yield from _read_post(raw.read(max_line + 1), name, 1, path.stem, max_line)
@@ -177,7 +179,7 @@ def _read_post(
         post = msgspec.json.decode(data, type=_Post)
     except (msgspec.ValidationError, msgspec.DecodeError):
         post = _Post()  # not a wrapper (or not JSON): decode it as a bare measurement below
-    if post.content is not None:
+    if post.content:
         if post.format not in (None, "json"):
             yield Problem(name, number, f"{where}unsupported measurement format {post.format!r}")
             return
@@ -188,11 +190,12 @@ def _read_post(
     yield found
 
 
-def _read_postcan(raw: IO[bytes], name: str, max_line: int) -> Iterator[Item]:
-    """An OONI postcan: a ``.tar.gz`` of ``.post`` entries, read as a stream (mode ``r|gz``)."""
+def _read_postcan(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
+    """An OONI postcan: a tar of ``.post`` entries (gzip is undone by the caller, so that a truncated
+    gzip raises instead of looking like a short tar), read as a stream."""
     number = 0
     try:
-        with tarfile.open(fileobj=raw, mode="r|gz") as tar:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
                 if not member.isfile():
                     continue
@@ -216,6 +219,9 @@ def _read_postcan(raw: IO[bytes], name: str, max_line: int) -> Iterator[Item]:
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         reason = "corrupt tar archive" if isinstance(exc, tarfile.TarError) else _damage(exc)
         yield Problem(name, number + 1, f"{reason} after entry {number} ({exc}); earlier entries were kept")
+    except Exception as exc:  # tarfile raises odd types (TypeError, ValueError...) on damaged input
+        reason = f"corrupt tar archive after entry {number} ({type(exc).__name__}: {exc})"
+        yield Problem(name, number + 1, reason + "; earlier entries were kept")
 
 
 def _remaining_nonzero(tar: tarfile.TarFile) -> int:

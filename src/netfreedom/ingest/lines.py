@@ -11,7 +11,7 @@ from typing import Protocol
 # Real OONI measurements are at most a few MB (the probe truncates bodies); 32 MiB leaves a wide margin
 # while keeping the memory a single line can take bounded.
 MAX_LINE = 32 * 1024 * 1024
-_SKIP_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # lines are read in pieces of this size, so a long line never doubles
 
 
 class ByteStream(Protocol):
@@ -26,21 +26,36 @@ def iter_lines(stream: ByteStream, max_line: int = MAX_LINE) -> Iterator[tuple[i
     longer than ``max_line`` bytes (its content is discarded).  Blank lines are skipped but numbered."""
     number = 0
     while True:
-        line = stream.readline(max_line + 1)
+        line = stream.readline(_CHUNK)
         if not line:
             return
         number += 1
-        if len(line) > max_line and not line.endswith(b"\n"):
+        if not line.endswith(b"\n") and len(line) == _CHUNK:
+            # A long line: gather it in pieces, or only measure it once it passes the cap.
+            pieces: list[bytes] | None = [line]
             size = len(line)
             while True:
-                piece = stream.readline(_SKIP_CHUNK)
+                piece = stream.readline(_CHUNK)
                 size += len(piece)
+                if pieces is not None:
+                    pieces.append(piece)
+                    if size > max_line + 1:
+                        pieces = None
                 if not piece or piece.endswith(b"\n"):
                     break
-            yield number, size
-            continue
+            if pieces is None:
+                yield number, size - line_end(piece)
+                continue
+            line = b"".join(pieces)
         line = line.rstrip(b"\r\n")
+        if len(line) > max_line:
+            yield number, len(line)
+            continue
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]
         if line.strip():
             yield number, line
+
+
+def line_end(piece: bytes) -> int:
+    return 2 if piece.endswith(b"\r\n") else 1 if piece.endswith(b"\n") else 0
