@@ -1,0 +1,138 @@
+"""Orchestration of the index commands: import a published workbook, build an index into the store, and
+read it back as rows for display or export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netfreedom.errors import InputError
+from netfreedom.index.engine import build_index
+from netfreedom.index.fh import FHImport, read_fh_workbook
+from netfreedom.index.methodology import Methodology, Scale, load_methodology
+from netfreedom.index.results import IndexResult
+from netfreedom.index.scores import read_scores, validate, write_scores_csv
+
+
+def import_fh(xlsx: Path, out: Path, *, year: int | None = None, scale: Scale | None = None) -> FHImport:
+    """Read Freedom House's workbook and write its scores as a CSV score file at ``out``."""
+    if not xlsx.is_file():
+        raise InputError("workbook does not exist", file=str(xlsx))
+    result = read_fh_workbook(xlsx, year=year, scale=scale)
+    if not result.scores:
+        raise InputError("no country rows could be read: " + "; ".join(result.problems[:3]), file=str(xlsx))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(write_scores_csv(result.scores), encoding="utf-8")
+    tmp.replace(out)
+    return result
+
+
+@dataclass
+class BuildReport:
+    result: IndexResult
+    methodology: Methodology
+    db: Path
+    evidence_countries: int = 0
+    testlist_rows: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def build(
+    methodology_ref: str | Path,
+    score_paths: Sequence[str | Path],
+    year: int,
+    db: Path | None,
+    *,
+    testlists: Path | None = None,
+    use_evidence: bool = True,
+) -> BuildReport:
+    """Validate scores, gather evidence from the store (when it holds verdicts), compile, and store."""
+    from netfreedom.evidence.aggregate import has_table
+    from netfreedom.evidence.indicators import indicator_figures
+    from netfreedom.evidence.tables import index_tables, previous_totals, testlists_table
+    from netfreedom.ingest.testlists import read_testlists
+    from netfreedom.store import open_store
+
+    methodology = load_methodology(methodology_ref)
+    scores = validate(read_scores(score_paths), methodology)
+    if not any(s.year == year for s in scores):
+        years = sorted({s.year for s in scores})
+        raise InputError(f"no scores for {year} in the files given (they hold {years})")
+    notes: list[str] = []
+    lists = read_testlists(testlists) if testlists is not None else None
+    with open_store(db) as store:
+        testlist_rows = None
+        if lists is not None:
+            table = testlists_table(lists)
+            store.write_table("testlists", table)
+            testlist_rows = table.num_rows
+            if lists.problems:
+                notes.append(f"{len(lists.problems)} test-list rows had problems, e.g. {lists.problems[0]}")
+        evidence = None
+        if use_evidence and has_table(store.query, "verdicts") and _has_rows(store.query, "verdicts"):
+            if methodology.evidence and not has_table(store.query, "testlists"):
+                notes.append("no test lists in the store: URL categories unknown (give --testlists DIR)")
+            evidence = indicator_figures(store.query, methodology, year)
+        elif use_evidence:
+            notes.append("the store holds no verdicts: built without evidence")
+        result = build_index(
+            methodology,
+            scores,
+            year,
+            evidence=evidence,
+            previous_totals=previous_totals(store.query, year - 1, methodology.scale),
+        )
+        for name, table in index_tables(store.query, result, methodology, scores).items():
+            store.write_table(name, table)
+        path = store.path
+    return BuildReport(result, methodology, path, len(evidence or {}), testlist_rows, notes)
+
+
+def _has_rows(query: Any, table: str) -> bool:
+    from netfreedom.evidence.aggregate import fetch
+
+    return bool(fetch(query, f"SELECT 1 FROM {table} LIMIT 1"))
+
+
+def load(db: Path | None, year: int) -> IndexResult:
+    """The stored index for ``year``; a clear error when there is none."""
+    from netfreedom.evidence.tables import read_index, stored_years
+    from netfreedom.store import open_store
+
+    with open_store(db, read_only=True) as store:
+        result = read_index(store.query, year)
+        years = stored_years(store.query)
+        path = store.path
+    if result is None:
+        built = ", ".join(map(str, years)) or "none"
+        raise InputError(f"no index built for {year} (built: {built})", file=str(path))
+    return result
+
+
+def _num(v: float | None) -> float | int | None:
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else v
+
+
+def rows(result: IndexResult) -> list[dict[str, Any]]:
+    """A plain row per country: country, iso2, each category, total, status, rank, change, interval, flags."""
+    out = []
+    for c in result.countries:
+        row: dict[str, Any] = {"country": c.country, "iso2": c.iso2}
+        for cat in c.categories:
+            row[cat.code] = _num(cat.score)
+        row.update(
+            total=_num(c.total),
+            status=c.status,
+            rank=c.rank,
+            change=_num(c.change),
+            interval=[_num(c.total_low), _num(c.total_high)] if c.total_low is not None else None,
+            rank_interval=[c.rank_low, c.rank_high] if c.rank_low is not None else None,
+            flags=[{"kind": f.kind.value, "code": f.code, "message": f.message} for f in c.flags],
+        )
+        out.append(row)
+    return out
