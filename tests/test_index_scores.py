@@ -105,7 +105,7 @@ def test_error_unknown_code(tmp_path: Path) -> None:
 
 
 def test_error_unknown_category_code(tmp_path: Path) -> None:
-    text = FULL_TOML.split("\n[indicators.C1]")[0] + "\n[categories]\nC = 5\nD = 1\n"
+    text = FULL_TOML.split("\n[indicators.C1]", maxsplit=1)[0] + "\n[categories]\nC = 5\nD = 1\n"
     file, err = _error(tmp_path, text)
     assert (err.file, err.line) == (file, 24)
     assert "unknown category code 'D'" in str(err)
@@ -133,7 +133,7 @@ def test_error_duplicate_key_in_toml(tmp_path: Path) -> None:
 
 
 def test_error_duplicate_country_year_across_files(tmp_path: Path) -> None:
-    text = FULL_TOML.split("\n[indicators.C1]")[0] + "\n[categories]\nC = 5\n"
+    text = FULL_TOML.split("\n[indicators.C1]", maxsplit=1)[0] + "\n[categories]\nC = 5\n"
     a = _write(tmp_path, text, "a.toml")
     b = _write(tmp_path, text, "b.toml")
     with pytest.raises(ConfigError) as info:
@@ -239,5 +239,5 @@ def test_csv_bad_header_and_missing_paths(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="score file does not exist"):
         read_scores([tmp_path / "nope.toml"])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="no .toml or .csv score files"):
+    with pytest.raises(ConfigError, match=r"no \.toml or \.csv score files"):
         read_scores([tmp_path / "empty"])

@@ -249,16 +249,18 @@ def summarise(
                     for m in t.methods:
                         by_method[m].append(t)
             for method, ts in sorted(by_method.items()):
-                out.append(_aggregate((cc, period, axis), method, method, len(tested), ts, majority))
+                out.append(_aggregate((cc, period, axis), method, method, len(tested), ts, majority=majority))
         return out
     for (cc, period, key), urls in sorted(per_key.items()):
         tested = [t for t in urls.values() if t.conclusive]
-        out.append(_aggregate((cc, period, axis), key, names.get(key, ""), len(tested), tested, majority))
+        out.append(
+            _aggregate((cc, period, axis), key, names.get(key, ""), len(tested), tested, majority=majority)
+        )
     return out
 
 
 def _aggregate(
-    where: tuple[str, str, Axis], key: str, label: str, n_tested: int, ts: list[Tally], majority: float
+    where: tuple[str, str, Axis], key: str, label: str, n_tested: int, ts: list[Tally], *, majority: float
 ) -> Aggregate:
     cc, period, axis = where
     asns: set[str] = set()

@@ -272,7 +272,17 @@ def read_index(query: Query, year: int) -> IndexResult | None:
         "FROM index_evidence WHERE year = ?",
         [year],
     ):
-        fig = EvidenceFigure(row[0], row[1], Measure(row[2]), *row[3:8], period=row[8])
+        fig = EvidenceFigure(
+            iso2=row[0],
+            indicator=row[1],
+            measure=Measure(row[2]),
+            tested=row[3],
+            blocked=row[4],
+            confirmed=row[5],
+            measurements=row[6],
+            networks=row[7],
+            period=row[8],
+        )
         evidence.setdefault(row[0], []).append(fig)
     countries = []
     for r in fetch(

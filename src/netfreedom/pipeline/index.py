@@ -14,20 +14,39 @@ from netfreedom.index.fh import FHImport, read_fh_workbook
 from netfreedom.index.methodology import Methodology, Scale, load_methodology
 from netfreedom.index.results import IndexResult
 from netfreedom.index.scores import read_scores, validate, write_scores_csv
+from netfreedom.ingest.testlists import TestLists, fetch_testlists, read_testlists
 
 
-def import_fh(xlsx: Path, out: Path, *, year: int | None = None, scale: Scale | None = None) -> FHImport:
-    """Read Freedom House's workbook and write its scores as a CSV score file at ``out``."""
+def import_fh(
+    xlsx: Path, out: Path | None, *, year: int | None = None, scale: Scale | None = None
+) -> tuple[FHImport, Path]:
+    """Read Freedom House's workbook and write its scores as a CSV score file at ``out``
+    (default ``./fh-YEAR.csv``); returns what was read and where it went."""
     if not xlsx.is_file():
         raise InputError("workbook does not exist", file=str(xlsx))
     result = read_fh_workbook(xlsx, year=year, scale=scale)
     if not result.scores:
         raise InputError("no country rows could be read: " + "; ".join(result.problems[:3]), file=str(xlsx))
+    out = out or Path(f"fh-{result.year}.csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(write_scores_csv(result.scores), encoding="utf-8")
     tmp.replace(out)
-    return result
+    return result, out
+
+
+def load_testlists(source: str, *, mirrors: Sequence[str] = (), cache_dir: Path | None = None) -> TestLists:
+    """Test lists from a folder, or from their public home (``public`` or a base URL) through the fetcher."""
+    from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
+    from netfreedom.ingest.testlists import PUBLIC_HOME
+
+    if source != "public" and not source.startswith(("http://", "https://")):
+        return read_testlists(Path(source))
+    fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(list(mirrors)))
+    try:
+        return fetch_testlists(fetcher, base_url=PUBLIC_HOME if source == "public" else source)
+    finally:
+        fetcher.close()
 
 
 @dataclass
@@ -46,14 +65,13 @@ def build(
     year: int,
     db: Path | None,
     *,
-    testlists: Path | None = None,
+    lists: TestLists | None = None,
     use_evidence: bool = True,
 ) -> BuildReport:
     """Validate scores, gather evidence from the store (when it holds verdicts), compile, and store."""
     from netfreedom.evidence.aggregate import has_table
     from netfreedom.evidence.indicators import indicator_figures
     from netfreedom.evidence.tables import index_tables, previous_totals, testlists_table
-    from netfreedom.ingest.testlists import read_testlists
     from netfreedom.store import open_store
 
     methodology = load_methodology(methodology_ref)
@@ -62,7 +80,6 @@ def build(
         years = sorted({s.year for s in scores})
         raise InputError(f"no scores for {year} in the files given (they hold {years})")
     notes: list[str] = []
-    lists = read_testlists(testlists) if testlists is not None else None
     with open_store(db) as store:
         testlist_rows = None
         if lists is not None:

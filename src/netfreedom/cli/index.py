@@ -1,0 +1,193 @@
+"""``netfreedom index``: import published scores, build the index into the store, show it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+class ScaleChoice(StrEnum):
+    ZERO_BEST = "0-best"
+    HUNDRED_BEST = "100-best"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _interval(pair: list[Any] | None) -> str:
+    return "" if pair is None else f"{_fmt(pair[0])}-{_fmt(pair[1])}"
+
+
+def _flat(row: dict[str, Any]) -> dict[str, str]:
+    """A row for text output: intervals as ``low-high``, flags as ``kind:code`` joined by ``;``."""
+    out = {k: _fmt(v) for k, v in row.items() if k not in ("interval", "rank_interval", "flags")}
+    change = row.get("change")
+    out["change"] = "" if change is None else (f"{change:+g}" if change else "0")
+    out["interval"] = _interval(row["interval"])
+    out["rank_interval"] = _interval(row["rank_interval"])
+    out["flags"] = ";".join(f"{f['kind']}:{f['code']}" for f in row["flags"])
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    index_app = typer.Typer(
+        help="The index: import published scores, build from methodology + scores + evidence, show.",
+        no_args_is_help=True,
+    )
+    app.add_typer(index_app, name="index")
+
+    @index_app.command("import-fh")
+    def import_fh(
+        workbook: Annotated[
+            Path, typer.Argument(metavar="FILE.xlsx", help="Freedom House FOTN score workbook.")
+        ],
+        *,
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Score CSV to write (default ./fh-YEAR.csv).")
+        ] = None,
+        year: Annotated[
+            int | None, typer.Option(help="Edition year (default: read from the header).")
+        ] = None,
+        scale: Annotated[
+            ScaleChoice | None,
+            typer.Option(help="Scale of the workbook (default: 0-best up to 2018, 100-best after)."),
+        ] = None,
+    ) -> None:
+        """Read Freedom House's published "Freedom on the Net" workbook into a score file for `index build`.
+
+        Category-level scores (A, B, C) per country, names resolved to ISO codes, the scale recorded.
+        Rows that cannot be read are listed; exit 2 only when no row could be read.
+        """
+        from netfreedom.index.methodology import Scale
+        from netfreedom.pipeline.index import import_fh as run_import
+
+        result, written = run_import(workbook, out, year=year, scale=Scale(scale) if scale else None)
+        for problem in result.problems:
+            typer.echo(f"warning: {problem}", err=True)
+        typer.echo(
+            f"{len(result.scores)} countries, edition {result.year}, scale {result.scale.value} → {written}"
+        )
+
+    @index_app.command("build")
+    def build(
+        *,
+        methodology: Annotated[
+            str, typer.Option(help="Methodology file (.toml) or shipped id: fotn (100-best), fotn-legacy.")
+        ],
+        scores: Annotated[
+            list[Path],
+            typer.Option(
+                "--scores", help="Score files (.toml, .csv) or folders; repeat. Include last year's."
+            ),
+        ],
+        year: Annotated[int, typer.Option(help="Edition year to build.")],
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        testlists: Annotated[
+            str | None,
+            typer.Option(
+                help="Load Citizen Lab test lists into the store first: a folder, 'public', or a base URL."
+            ),
+        ] = None,
+        mirror: Annotated[
+            list[str] | None,
+            typer.Option(help="Serve test-list URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
+        ] = None,
+        cache_dir: Annotated[Path | None, typer.Option(help="Download cache (env NETFREEDOM_CACHE).")] = None,
+        evidence: Annotated[
+            bool, typer.Option(help="Check scores against the verdicts in the store.")
+        ] = True,
+    ) -> None:
+        """Compile the index for YEAR: scores, status, rank, change, intervals and review flags, stored."""
+        from netfreedom.pipeline.index import build as run_build
+        from netfreedom.pipeline.index import load_testlists
+
+        lists = load_testlists(testlists, mirrors=mirror or (), cache_dir=cache_dir) if testlists else None
+        report = run_build(methodology, scores, year, db, lists=lists, use_evidence=evidence)
+        for note in report.notes:
+            typer.echo(f"note: {note}", err=True)
+        result = report.result
+        ranked = sum(1 for c in result.countries if c.rank is not None)
+        flags = sum(len(c.flags) for c in result.countries)
+        lists_note = (
+            f", {report.testlist_rows} test-list rows loaded" if report.testlist_rows is not None else ""
+        )
+        typer.echo(
+            f"index {year} ({report.methodology.id} v{report.methodology.version}, {result.scale.value}): "
+            f"{len(result.countries)} countries, {ranked} ranked, {flags} review flags, "
+            f"evidence for {report.evidence_countries} countries{lists_note} → {report.db}"
+        )
+
+    @index_app.command("show")
+    def show(
+        *,
+        year: Annotated[int, typer.Option(help="Edition year.")],
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
+    ) -> None:
+        """Print the stored index: country, iso2, categories, total, status, rank, change, interval, flags."""
+        from netfreedom.pipeline.index import load, rows
+
+        result = load(db, year)
+        data = rows(result)
+        cats = [c.code for c in result.countries[0].categories] if result.countries else []
+        columns = [
+            "country",
+            "iso2",
+            *cats,
+            "total",
+            "status",
+            "rank",
+            "change",
+            "interval",
+            "rank_interval",
+            "flags",
+        ]
+        if fmt is Format.JSON:
+            doc = {
+                "year": result.year,
+                "methodology": result.methodology_id,
+                "scale": result.scale.value,
+                "countries": data,
+            }
+            sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+            return
+        flat = [_flat(r) for r in data]
+        if fmt is Format.CSV:
+            writer = csv.DictWriter(
+                sys.stdout, fieldnames=columns, lineterminator="\n", extrasaction="ignore"
+            )
+            writer.writeheader()
+            writer.writerows(flat)
+            return
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(
+            title=f"Index {result.year} ({result.methodology_id}, {result.scale.value})", title_justify="left"
+        )
+        numeric = {*cats, "total", "rank", "change"}
+        for col in columns:
+            table.add_column(col, justify="right" if col in numeric else "left", overflow="fold")
+        for r in flat:
+            table.add_row(*(escape(r.get(c, "")) for c in columns))
+        Console(highlight=False, width=max(120, Console().width)).print(table)
