@@ -137,7 +137,9 @@ _6TO4 = ipaddress.ip_network("2002::/16")
 _TEREDO = ipaddress.ip_network("2001::/32")
 
 
+@lru_cache(maxsize=8192)
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, or None when ``text`` is not an IP (cached: the same addresses recur across a corpus)."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -145,7 +147,11 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 def is_ip(text: str | None) -> bool:
-    return bool(text) and parse_ip(text.strip("[]") if text else "") is not None
+    if not text:
+        return False
+    if text[-1].isalpha() and ":" not in text:
+        return False  # a host name: skip the costly parse (no IPv4 ends in a letter)
+    return parse_ip(text.strip("[]")) is not None
 
 
 @lru_cache(maxsize=4096)

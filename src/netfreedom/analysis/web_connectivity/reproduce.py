@@ -43,6 +43,17 @@ def _day(year: int, month: int, day: int) -> dt.datetime:
     return dt.datetime(year, month, day, tzinfo=dt.UTC)
 
 
+def _when(env: Envelope) -> dt.datetime | None:
+    """The measurement's day; the usual ``YYYY-MM-DD ...`` is read without strptime (hot path)."""
+    s = env.measurement_start_time
+    if s and len(s) >= 10 and s[4] == "-" and s[7] == "-":
+        try:
+            return _day(int(s[:4]), int(s[5:7]), int(s[8:10]))
+        except ValueError:
+            pass
+    return measurement_time(env)
+
+
 def _fixes_0528(when: dt.datetime | None) -> v05_classic.Fixes:
     # Dev builds before the first release (2024-03) carry a fix only from the day after it landed.
     if when is None or when >= _day(2024, 2, 1):
@@ -60,7 +71,7 @@ def _is_lte(keys: WebConnectivityKeys) -> bool:
 
 def choose(env: Envelope, keys: WebConnectivityKeys) -> Choice:
     version = version_tuple(env.test_version)
-    when = measurement_time(env)
+    when = _when(env)
     if version[:2] == (0, 5) or (not version and _is_lte(keys)):
         if not version:
             if when is not None and when < _day(2023, 12, 1):

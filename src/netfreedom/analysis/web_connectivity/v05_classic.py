@@ -20,9 +20,9 @@ from netfreedom.analysis.web_connectivity.common import (
     control_asn,
     header_names,
     hostport,
+    is_ip,
     is_loopback,
     long_words,
-    parse_ip,
     title,
     url_host,
 )
@@ -289,7 +289,7 @@ def httpdiff(o: Obs) -> bool:
 
 
 def _onlyloop(addrs: frozenset[str] | None) -> bool:
-    ips = [a for a in addrs or () if parse_ip(a) is not None]
+    ips = [a for a in addrs or () if is_ip(a)]
     return bool(ips) and all(is_loopback(a) for a in ips)
 
 

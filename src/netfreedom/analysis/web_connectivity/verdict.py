@@ -21,7 +21,6 @@ from netfreedom.analysis.web_connectivity.common import (
     is_bogon,
     is_ip,
     long_words,
-    parse_ip,
     split_hostport,
     title,
     url_host,
@@ -99,7 +98,7 @@ def _facts(keys: WebConnectivityKeys, url: str | None) -> _Facts:
                 probe_addrs[addr] = answer.asn or 0
     control = keys.control
     cdns = control.dns if control is not None else None
-    caddrs = tuple(a for a in (cdns.addrs if cdns is not None else None) or () if parse_ip(a) is not None)
+    caddrs = tuple(a for a in (cdns.addrs if cdns is not None else None) or () if is_ip(a))
     chttp = control.http_request if control is not None else None
     http_ok = chttp is not None and chttp.failure is None and (chttp.status_code or 0) > 0
     return _Facts(host, probe_addrs, caddrs, cdns.failure if cdns is not None else None, chttp, http_ok)
