@@ -1,0 +1,126 @@
+"""Connect to a Dask cluster: an existing scheduler (``--scheduler``) or a local one (``--workers``).
+
+Dask is imported here only, inside functions, so that netfreedom works without the ``dask`` extra until
+this engine is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from netfreedom.errors import InputError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+INSTALL_HINT = "the Dask engine needs the dask extra: pip install 'netfreedom[dask]'"
+
+
+class Engine(StrEnum):
+    LOCAL = "local"  # one process: DuckDB + the store (the default)
+    DASK = "dask"  # Dask distributed over the store's Parquet partitions
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Where to run.  ``scheduler`` is an address such as ``tcp://10.0.0.5:8786``; without it a local
+    cluster of ``workers`` single-threaded worker processes is started on loopback for the run."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    memory_limit: str = "2GiB"  # per local worker; Dask spills, then pauses, a worker above it
+    connect_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.scheduler and self.workers:
+            raise InputError("give --scheduler (an existing cluster) or --workers (a local one), not both")
+        if self.workers is not None and self.workers < 1:
+            raise InputError("--workers must be at least 1")
+
+    @property
+    def local_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def require_dask() -> None:
+    """Raise a clear ``InputError`` when the dask extra is not installed."""
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise InputError(INSTALL_HINT) from exc
+
+
+@contextmanager
+def connect(options: EngineOptions) -> Iterator[Any]:
+    """A ``distributed.Client`` for the run; a local cluster started here is shut down on exit."""
+    require_dask()
+    import distributed
+
+    dist: Any = distributed  # distributed is partly typed; the engine treats its objects as opaque
+    if options.scheduler:
+        try:
+            client = dist.Client(options.scheduler, timeout=options.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {options.scheduler}: {exc}") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    # Python-level parallelism comes from processes; each worker is one thread, so a task never
+    # competes with another for the GIL and a worker's memory is one task's.
+    cluster = dist.LocalCluster(
+        n_workers=options.local_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        memory_limit=options.memory_limit,
+        silence_logs=40,  # logging.ERROR: the CLI prints its own progress
+    )
+    try:
+        with dist.Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def workers_of(client: Any) -> int:
+    """How many workers the cluster has now (at least 1, for sizing the window of tasks in flight)."""
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def run_in_order(
+    client: Any,
+    fn: Callable[..., R],
+    tasks: Iterable[T],
+    *args: Any,
+    window: int,
+    on_result: Callable[[T, R], None],
+) -> int:
+    """Submit ``fn(task, *args)`` for each task, at most ``window`` in flight, and hand each result to
+    ``on_result`` in task order (so the single writer sees a deterministic sequence).  Returns the number of
+    tasks.  Bounded memory: at most ``window`` results are held at any time."""
+    pending: deque[tuple[T, Any]] = deque()
+    n = 0
+    try:
+        for task in tasks:
+            pending.append((task, client.submit(fn, task, *args, pure=False)))
+            n += 1
+            if len(pending) >= window:
+                done, future = pending.popleft()
+                on_result(done, future.result())
+        while pending:
+            done, future = pending.popleft()
+            on_result(done, future.result())
+    finally:
+        for _, future in pending:
+            future.cancel()
+    return n

@@ -1,0 +1,248 @@
+"""``ingest --engine dask``: the OONI archive (or local folders) read in parallel, by partition.
+
+The client lists the sources (archive listings are cheap and pruned by the filters level by level) and
+groups the objects by partition — date × country × test name, read from the archive layout — into tasks
+of at most ``task_bytes``.  Workers download (through the same cache and mirrors) and parse them with the
+same readers as the local engine and send back the good records and the problems.  The client's single
+store writer adds the records in task order, so de-duplication ("first seen wins") and the counts are the
+same as a local run over the same sources.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netfreedom.fetch import Fetcher
+from netfreedom.ingest import (
+    MAX_LINE,
+    Filters,
+    Opened,
+    Problem,
+    Record,
+    is_archive_url,
+    measurement_files,
+    parse_archive_url,
+    read_file,
+)
+from netfreedom.ingest.archive import Lister, iter_keys
+from netfreedom.ingest.layout import LAYOUTS, Level
+from netfreedom.pipeline.ingest import BATCH_SIZE, MAX_ERRORS, IngestSummary
+from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
+from netfreedom.store import Store
+
+TASK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceGroup:
+    """One task: measurement files or archive object URLs of one partition (date, country, test)."""
+
+    partition: tuple[str, ...]
+    sources: tuple[str, ...]
+    bytes: int
+
+
+@dataclass
+class IngestPart:
+    """What a worker read from one task: good records (filtered), problems, counts."""
+
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rejected: int = 0
+    lines: int = 0
+    filtered: int = 0
+    files: int = 0
+    bytes_read: int = 0
+
+
+def partition_of(path: str) -> tuple[str, ...] | None:
+    """(day, country, test) from a path in an archive layout, None elsewhere."""
+    segments = path.split("/")
+    root = next((i for i in range(len(segments) - 1, -1, -1) if segments[i] in LAYOUTS), None)
+    if root is None:
+        return None
+    levels = LAYOUTS[segments[root]]
+    values = dict(zip(levels, segments[root + 1 :], strict=False))
+    if len(values) < len(levels):
+        return None
+    return (values[Level.DAY], values[Level.COUNTRY], values[Level.TEST])
+
+
+def list_sources(
+    specs: Sequence[str], filters: Filters, fetcher: Fetcher
+) -> Iterator[tuple[str, int] | Problem]:
+    """On the client: every file or object URL to read, with its size (0 when unknown), in stable order;
+    a listing that fails is a ``Problem`` (as in a local run), not an exception."""
+    from netfreedom.errors import FetchError
+
+    for spec in specs:
+        if is_archive_url(spec):
+            src = parse_archive_url(spec)
+            target = fetcher.resolve(src.base + "/")
+            if not target.startswith(("http://", "https://")):
+                yield from _local(Path(target) / src.prefix, filters)
+                continue
+            if src.prefix and not src.prefix.endswith("/"):
+                yield f"{src.base}/{urllib.parse.quote(src.prefix)}", 0
+                continue
+            try:
+                for key, size in iter_keys(Lister(src.base, fetcher), src.prefix, filters):
+                    yield f"{src.base}/{urllib.parse.quote(key)}", size or 0
+            except FetchError as exc:
+                yield Problem(spec, 0, f"cannot list the archive: {exc}")
+        else:
+            yield from _local(Path(spec), filters)
+
+
+def _local(path: Path, filters: Filters) -> Iterator[tuple[str, int]]:
+    if path.is_dir():
+        for p in measurement_files(path, filters):
+            yield str(p), p.stat().st_size
+    else:
+        yield str(path), path.stat().st_size if path.is_file() else 0
+
+
+def group_sources(listed: Sequence[tuple[str, int]], task_bytes: int = TASK_BYTES) -> list[SourceGroup]:
+    """Group by partition (files outside an archive layout are a partition each), then split partitions
+    above ``task_bytes``; partitions keep the order in which they were first listed."""
+    by_partition: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+    for source, size in listed:
+        key = partition_of(urllib.parse.unquote(source)) or (source,)
+        by_partition.setdefault(key, []).append((source, size))
+    groups: list[SourceGroup] = []
+    for key, items in by_partition.items():
+        chunk: list[str] = []
+        size = 0
+        for source, n in items:
+            if chunk and size + n > task_bytes:
+                groups.append(SourceGroup(key, tuple(chunk), size))
+                chunk, size = [], 0
+            chunk.append(source)
+            size += n
+        groups.append(SourceGroup(key, tuple(chunk), size))
+    return groups
+
+
+def ingest_group(
+    task: SourceGroup, filters: Filters, fetcher: Fetcher, max_line: int, max_errors: int
+) -> IngestPart:
+    """On a worker: download (URLs) and read the task's sources with the local engine's readers."""
+    from netfreedom.errors import FetchError
+
+    part = IngestPart()
+    own = Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout)
+
+    def problem(p: Problem) -> None:
+        part.rejected += 1
+        if p.line > 0:
+            part.lines += 1
+        if len(part.problems) < max_errors:
+            part.problems.append(p)
+
+    try:
+        for source in task.sources:
+            if is_archive_url(source):
+                try:
+                    path, display = own.fetch(source), source
+                except FetchError as exc:
+                    problem(Problem(source, 0, f"download failed: {exc}"))
+                    continue
+            else:
+                path, display = Path(source), source
+            for item in read_file(path, display, max_line=max_line):
+                if isinstance(item, Record):
+                    part.lines += 1
+                    if filters.active and not filters.accepts(item):
+                        part.filtered += 1
+                    else:
+                        part.records.append(item)
+                elif isinstance(item, Problem):
+                    problem(item)
+                elif isinstance(item, Opened):
+                    part.files += 1
+                    part.bytes_read += item.size or 0
+    finally:
+        own.close()
+    return part
+
+
+def ingest_on_cluster(
+    store: Store,
+    sources: Sequence[str],
+    *,
+    filters: Filters | None = None,
+    fetcher: Fetcher | None = None,
+    options: EngineOptions | None = None,
+    client: Any = None,
+    batch_size: int = BATCH_SIZE,
+    max_errors: int = MAX_ERRORS,
+    max_line: int = MAX_LINE,
+    task_bytes: int = TASK_BYTES,
+    progress: Callable[[IngestSummary], None] | None = None,
+) -> IngestSummary:
+    """Ingest ``sources`` into ``store`` with the work spread over a Dask cluster; never raises on bad
+    input (bad lines and files are counted and listed as in ``pipeline.ingest.ingest``)."""
+    filters = filters or Filters()
+    fetcher = fetcher or Fetcher()
+    if client is None:
+        with connect(options or EngineOptions()) as own:
+            return ingest_on_cluster(
+                store,
+                sources,
+                filters=filters,
+                fetcher=fetcher,
+                client=own,
+                batch_size=batch_size,
+                max_errors=max_errors,
+                max_line=max_line,
+                task_bytes=task_bytes,
+                progress=progress,
+            )
+    summary = IngestSummary()
+
+    def note(p: Problem) -> None:
+        summary.rejected += 1
+        if p.line > 0:
+            summary.lines += 1
+        if len(summary.errors) < max_errors:
+            summary.errors.append(p)
+
+    listed: list[tuple[str, int]] = []
+    for item in list_sources(sources, filters, fetcher):
+        if isinstance(item, Problem):
+            note(item)
+        else:
+            listed.append(item)
+    # Plain values only cross to the workers: a Fetcher without its HTTP client.
+    shipped = Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout)
+
+    def write(_: SourceGroup, part: IngestPart) -> None:
+        summary.files += part.files
+        summary.lines += part.lines
+        summary.rejected += part.rejected
+        summary.filtered += part.filtered
+        summary.bytes_read += part.bytes_read
+        summary.errors.extend(part.problems[: max(0, max_errors - len(summary.errors))])
+        for start in range(0, len(part.records), batch_size):
+            result = store.add_measurements(part.records[start : start + batch_size])
+            summary.ingested += result.added
+            summary.duplicates += result.duplicates
+        if progress:
+            progress(summary)
+
+    run_in_order(
+        client,
+        ingest_group,
+        group_sources(listed, task_bytes),
+        filters,
+        shipped,
+        max_line,
+        max_errors,
+        window=2 * workers_of(client) + 1,
+        on_result=write,
+    )
+    return summary

@@ -1,0 +1,179 @@
+"""The Dask engine against the local one: a real LocalCluster (2 worker processes on loopback), real
+DuckDB stores in temp folders, the shared measurements re-issued into a small corpus (bench/corpus.py).
+Ingest, verdicts and evidence must be identical, row for row, to the local engine's."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+import pytest
+
+from netfreedom.analysis.web_connectivity import analyze_raw
+from netfreedom.errors import InputError
+from netfreedom.fetch import Fetcher
+from netfreedom.ingest import Filters
+from netfreedom.models.measurement import Envelope
+from netfreedom.models.verdict import Outcome, Reason, Verdict
+from netfreedom.pipeline.ingest import ingest
+from netfreedom.pipeline.scale import EngineOptions, analyze_on_cluster, connect, ingest_on_cluster
+from netfreedom.pipeline.scale.ingest import group_sources, partition_of
+from netfreedom.store import StoredMeasurement, VerdictRow, open_store
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+from corpus import build_corpus
+
+
+class _Keys(msgspec.Struct):
+    test_keys: msgspec.Raw = msgspec.Raw(b"null")
+
+
+def wc_analyzer(batch: Sequence[StoredMeasurement]) -> list[VerdictRow]:
+    """The verdict of the web_connectivity analysis (on main); other tests get ``unsupported_test``."""
+    out = []
+    for m in batch:
+        env = msgspec.json.decode(m.raw, type=Envelope)
+        if m.test_name == "web_connectivity":
+            _, v = analyze_raw(env, msgspec.json.decode(m.raw, type=_Keys).test_keys)
+        else:
+            v = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.UNSUPPORTED_TEST, confidence=0.0)
+        out.append(VerdictRow.of(m.measurement_uid, urlsplit(m.input).hostname if m.input else None, v))
+    return out
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with connect(EngineOptions(workers=2, memory_limit="512MiB")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, measurements_dir: Path) -> Path:
+    """The shared measurements re-issued into ~6 MB of .jsonl.gz, plus a file with bad lines."""
+    root = tmp_path_factory.mktemp("corpus")
+    info = build_corpus(size_mb=6, fmt="jsonl.gz", file_mb=2, root=root, source=measurements_dir)
+    folder = Path(info.path)
+    good = (measurements_dir / "telegram.jsonl").read_bytes().splitlines()
+    with gzip.open(folder / "zz-bad.jsonl.gz", "wb") as f:
+        f.write(b"\n".join([good[0], b"{not json", b'{"test_name": 3}', good[0], *good[1:]]) + b"\n")
+    return folder
+
+
+def table_rows(store: Any, table: str) -> list[dict[str, Any]]:
+    rows = store.query(f"SELECT * EXCLUDE (file) FROM {table} ORDER BY measurement_uid").to_pylist()
+    assert rows, f"no rows in {table}"
+    return rows
+
+
+def test_ingest_on_the_cluster_matches_local(
+    tmp_path: Path, client: Any, corpus: Path, measurements_dir: Path
+) -> None:
+    sources = [str(corpus), str(measurements_dir)]
+    with open_store(tmp_path / "local.duckdb") as local:
+        expected = ingest(local, sources, batch_size=3000)
+        local_rows = table_rows(local, "measurements")
+    with open_store(tmp_path / "dask.duckdb") as store:
+        got = ingest_on_cluster(store, sources, client=client, batch_size=3000)
+        assert store.check() == []
+        assert table_rows(store, "measurements") == local_rows
+    assert got.to_json() == expected.to_json()
+    # Bad lines are reported with file and line (manifest.json is not a measurement either).
+    bad = {(Path(e.file).name, e.line) for e in got.errors}
+    assert {("zz-bad.jsonl.gz", 2), ("zz-bad.jsonl.gz", 3), ("manifest.json", 1)} == bad
+    assert got.duplicates >= 1  # the repeated line in the bad file
+    assert got.ingested == len(local_rows)
+
+
+def test_archive_layout_is_read_by_partition(tmp_path: Path, client: Any, measurements_dir: Path) -> None:
+    """An archive URL served from a mirror folder in the OONI layout: listing on the client, pruned by the
+    filters, one task per date x country x test partition."""
+    lines = (measurements_dir / "web_connectivity.jsonl").read_bytes().splitlines()
+    mirror = tmp_path / "mirror"
+    for n, (hour, cc) in enumerate([("00", "IT"), ("01", "IT"), ("00", "IR"), ("02", "IT")]):
+        folder = mirror / "ooni-data-eu-fra.s3.eu-central-1.amazonaws.com/raw/20240301" / hour / cc
+        (folder / "webconnectivity").mkdir(parents=True, exist_ok=True)
+        with gzip.open(folder / "webconnectivity" / f"part-{n}.jsonl.gz", "wb") as f:
+            f.write(b"\n".join(lines[n * 5 : n * 5 + 5]) + b"\n")
+    fetcher = Fetcher(cache_dir=tmp_path / "cache", mirrors={"*": str(mirror)})
+    source = ["s3://ooni-data-eu-fra/raw/"]
+    filters = Filters.build(countries=["IT"])  # the envelope's country, not the folder's, decides at last
+    with open_store(tmp_path / "local.duckdb") as local:
+        expected = ingest(local, source, fetcher=fetcher, filters=filters)
+        local_rows = table_rows(local, "measurements")
+    with open_store(tmp_path / "dask.duckdb") as store:
+        got = ingest_on_cluster(store, source, fetcher=fetcher, filters=filters, client=client)
+        assert table_rows(store, "measurements") == local_rows
+    assert got.to_json() == expected.to_json()
+    assert got.files == 3  # the IR folder was pruned before any read
+
+
+def test_grouping_by_partition() -> None:
+    listed = [
+        ("s3/raw/20240301/00/IT/webconnectivity/a.jsonl.gz", 10),
+        ("s3/raw/20240301/00/IR/webconnectivity/b.jsonl.gz", 10),
+        ("s3/raw/20240301/01/IT/webconnectivity/c.jsonl.gz", 10),
+        ("s3/raw/20240301/02/IT/webconnectivity/d.jsonl.gz", 10),
+        ("/data/loose.jsonl", 5),
+    ]
+    assert partition_of(listed[0][0]) == ("20240301", "IT", "webconnectivity")
+    assert partition_of("jsonl/webconnectivity/IT/20200101/00/x.jsonl.gz") == (
+        "20200101",
+        "IT",
+        "webconnectivity",
+    )
+    assert partition_of("/data/loose.jsonl") is None
+    groups = group_sources(listed, task_bytes=25)
+    assert [g.sources for g in groups] == [
+        (listed[0][0], listed[2][0]),
+        (listed[3][0],),
+        (listed[1][0],),
+        ("/data/loose.jsonl",),
+    ]
+
+
+def test_verdicts_on_the_cluster_match_local(tmp_path: Path, client: Any, corpus: Path) -> None:
+    with open_store(tmp_path / "local.duckdb") as local:
+        ingest(local, [str(corpus)])
+        for batch in local.iter_measurements(batch_size=700, without_verdicts=True):
+            local.add_verdicts(wc_analyzer(batch), analysis_version=1, fingerprints_id="fp")
+        expected = table_rows(local, "verdicts")
+    with open_store(tmp_path / "dask.duckdb") as store:
+        ingest(store, [str(corpus)])
+        run = analyze_on_cluster(
+            store, wc_analyzer, analysis_version=1, fingerprints_id="fp", client=client, task_rows=20
+        )
+        assert run.workers == 2 and run.tasks > 2
+        assert run.measurements == run.verdicts == store.count_measurements()
+        assert store.check() == []
+        assert table_rows(store, "verdicts") == expected
+        # Written back as verdict Parquet partitions, registered in the store.
+        files = store.query("SELECT count(*) AS n FROM files WHERE kind = 'verdicts' AND state = 'done'")
+        assert files.column("n")[0].as_py() > 1
+        again = analyze_on_cluster(
+            store, wc_analyzer, analysis_version=1, fingerprints_id="fp", client=client
+        )
+        assert (again.tasks, again.verdicts) == (0, 0)
+    outcomes = {r["outcome"] for r in expected}
+    assert {"ok", "blocked", "inconclusive"} <= outcomes
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(InputError, match="not both"):
+        EngineOptions(scheduler="tcp://127.0.0.1:1", workers=2)
+    with pytest.raises(InputError, match="at least 1"):
+        EngineOptions(workers=0)
+
+
+def test_an_unreachable_scheduler_is_a_clean_error() -> None:
+    with (
+        pytest.raises(InputError, match="cannot reach the Dask scheduler"),
+        connect(EngineOptions(scheduler="tcp://127.0.0.1:9", connect_timeout=1)),
+    ):
+        pass
