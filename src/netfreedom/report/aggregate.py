@@ -21,6 +21,7 @@ from typing import Any
 FACTS = "report_facts"
 URLS = "report_urls"
 META = "report_cube_meta"
+NETWORKS = "report_networks"
 
 # Test lists name the global list differently depending on the source; anything that is not a country's
 # own list counts as global.
@@ -176,7 +177,7 @@ def refresh_cube(con: Any, *, force: bool = False) -> bool:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("BEGIN TRANSACTION")
     try:
-        for name in (FACTS, URLS, META):
+        for name in (FACTS, URLS, META, NETWORKS):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         if has_verdicts:
             con.execute(
@@ -210,8 +211,15 @@ def refresh_cube(con: Any, *, force: bool = False) -> bool:
                 {joins}
                 GROUP BY ALL ORDER BY 1, 2"""
             )
+            # The most common name each network reported: probes sometimes disagree on spelling.
+            con.execute(
+                f"CREATE TABLE {NETWORKS} AS SELECT "
+                "CAST(coalesce(TRY_CAST(substr(probe_asn, 3) AS INTEGER), 0) AS INTEGER) AS asn, "
+                "mode(probe_network_name) AS name FROM verdicts GROUP BY 1"
+            )
         else:
             con.execute(
+                f"CREATE TABLE {NETWORKS} (asn INTEGER, name VARCHAR);"
                 f"CREATE TABLE {URLS} (url_id INTEGER, input VARCHAR, domain VARCHAR);"
                 f"CREATE TABLE {FACTS} (probe_cc VARCHAR, day DATE, asn INTEGER, test_name VARCHAR, "
                 "url_id INTEGER, category VARCHAR, method VARCHAR, n INTEGER, ok INTEGER, blocked INTEGER, "

@@ -1,0 +1,262 @@
+"""The static site: ranking and map, a page per country, the methodology, downloads.
+
+Pages are rendered with Jinja2 (autoescape on) from values loaded out of the store, and written only when
+their bytes change, so re-publishing an unchanged store touches nothing.  The site works from ``file://``:
+every script and style is a file beside the pages, the map is inline SVG, and each page carries a
+Content-Security-Policy that forbids inline script and any network fetch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from netfreedom import __version__
+from netfreedom.errors import StoreError
+from netfreedom.report import charts
+from netfreedom.report.aggregate import FACTS, cube_is_fresh
+from netfreedom.report.evidence_view import Evidence, countries_with_evidence, country_evidence
+from netfreedom.report.geo import WorldMap
+from netfreedom.report.model import IndexData, Ranked, has_table, load_flags, load_index, load_scores
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'"
+)
+STATIC_FILES = ("site.css", "sort.js")
+FREEDOM_BINS = 5
+
+
+@dataclass
+class SiteResult:
+    output: Path
+    pages: int = 0
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written)
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("netfreedom.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        bar=charts.bar,
+        interval=charts.interval,
+        status_class=charts.status_class,
+        csp=CSP,
+        version=__version__,
+    )
+    env.filters["num"] = _num
+    env.filters["signed"] = lambda v: "" if v is None else f"{v:+g}"
+    env.filters["pct"] = lambda v: f"{v * 100:.0f}%"
+    return env
+
+
+def _num(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
+
+
+def freedom_bin(row: Ranked | None) -> str:
+    """The map colour class: ``f0`` least free … ``f4`` most free; ``nodata`` when unranked."""
+    if row is None or row.freedom is None:
+        return "nodata"
+    return f"f{min(int(row.freedom * FREEDOM_BINS), FREEDOM_BINS - 1)}"
+
+
+class _Writer:
+    """Writes files under the output folder only when their bytes differ (atomic replace)."""
+
+    def __init__(self, root: Path, result: SiteResult) -> None:
+        self.root = root
+        self.result = result
+        self.keep: set[Path] = set()
+
+    def write(self, rel: str, data: bytes) -> None:
+        path = self.root / rel
+        self.keep.add(path)
+        self.result.files += 1
+        if path.is_file() and path.read_bytes() == data:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+        self.result.written.append(rel)
+
+    def prune(self, folders: Iterable[str]) -> None:
+        """Remove pages this run did not produce (a country dropped from the index) in our own folders."""
+        for folder in folders:
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            for path in base.iterdir():
+                if path.is_file() and path not in self.keep:
+                    path.unlink()
+                    self.result.written.append(str(path.relative_to(self.root)))
+
+
+def write_site(con: Any, output: Path, *, world: WorldMap | None, title: str = "Internet freedom index") -> SiteResult:
+    """Publish the store behind ``con`` (DuckDB, may be read-only) as a static site in ``output``."""
+    if has_table(con, "verdicts") and not cube_is_fresh(con):
+        raise StoreError("the aggregation cube is missing or stale: run `netfreedom build` or `netfreedom report`")
+    result = SiteResult(output)
+    writer = _Writer(output, result)
+    env = _env()
+    index = load_index(con)
+    evidence_ccs = countries_with_evidence(con) if has_table(con, FACTS) else []
+    latest = index.latest
+    ranked = {r.iso2: r for r in index.editions.get(latest, ())} if latest is not None else {}
+    names = _country_names([*ranked, *evidence_ccs], index)
+    common = {"title": title, "editions": sorted(index.editions, reverse=True), "latest": latest}
+
+    shapes = []
+    if world is not None:
+        for s in world.shapes:
+            shapes.append({"shape": s, "row": ranked.get(s.iso2), "bin": freedom_bin(ranked.get(s.iso2)),
+                           "has_page": s.iso2 in ranked or s.iso2 in evidence_ccs})
+    for year in sorted(index.editions) or [None]:
+        rows = index.editions.get(year, ()) if year is not None else ()
+        meth = index.methodologies.get(year) if year is not None else None
+        page = env.get_template("index.html.j2").render(
+            **common, root="", year=year, rows=rows, methodology=meth, world=world,
+            shapes=shapes if year == latest else _shapes_for(world, rows, evidence_ccs),
+            unranked=[(cc, names.get(cc, cc)) for cc in evidence_ccs if cc not in {r.iso2 for r in rows}],
+            bins=FREEDOM_BINS,
+        )
+        rel = "index.html" if year == latest else f"edition-{year}.html"
+        writer.write(rel, page.encode())
+        result.pages += 1
+
+    for cc in sorted(set(ranked) | set(evidence_ccs)):
+        writer.write(f"country/{cc}.html", _country_page(env, con, index, cc, names.get(cc, cc), common, evidence_ccs))
+        result.pages += 1
+
+    meth = index.methodologies.get(latest) if latest is not None else None
+    writer.write("methodology.html", env.get_template("methodology.html.j2").render(
+        **common, root="", methodology=meth).encode())
+    result.pages += 1
+    downloads = _downloads(con, writer)
+    writer.write("data.html", env.get_template("data.html.j2").render(
+        **common, root="", downloads=downloads).encode())
+    result.pages += 1
+    for name in STATIC_FILES:
+        writer.write(f"static/{name}", resources.files("netfreedom.report").joinpath("static", name).read_bytes())
+    writer.prune(["country", "data"])
+    return result
+
+
+def _shapes_for(world: WorldMap | None, rows: Iterable[Ranked], evidence: list[str]) -> list[dict[str, Any]]:
+    if world is None:
+        return []
+    by = {r.iso2: r for r in rows}
+    return [{"shape": s, "row": by.get(s.iso2), "bin": freedom_bin(by.get(s.iso2)),
+             "has_page": s.iso2 in by or s.iso2 in evidence} for s in world.shapes]
+
+
+def _country_names(codes: Iterable[str], index: IndexData) -> dict[str, str]:
+    import pycountry
+
+    names = {r.iso2: r.country for rows in index.editions.values() for r in rows}
+    for cc in codes:
+        if cc not in names:
+            c = pycountry.countries.get(alpha_2=cc)
+            names[cc] = str(getattr(c, "common_name", None) or c.name) if c is not None else cc
+    return names
+
+
+def _country_page(env: jinja2.Environment, con: Any, index: IndexData, cc: str, name: str,
+                  common: dict[str, Any], evidence_ccs: list[str]) -> bytes:
+    hist = index.history(cc)
+    row = hist[-1] if hist and hist[-1].year == index.latest else None
+    year = row.year if row else None
+    meth = index.methodologies.get(year) if year is not None else None
+    scores = load_scores(con, year, cc) if year is not None else []
+    flags = load_flags(con, year, cc) if year is not None else []
+    evidence: Evidence | None = country_evidence(con, cc) if cc in evidence_ccs else None
+    cat_names = {c.code: c for c in meth.categories} if meth else {}
+    questions = {i.code: i for i in meth.indicators} if meth else {}
+    return env.get_template("country.html.j2").render(
+        **common, root="../", cc=cc, name=name, row=row, history=hist, methodology=meth,
+        n_ranked=len(index.editions.get(year, ())) if year is not None else 0,
+        category_scores=[s for s in scores if s.level == "category"],
+        indicator_scores=[s for s in scores if s.level != "category"],
+        cat_names=cat_names, questions=questions, flags=flags, evidence=evidence,
+        history_svg=charts.history(hist) if len(hist) > 1 else None,
+        timeline_svg=charts.timeline(evidence.months) if evidence else None,
+    ).encode()
+
+
+def _downloads(con: Any, writer: _Writer) -> list[dict[str, Any]]:
+    """Write the data behind the site as CSV, JSON and Parquet; return what was written."""
+    tables: list[tuple[str, str, str]] = []
+    if has_table(con, "index_results"):
+        tables.append(("index", "Index results: every country and edition",
+                       "SELECT * FROM index_results ORDER BY year, rank NULLS LAST, iso2"))
+    if has_table(con, "index_scores"):
+        tables.append(("scores", "Category and indicator scores with justifications",
+                       "SELECT * FROM index_scores ORDER BY year, iso2, code"))
+    if has_table(con, FACTS):
+        tables.append(("evidence-monthly", "Verdict counts per country, month, category and method",
+                       f"SELECT probe_cc, strftime(date_trunc('month', day), '%Y-%m') AS month, category, method, "
+                       "sum(n) AS measurements, sum(ok) AS ok, sum(blocked) AS blocked, "
+                       "sum(confirmed) AS confirmed, sum(down) AS down, sum(inconclusive) AS inconclusive, "
+                       f"count(DISTINCT asn) AS networks FROM {FACTS} GROUP BY ALL ORDER BY ALL"))
+    out = []
+    with tempfile.TemporaryDirectory(prefix="nf-site-") as tmp:
+        for stem, label, sql in tables:
+            cur = con.execute(sql)
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+            records = [dict(zip(cols, (_jsonable(v) for v in r), strict=True)) for r in rows]
+            writer.write(f"data/{stem}.json", json.dumps(records, ensure_ascii=False, indent=1).encode())
+            writer.write(f"data/{stem}.csv", _csv(cols, records))
+            pq = Path(tmp) / f"{stem}.parquet"
+            con.execute(f"COPY ({sql}) TO '{pq}' (FORMAT parquet, COMPRESSION zstd)")
+            writer.write(f"data/{stem}.parquet", pq.read_bytes())
+            out.append({"stem": stem, "label": label, "rows": len(rows),
+                        "sizes": {ext: (writer.root / f"data/{stem}.{ext}").stat().st_size
+                                  for ext in ("csv", "json", "parquet")}})
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _csv(cols: list[str], records: list[dict[str, Any]]) -> bytes:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in records:
+        w.writerow(["; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+                    for v in r.values()])
+    return buf.getvalue().encode()
