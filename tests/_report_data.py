@@ -8,14 +8,6 @@ from typing import Any
 
 import duckdb
 
-VERDICT_COLUMNS = """
-    measurement_uid VARCHAR PRIMARY KEY, analysis_version INTEGER, fingerprints_id VARCHAR,
-    measurement_start_time TIMESTAMPTZ, probe_cc VARCHAR, probe_asn VARCHAR, probe_network_name VARCHAR,
-    test_name VARCHAR, test_version VARCHAR, report_id VARCHAR, input VARCHAR, domain VARCHAR,
-    outcome VARCHAR, layer VARCHAR, reason VARCHAR, confidence DOUBLE, confirmed BOOLEAN,
-    fingerprint VARCHAR, blocking VARCHAR, accessible BOOLEAN
-"""
-
 
 def verdict(
     uid: str,
@@ -43,8 +35,6 @@ def verdict(
         "probe_asn": asn,
         "probe_network_name": network or f"Net {asn}",
         "test_name": test_name,
-        "test_version": "0.4.3",
-        "report_id": "r-" + uid,
         "input": url,
         "domain": urlsplit(url).hostname if url else None,
         "outcome": outcome,
@@ -59,18 +49,202 @@ def verdict(
 
 
 def write_verdicts(db: Path, rows: list[dict[str, Any]], testlists: list[tuple[str, str, str, str]]) -> None:
+    from netfreedom.store.schema import DDL
+
     con = duckdb.connect(str(db))
-    con.execute(f"CREATE TABLE IF NOT EXISTS verdicts ({VERDICT_COLUMNS})")
+    for ddl in DDL:  # the store's own tables, so the schema cannot drift from the real one
+        con.execute(ddl)
     con.execute(
         "CREATE TABLE IF NOT EXISTS testlists "
         "(cc VARCHAR, url VARCHAR, domain VARCHAR, category_code VARCHAR)"
     )
     if rows:
-        cols = list(rows[0])
-        con.executemany(
-            f"INSERT INTO verdicts ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [[r[c] for c in cols] for r in rows],
-        )
+        rows = [{**r, "file": "test.parquet"} for r in rows]
+        import pyarrow as pa
+
+        batch = pa.Table.from_pylist(rows)  # noqa: F841  (read by DuckDB's replacement scan)
+        con.execute("INSERT INTO verdicts BY NAME SELECT * FROM batch")
     if testlists:
         con.executemany("INSERT INTO testlists VALUES (?, ?, ?, ?)", testlists)
     con.close()
+
+
+_NAME_FIXES = {
+    "Russia": "RU",
+    "Turkey": "TR",
+    "Iran": "IR",
+    "Syria": "SY",
+    "Vietnam": "VN",
+    "South Korea": "KR",
+    "Venezuela": "VE",
+    "The Gambia": "GM",
+    "Gambia": "GM",
+    "Kyrgyzstan": "KG",
+    "Bolivia": "BO",
+    "Tanzania": "TZ",
+    "United States": "US",
+    "United Kingdom": "GB",
+    "Belarus": "BY",
+}
+
+METHODOLOGY_DOC = {
+    "id": "fotn-legacy",
+    "version": "1",
+    "title": "Freedom on the Net structure (0 = best)",
+    "scale": "0-best",
+    "categories": [
+        {"code": "A", "name": "Obstacles to Access", "max": 25},
+        {"code": "B", "name": "Limits on Content", "max": 35},
+        {"code": "C", "name": "Violations of User Rights", "max": 40},
+    ],
+    "indicators": [{"code": "B1", "category": "B", "max": 6, "question": "Does the state block content?"}],
+    "statuses": [
+        {"name": "Free", "min": 0, "max": 30},
+        {"name": "Partly Free", "min": 31, "max": 60},
+        {"name": "Not Free", "min": 61, "max": 100},
+    ],
+}
+
+
+def iso2_of(name: str) -> str:
+    import pycountry
+
+    if name in _NAME_FIXES:
+        return _NAME_FIXES[name]
+    return str(pycountry.countries.lookup(name).alpha_2)
+
+
+def write_index_tables(db: Path, fotn_csv: Path) -> list[dict[str, Any]]:
+    """Index tables (docs/architecture.md contract) for the 2018 edition from FH's published figures, plus a
+    2017 edition 2 points worse for the first ten countries so change and history show.  Returns the 2018 rows."""
+    import csv
+    import json
+
+    rows = list(csv.DictReader(fotn_csv.open(encoding="utf-8")))
+    con = duckdb.connect(str(db))
+    con.execute(
+        "CREATE TABLE index_results (year INTEGER, methodology_id VARCHAR, scale VARCHAR, iso2 VARCHAR, "
+        "country VARCHAR, total DOUBLE, total_low DOUBLE, total_high DOUBLE, status VARCHAR, rank INTEGER, "
+        "rank_low INTEGER, rank_high INTEGER, change DOUBLE)"
+    )
+    con.execute(
+        "CREATE TABLE index_scores (year INTEGER, iso2 VARCHAR, code VARCHAR, level VARCHAR, score DOUBLE, "
+        "low DOUBLE, high DOUBLE, max DOUBLE, justification VARCHAR, sources VARCHAR[])"
+    )
+    con.execute(
+        "CREATE TABLE index_flags (year INTEGER, iso2 VARCHAR, code VARCHAR, kind VARCHAR, message VARCHAR)"
+    )
+    con.execute("CREATE TABLE index_methodology (year INTEGER, methodology_id VARCHAR, document JSON)")
+    out = []
+    for i, r in enumerate(rows):
+        cc = iso2_of(r["country"])
+        total = float(r["total"])
+        prev = total + 2 if i < 10 else None
+        con.execute(
+            "INSERT INTO index_results VALUES (2018, 'fotn-legacy', '0-best', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                cc,
+                r["country"],
+                total,
+                total - 1,
+                total + 1,
+                r["status"],
+                int(r["rank_by_total"]),
+                int(r["rank_by_total"]),
+                int(r["rank_by_total"]) + 1,
+                None if prev is None else total - prev,
+            ],
+        )
+        if prev is not None:
+            con.execute(
+                "INSERT INTO index_results VALUES (2017, 'fotn-legacy', '0-best', ?, ?, ?, NULL, NULL, ?, NULL, "
+                "NULL, NULL, NULL)",
+                [cc, r["country"], prev, r["status"]],
+            )
+        for code, col, mx in (
+            ("A", "A_obstacles_access", 25),
+            ("B", "B_limits_content", 35),
+            ("C", "C_violations_user_rights", 40),
+        ):
+            con.execute(
+                "INSERT INTO index_scores VALUES (2018, ?, ?, 'category', ?, ?, ?, ?, ?, ?)",
+                [
+                    cc,
+                    code,
+                    float(r[col]),
+                    float(r[col]),
+                    float(r[col]),
+                    mx,
+                    f"Published by Freedom House for {r['country']}.",
+                    ["https://freedomhouse.org/"],
+                ],
+            )
+        out.append({"iso2": cc, **r})
+    for year in (2017, 2018):
+        con.execute(
+            "INSERT INTO index_methodology VALUES (?, 'fotn-legacy', ?)", [year, json.dumps(METHODOLOGY_DOC)]
+        )
+    con.execute(
+        "INSERT INTO index_flags VALUES (2018, 'CN', 'B1', 'evidence', 'Confirmed blocking of news sites.')"
+    )
+    con.close()
+    return out
+
+
+EVIL_URL = 'https://evil.example/"><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+EVIL_NETWORK = "<script>window.__pwned=3</script><svg onload=alert(1)>"
+
+
+def sample_verdicts(n: int = 1500, seed: int = 7) -> list[dict[str, Any]]:
+    """Deterministic verdicts for a few countries, plus one measurement carrying hostile markup."""
+    import random
+
+    rnd = random.Random(seed)
+    nets = {
+        "CN": ["AS4134", "AS4837", "AS9808"],
+        "IR": ["AS44244", "AS197207"],
+        "RU": ["AS12389"],
+        "DE": ["AS3320"],
+    }
+    rows = []
+    for i in range(n):
+        cc = rnd.choice(sorted(nets))
+        site = rnd.randint(0, 29)
+        bad = site % 3 == 0 and cc != "DE"
+        outcome = (
+            "blocked" if bad and rnd.random() < 0.85 else rnd.choice(["ok"] * 10 + ["down", "inconclusive"])
+        )
+        rows.append(
+            verdict(
+                f"u{i:05d}",
+                f"2018-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d} {rnd.randint(0, 23):02d}:00:00",
+                f"{cc} {rnd.choice(nets[cc])}",
+                f"https://site{site}.example/",
+                outcome,
+                confirmed=outcome == "blocked" and site % 2 == 0,
+                layer=rnd.choice(["dns", "tcp", "http"]) if outcome == "blocked" else None,
+            )
+        )
+    rows.append(
+        verdict(
+            "evil",
+            "2018-12-30 10:00:00",
+            "CN AS4134",
+            EVIL_URL,
+            "blocked",
+            layer="http",
+            network=EVIL_NETWORK,
+        )
+    )
+    return rows
+
+
+SAMPLE_LISTS = [
+    (
+        "global",
+        f"https://site{k}.example/",
+        f"site{k}.example",
+        ["NEWS", "POLR", "HUMR", "LGBT", "COMT", "ANON"][k % 6],
+    )
+    for k in range(30)
+]

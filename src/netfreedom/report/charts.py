@@ -30,7 +30,10 @@ def interval(total: float | None, low: float | None, high: float | None, *, widt
         return Markup("")
     lo = total if low is None else low
     hi = total if high is None else high
-    x = lambda v: 5 + v / 100 * (width - 10)  # noqa: E731
+
+    def x(v: float) -> float:
+        return 5 + v / 100 * (width - 10)
+
     return Markup(
         f'<svg class="interval" width="{width}" height="14" viewBox="0 0 {width} 14" role="img" '
         f'aria-label="{escape(f"{lo:g} to {hi:g}")}">'
@@ -49,8 +52,13 @@ def history(points: Sequence[Ranked], *, width: int = 520, height: int = 180) ->
     years = [p.year for p in pts]
     y0, y1 = min(years), max(years)
     span = max(y1 - y0, 1)
-    x = lambda y: left + (y - y0) / span * (width - left - right) if y1 > y0 else width / 2  # noqa: E731
-    y = lambda v: top + (1 - v / 100) * (height - top - bottom)  # noqa: E731
+
+    def x(year: int) -> float:
+        return left + (year - y0) / span * (width - left - right) if y1 > y0 else width / 2
+
+    def y(v: float) -> float:
+        return top + (1 - v / 100) * (height - top - bottom)
+
     out = [
         f'<svg class="history" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-label="Total score by edition">'
@@ -58,8 +66,10 @@ def history(points: Sequence[Ranked], *, width: int = 520, height: int = 180) ->
     for v in (0, 25, 50, 75, 100):
         out.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         out.append(f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
-    band_top = [f"{x(p.year):.1f},{y(p.total_high if p.total_high is not None else p.total):.1f}" for p in pts]
-    band_bot = [f"{x(p.year):.1f},{y(p.total_low if p.total_low is not None else p.total):.1f}" for p in pts]
+    hi = [p.total_high if p.total_high is not None else p.total for p in pts]
+    lo = [p.total_low if p.total_low is not None else p.total for p in pts]
+    band_top = [f"{x(p.year):.1f},{y(v or 0):.1f}" for p, v in zip(pts, hi, strict=True)]
+    band_bot = [f"{x(p.year):.1f},{y(v or 0):.1f}" for p, v in zip(pts, lo, strict=True)]
     out.append(f'<polygon class="band" points="{" ".join(band_top + band_bot[::-1])}"/>')
     line = " ".join(f"{x(p.year):.1f},{y(p.total):.1f}" for p in pts if p.total is not None)
     out.append(f'<polyline class="line" points="{line}"/>')
@@ -70,7 +80,9 @@ def history(points: Sequence[Ranked], *, width: int = 520, height: int = 180) ->
             f'<circle class="dot {escape(status_class(p.status))}" cx="{x(p.year):.1f}" cy="{y(p.total):.1f}" '
             f'r="4"><title>{label}</title></circle>'
         )
-        out.append(f'<text class="tick" x="{x(p.year):.1f}" y="{height - 8}" text-anchor="middle">{p.year}</text>')
+        out.append(
+            f'<text class="tick" x="{x(p.year):.1f}" y="{height - 8}" text-anchor="middle">{p.year}</text>'
+        )
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -83,9 +95,14 @@ def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160)
     peak = max(m.measurements for m in months) or 1
     slot = (width - left - right) / len(months)
     bw = max(min(slot * 0.8, 28), 1.5)
-    h = lambda v: v / peak * (height - top - bottom)  # noqa: E731
-    out = [f'<svg class="timeline" viewBox="0 0 {width} {height}" width="100%" role="img" '
-           f'aria-label="Measurements per month">']
+
+    def h(v: float) -> float:
+        return v / peak * (height - top - bottom)
+
+    out = [
+        f'<svg class="timeline" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="Measurements per month">'
+    ]
     out.append(f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>')
     out.append(f'<text class="tick" x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>')
     every = max(1, len(months) // 8)

@@ -162,7 +162,10 @@ def country_evidence(con: Any, cc: str, *, top: int = 25, anomalies: int = 30) -
         asns=tuple(
             NetworkRow(f"AS{a[0]}", str(a[1]), int(a[2]), int(a[3]), int(a[4]), int(a[5])) for a in asns
         ),
-        months=tuple(MonthRow(str(m[0])[:7], *(int(x) for x in m[1:6]), int(m[7])) for m in months),
+        months=tuple(
+            MonthRow(str(m[0])[:7], int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[7]))
+            for m in months
+        ),
         anomalies=tuple(
             Anomaly(
                 when=r[0].strftime("%Y-%m-%d %H:%M") if isinstance(r[0], dt.datetime) else str(r[0]),

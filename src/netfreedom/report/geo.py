@@ -7,6 +7,7 @@ fetched from its public home (npm, via unpkg) through ``netfreedom.fetch.Fetcher
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,25 @@ def _thin(points: list[tuple[float, float]], tolerance: float = 0.9) -> list[tup
     return kept if len(kept) >= 3 else points[:3]
 
 
+def _unwrap(ring: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Make longitudes continuous along a ring that crosses the antimeridian (Russia, Fiji), so it does not
+    draw a band across the whole map; the bit beyond ±180° then falls outside the map and is clipped."""
+    out: list[tuple[float, float]] = []
+    shift = 0.0
+    prev: float | None = None
+    for lon, lat in ring:
+        if prev is not None and abs(lon + shift - prev) > 180:
+            shift += 360.0 if prev > lon + shift else -360.0
+        out.append((lon + shift, lat))
+        prev = lon + shift
+    if shift == 0.0 and all(abs(a[0] - b[0]) <= 180 for a, b in itertools.pairwise(out)):
+        return out
+    # Keep the bulk of the ring on the map: shift it back so its median longitude is within ±180°.
+    median = sorted(p[0] for p in out)[len(out) // 2]
+    back = -360.0 * round(median / 360.0)
+    return [(lon + back, lat) for lon, lat in out]
+
+
 def _iso2(geom: _Geometry) -> str | None:
     import pycountry
 
@@ -156,7 +176,7 @@ def world_map(topojson: bytes, *, object_name: str = "countries") -> WorldMap:
         name, parts, xs, ys = acc.setdefault(iso2, (str(geom.properties.get("name", iso2)), [], [], []))
         for polygon in polygons:
             for ring_arcs in polygon:  # type: ignore[attr-defined]
-                ring = _ring(ring_arcs, arcs)
+                ring = _unwrap(_ring(ring_arcs, arcs))
                 points = [_to_px(lon, lat, scale, y_top) for lon, lat in ring]
                 points = _thin(points)
                 if len(points) < 3:

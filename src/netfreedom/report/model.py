@@ -121,7 +121,8 @@ class IndexData:
 
 def has_table(con: Any, name: str) -> bool:
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+        [name],
     ).fetchone()
     return bool(row and row[0])
 
@@ -169,7 +170,9 @@ def load_index(con: Any) -> IndexData:
             cats.setdefault((int(year), iso2), []).append((code, None if score is None else float(score)))
     flags: dict[tuple[int, str], int] = {}
     if has_table(con, "index_flags"):
-        for year, iso2, n in con.execute("SELECT year, iso2, count(*) FROM index_flags GROUP BY ALL").fetchall():
+        for year, iso2, n in con.execute(
+            "SELECT year, iso2, count(*) FROM index_flags GROUP BY ALL"
+        ).fetchall():
             flags[(int(year), iso2)] = int(n)
     editions: dict[int, list[Ranked]] = {}
     rows = con.execute(
@@ -214,7 +217,13 @@ def load_scores(con: Any, year: int, iso2: str) -> list[Score]:
     ).fetchall():
         out.append(
             Score(
-                str(code), str(level), _f(score), _f(low), _f(high), _f(mx), str(just or ""),
+                str(code),
+                str(level),
+                _f(score),
+                _f(low),
+                _f(high),
+                _f(mx),
+                str(just or ""),
                 tuple(str(s) for s in (sources or ())),
             )
         )

@@ -117,10 +117,14 @@ class _Writer:
                     self.result.written.append(str(path.relative_to(self.root)))
 
 
-def write_site(con: Any, output: Path, *, world: WorldMap | None, title: str = "Internet freedom index") -> SiteResult:
+def write_site(
+    con: Any, output: Path, *, world: WorldMap | None, title: str = "Internet freedom index"
+) -> SiteResult:
     """Publish the store behind ``con`` (DuckDB, may be read-only) as a static site in ``output``."""
     if has_table(con, "verdicts") and not cube_is_fresh(con):
-        raise StoreError("the aggregation cube is missing or stale: run `netfreedom build` or `netfreedom report`")
+        raise StoreError(
+            "the aggregation cube is missing or stale: run `netfreedom build` or `netfreedom report`"
+        )
     result = SiteResult(output)
     writer = _Writer(output, result)
     env = _env()
@@ -134,13 +138,25 @@ def write_site(con: Any, output: Path, *, world: WorldMap | None, title: str = "
     shapes = []
     if world is not None:
         for s in world.shapes:
-            shapes.append({"shape": s, "row": ranked.get(s.iso2), "bin": freedom_bin(ranked.get(s.iso2)),
-                           "has_page": s.iso2 in ranked or s.iso2 in evidence_ccs})
-    for year in sorted(index.editions) or [None]:
+            shapes.append(
+                {
+                    "shape": s,
+                    "row": ranked.get(s.iso2),
+                    "bin": freedom_bin(ranked.get(s.iso2)),
+                    "has_page": s.iso2 in ranked or s.iso2 in evidence_ccs,
+                }
+            )
+    years: list[int | None] = [*sorted(index.editions)] or [None]
+    for year in years:
         rows = index.editions.get(year, ()) if year is not None else ()
         meth = index.methodologies.get(year) if year is not None else None
         page = env.get_template("index.html.j2").render(
-            **common, root="", year=year, rows=rows, methodology=meth, world=world,
+            **common,
+            root="",
+            year=year,
+            rows=rows,
+            methodology=meth,
+            world=world,
             shapes=shapes if year == latest else _shapes_for(world, rows, evidence_ccs),
             unranked=[(cc, names.get(cc, cc)) for cc in evidence_ccs if cc not in {r.iso2 for r in rows}],
             bins=FREEDOM_BINS,
@@ -150,19 +166,28 @@ def write_site(con: Any, output: Path, *, world: WorldMap | None, title: str = "
         result.pages += 1
 
     for cc in sorted(set(ranked) | set(evidence_ccs)):
-        writer.write(f"country/{cc}.html", _country_page(env, con, index, cc, names.get(cc, cc), common, evidence_ccs))
+        writer.write(
+            f"country/{cc}.html", _country_page(
+                env, con, index=index, cc=cc, name=names.get(cc, cc), common=common, evidence_ccs=evidence_ccs
+            )
+        )
         result.pages += 1
 
     meth = index.methodologies.get(latest) if latest is not None else None
-    writer.write("methodology.html", env.get_template("methodology.html.j2").render(
-        **common, root="", methodology=meth).encode())
+    writer.write(
+        "methodology.html",
+        env.get_template("methodology.html.j2").render(**common, root="", methodology=meth).encode(),
+    )
     result.pages += 1
     downloads = _downloads(con, writer)
-    writer.write("data.html", env.get_template("data.html.j2").render(
-        **common, root="", downloads=downloads).encode())
+    writer.write(
+        "data.html", env.get_template("data.html.j2").render(**common, root="", downloads=downloads).encode()
+    )
     result.pages += 1
     for name in STATIC_FILES:
-        writer.write(f"static/{name}", resources.files("netfreedom.report").joinpath("static", name).read_bytes())
+        writer.write(
+            f"static/{name}", resources.files("netfreedom.report").joinpath("static", name).read_bytes()
+        )
     writer.prune(["country", "data"])
     return result
 
@@ -171,8 +196,15 @@ def _shapes_for(world: WorldMap | None, rows: Iterable[Ranked], evidence: list[s
     if world is None:
         return []
     by = {r.iso2: r for r in rows}
-    return [{"shape": s, "row": by.get(s.iso2), "bin": freedom_bin(by.get(s.iso2)),
-             "has_page": s.iso2 in by or s.iso2 in evidence} for s in world.shapes]
+    return [
+        {
+            "shape": s,
+            "row": by.get(s.iso2),
+            "bin": freedom_bin(by.get(s.iso2)),
+            "has_page": s.iso2 in by or s.iso2 in evidence,
+        }
+        for s in world.shapes
+    ]
 
 
 def _country_names(codes: Iterable[str], index: IndexData) -> dict[str, str]:
@@ -186,8 +218,16 @@ def _country_names(codes: Iterable[str], index: IndexData) -> dict[str, str]:
     return names
 
 
-def _country_page(env: jinja2.Environment, con: Any, index: IndexData, cc: str, name: str,
-                  common: dict[str, Any], evidence_ccs: list[str]) -> bytes:
+def _country_page(
+    env: jinja2.Environment,
+    con: Any,
+    *,
+    index: IndexData,
+    cc: str,
+    name: str,
+    common: dict[str, Any],
+    evidence_ccs: list[str],
+) -> bytes:
     hist = index.history(cc)
     row = hist[-1] if hist and hist[-1].year == index.latest else None
     year = row.year if row else None
@@ -197,32 +237,60 @@ def _country_page(env: jinja2.Environment, con: Any, index: IndexData, cc: str, 
     evidence: Evidence | None = country_evidence(con, cc) if cc in evidence_ccs else None
     cat_names = {c.code: c for c in meth.categories} if meth else {}
     questions = {i.code: i for i in meth.indicators} if meth else {}
-    return env.get_template("country.html.j2").render(
-        **common, root="../", cc=cc, name=name, row=row, history=hist, methodology=meth,
-        n_ranked=len(index.editions.get(year, ())) if year is not None else 0,
-        category_scores=[s for s in scores if s.level == "category"],
-        indicator_scores=[s for s in scores if s.level != "category"],
-        cat_names=cat_names, questions=questions, flags=flags, evidence=evidence,
-        history_svg=charts.history(hist) if len(hist) > 1 else None,
-        timeline_svg=charts.timeline(evidence.months) if evidence else None,
-    ).encode()
+    return (
+        env.get_template("country.html.j2")
+        .render(
+            **common,
+            root="../",
+            cc=cc,
+            name=name,
+            row=row,
+            history=hist,
+            methodology=meth,
+            n_ranked=len(index.editions.get(year, ())) if year is not None else 0,
+            category_scores=[s for s in scores if s.level == "category"],
+            indicator_scores=[s for s in scores if s.level != "category"],
+            cat_names=cat_names,
+            questions=questions,
+            flags=flags,
+            evidence=evidence,
+            history_svg=charts.history(hist) if len(hist) > 1 else None,
+            timeline_svg=charts.timeline(evidence.months) if evidence else None,
+        )
+        .encode()
+    )
 
 
 def _downloads(con: Any, writer: _Writer) -> list[dict[str, Any]]:
     """Write the data behind the site as CSV, JSON and Parquet; return what was written."""
     tables: list[tuple[str, str, str]] = []
     if has_table(con, "index_results"):
-        tables.append(("index", "Index results: every country and edition",
-                       "SELECT * FROM index_results ORDER BY year, rank NULLS LAST, iso2"))
+        tables.append(
+            (
+                "index",
+                "Index results: every country and edition",
+                "SELECT * FROM index_results ORDER BY year, rank NULLS LAST, iso2",
+            )
+        )
     if has_table(con, "index_scores"):
-        tables.append(("scores", "Category and indicator scores with justifications",
-                       "SELECT * FROM index_scores ORDER BY year, iso2, code"))
+        tables.append(
+            (
+                "scores",
+                "Category and indicator scores with justifications",
+                "SELECT * FROM index_scores ORDER BY year, iso2, code",
+            )
+        )
     if has_table(con, FACTS):
-        tables.append(("evidence-monthly", "Verdict counts per country, month, category and method",
-                       f"SELECT probe_cc, strftime(date_trunc('month', day), '%Y-%m') AS month, category, method, "
-                       "sum(n) AS measurements, sum(ok) AS ok, sum(blocked) AS blocked, "
-                       "sum(confirmed) AS confirmed, sum(down) AS down, sum(inconclusive) AS inconclusive, "
-                       f"count(DISTINCT asn) AS networks FROM {FACTS} GROUP BY ALL ORDER BY ALL"))
+        tables.append(
+            (
+                "evidence-monthly",
+                "Verdict counts per country, month, category and method",
+                f"SELECT probe_cc, strftime(date_trunc('month', day), '%Y-%m') AS month, category, method, "
+                "sum(n) AS measurements, sum(ok) AS ok, sum(blocked) AS blocked, "
+                "sum(confirmed) AS confirmed, sum(down) AS down, sum(inconclusive) AS inconclusive, "
+                f"count(DISTINCT asn) AS networks FROM {FACTS} GROUP BY ALL ORDER BY ALL",
+            )
+        )
     out = []
     with tempfile.TemporaryDirectory(prefix="nf-site-") as tmp:
         for stem, label, sql in tables:
@@ -235,9 +303,17 @@ def _downloads(con: Any, writer: _Writer) -> list[dict[str, Any]]:
             pq = Path(tmp) / f"{stem}.parquet"
             con.execute(f"COPY ({sql}) TO '{pq}' (FORMAT parquet, COMPRESSION zstd)")
             writer.write(f"data/{stem}.parquet", pq.read_bytes())
-            out.append({"stem": stem, "label": label, "rows": len(rows),
-                        "sizes": {ext: (writer.root / f"data/{stem}.{ext}").stat().st_size
-                                  for ext in ("csv", "json", "parquet")}})
+            out.append(
+                {
+                    "stem": stem,
+                    "label": label,
+                    "rows": len(rows),
+                    "sizes": {
+                        ext: (writer.root / f"data/{stem}.{ext}").stat().st_size
+                        for ext in ("csv", "json", "parquet")
+                    },
+                }
+            )
     return out
 
 
@@ -257,6 +333,7 @@ def _csv(cols: list[str], records: list[dict[str, Any]]) -> bytes:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in records:
-        w.writerow(["; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
-                    for v in r.values()])
+        w.writerow(
+            ["; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v) for v in r.values()]
+        )
     return buf.getvalue().encode()

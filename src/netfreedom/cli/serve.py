@@ -1,0 +1,38 @@
+"""``netfreedom serve``: the read-only API (and the static site) over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        *,
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+        site: Annotated[
+            Path | None, typer.Option(help="Static site folder served at / (from `netfreedom report`).")
+        ] = None,
+        query_timeout: Annotated[
+            float, typer.Option(min=0.1, help="Seconds before a query is interrupted (503).")
+        ] = 10.0,
+    ) -> None:
+        """Serve the read-only API at /api/v1/ (OpenAPI at /openapi.json) and the site at /.
+
+        The store is opened read-only; every list endpoint answers JSON or CSV (format=csv).
+        """
+        import uvicorn
+
+        from netfreedom.store import default_db_path
+        from netfreedom.web import create_app
+
+        api = create_app(db or default_db_path(), site=site, query_timeout=query_timeout)
+        typer.echo(f"serving http://{host}:{port}/  (API: /api/v1/, OpenAPI: /openapi.json)", err=True)
+        uvicorn.run(api, host=host, port=port, log_level="warning")

@@ -1,0 +1,200 @@
+"""A project folder: ``netfreedom.toml`` says where the measurements, test lists, fingerprints, scores and
+map come from, which editions to compute and where to publish.  See docs/report.md for the format.
+
+Relative paths in the file are relative to the project folder.  Remote inputs are URLs of their public
+homes; ``[mirror_layout]`` says where each lives under a mirror root, so one ``--mirror ROOT`` (a folder or
+a base URL) serves every remote input of the project — tests and offline builds point it at a local copy.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from netfreedom.errors import ConfigError
+
+PROJECT_FILE = "netfreedom.toml"
+TESTLISTS_HOME = "https://raw.githubusercontent.com/citizenlab/test-lists/master/lists/"
+FINGERPRINTS_HOME = "https://raw.githubusercontent.com/ooni/blocking-fingerprints/main/"
+WORLD_ATLAS = "https://unpkg.com/world-atlas@2.0.2/countries-50m.json"
+
+
+class Source(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Measurements: a local ``path`` (file or folder) or an OONI archive ``url``, with optional filters."""
+
+    path: str | None = None
+    url: str | None = None
+    since: str | None = None
+    until: str | None = None
+    countries: list[str] = []
+    tests: list[str] = []
+
+
+class Workbook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A Freedom House workbook imported as expert scores."""
+
+    url: str | None = None
+    path: str | None = None
+    year: int | None = None
+
+
+class IndexSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    methodology: str = "fotn-legacy"
+    scores: list[str] = []
+    freedom_house: list[Workbook] = []
+
+
+class Project(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: str = "Internet freedom index"
+    years: list[int]
+    output: str = "site"
+    store: str = "netfreedom.duckdb"
+    sources: list[Source] = []
+    testlists: str = TESTLISTS_HOME
+    fingerprints: list[str] = []
+    map: str = WORLD_ATLAS
+    index: IndexSpec = msgspec.field(default_factory=IndexSpec)
+    mirror_layout: dict[str, str] = {}
+    root: str = ""  # the project folder; set on load, never written in the file
+
+    def path(self, value: str) -> Path:
+        """A path from the file, resolved against the project folder."""
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.root) / p
+
+    @property
+    def store_path(self) -> Path:
+        return self.path(self.store)
+
+    @property
+    def output_path(self) -> Path:
+        return self.path(self.output)
+
+    def mirrors(self, specs: list[str] | tuple[str, ...]) -> dict[str, str]:
+        """``--mirror`` values expanded with the project's mirror layout.
+
+        ``URL_PREFIX=TARGET`` maps one prefix, as ``netfreedom.fetch.parse_mirrors`` does.  A bare ``ROOT``
+        maps each ``[mirror_layout]`` prefix to ``ROOT/<its relative path>`` and everything else to
+        ``ROOT/<host>/<path>``.
+        """
+        from netfreedom.fetch import parse_mirrors
+
+        out: dict[str, str] = {}
+        for spec in specs:
+            parsed = parse_mirrors([spec])
+            if "*" in parsed:
+                root = parsed["*"]
+                if not root.startswith(("http://", "https://")):
+                    root = str(Path(root).resolve())
+                for prefix, rel in self.mirror_layout.items():
+                    out[prefix] = root.rstrip("/") + "/" + rel.lstrip("/")
+                out["*"] = root
+            else:
+                out.update(parsed)
+        return out
+
+
+def find_project_file(where: Path) -> Path:
+    path = where / PROJECT_FILE if where.is_dir() else where
+    if not path.is_file():
+        raise ConfigError(f"no {PROJECT_FILE} here (create one with `netfreedom init`)", file=str(path))
+    return path
+
+
+def load_project(where: Path) -> Project:
+    """Read and validate a project (a folder holding ``netfreedom.toml``, or the file itself)."""
+    path = find_project_file(where)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+    data.pop("root", None)
+    try:
+        project = msgspec.convert(data, type=Project)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid project: {exc}", file=str(path)) from exc
+    for i, src in enumerate(project.sources, 1):
+        if (src.path is None) == (src.url is None):
+            raise ConfigError(f"sources #{i}: give exactly one of `path` or `url`", file=str(path))
+    for i, wb in enumerate(project.index.freedom_house, 1):
+        if (wb.path is None) == (wb.url is None):
+            raise ConfigError(
+                f"index.freedom_house #{i}: give exactly one of `path` or `url`", file=str(path)
+            )
+    if not project.years:
+        raise ConfigError("`years` must list at least one edition", file=str(path))
+    if not project.index.scores and not project.index.freedom_house:
+        raise ConfigError("[index] needs `scores` files or a `freedom_house` workbook", file=str(path))
+    return msgspec.structs.replace(project, root=str(path.parent.resolve()))
+
+
+STARTER = """# A netfreedom project.  `netfreedom build` reads this file; paths are relative to this folder.
+# Remote inputs are fetched from their public homes (with a cache, ~/.cache/netfreedom); for offline use,
+# `netfreedom build --mirror ROOT` serves each from ROOT/<path given in [mirror_layout]>.
+
+title = "{title}"
+
+# Editions (years) to compute.  Each needs expert scores for that year.
+years = [{year}]
+
+# Where the store (DuckDB + Parquet) and the published site go.
+store = "netfreedom.duckdb"
+output = "site"
+
+# Citizen Lab test lists (URL categories): a folder, or the public home.
+testlists = "{testlists}"
+
+# Blockpage fingerprints: OONI's CSVs (empty = the analysis defaults).
+fingerprints = []
+
+# World map shapes (world-atlas TopoJSON).
+map = "{world}"
+
+# Measurement sources: local files/folders (`path`) or the OONI archive (`url`), with optional filters.
+# [[sources]]
+# path = "measurements/"
+[[sources]]
+url = "s3://ooni-data-eu-fra/raw/"
+since = "{year}-01-01"
+until = "{year}-01-02"
+countries = ["IR"]
+tests = ["web_connectivity"]
+
+[index]
+# A shipped methodology id (fotn-legacy: 0 = best, fotn: 100 = best) or a path to a methodology TOML.
+methodology = "fotn-legacy"
+# Expert score files (TOML per country-year, or CSV), relative to this folder.
+scores = ["scores/"]
+# Freedom House workbooks to import as scores:
+# [[index.freedom_house]]
+# url = "https://example.org/fotn-scores.xlsx"
+# year = {year}
+
+# Where each remote input lives under a --mirror ROOT (prefix of the public URL = path under ROOT).
+[mirror_layout]
+"{testlists}" = "test-lists/lists/"
+"https://unpkg.com/world-atlas@2.0.2/" = "geo/"
+"""
+
+
+def write_starter(folder: Path, *, title: str, year: int) -> list[Path]:
+    """A commented starter project in ``folder`` (which must not hold a project yet)."""
+    target = folder / PROJECT_FILE
+    if target.exists():
+        raise ConfigError("a project already exists here; not overwriting it", file=str(target))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scores").mkdir(exist_ok=True)
+    target.write_text(
+        STARTER.format(title=title, year=year, testlists=TESTLISTS_HOME, world=WORLD_ATLAS), encoding="utf-8"
+    )
+    example = folder / "scores" / "README.md"
+    if not example.exists():
+        example.write_text(
+            "Put expert score files here: one TOML per country-year or CSVs (format: docs/methodology.md).\n",
+            encoding="utf-8",
+        )
+    return [target, example]

@@ -1,0 +1,302 @@
+"""The read-only API: index, countries, aggregation and measurements, in JSON or CSV.
+
+Every request gets its own DuckDB cursor on one read-only connection (cursors are safe across threads) and
+a deadline: a query still running after ``query_timeout`` seconds is interrupted and answered with 503.
+Page sizes are bounded.  Errors are JSON ``{"error": message}`` — never a stack trace — and every response
+carries a Content-Security-Policy, so even a measured URL rendered by a client cannot run script from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from netfreedom import __version__
+from netfreedom.errors import StoreError
+from netfreedom.report.aggregate import Axis, Filters, Table, aggregate, cube_is_fresh, measurements
+from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
+from netfreedom.report.model import has_table, load_flags, load_index, load_scores
+
+MAX_PAGE = 1000
+MAX_OFFSET = 1_000_000
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+T = TypeVar("T")
+
+Format = Literal["json", "csv"]
+CC = Annotated[str, PathParam(pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2 country code")]
+
+
+class _Filters:
+    """The filter query parameters shared by aggregation and measurements."""
+
+    def __init__(
+        self,
+        *,
+        probe_cc: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+        probe_asn: Annotated[str | None, Query(pattern=r"^(AS|as)?[0-9]{1,10}$")] = None,
+        domain: Annotated[str | None, Query(max_length=253, pattern=r"^[A-Za-z0-9._:\[\]-]+$")] = None,
+        category: Annotated[str | None, Query(pattern=r"^[A-Za-z_]{2,12}$")] = None,
+        test_name: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
+        since: Annotated[dt.date | None, Query(description="first day (UTC), inclusive")] = None,
+        until: Annotated[dt.date | None, Query(description="last day (UTC), inclusive")] = None,
+    ) -> None:
+        if probe_asn is not None and int(probe_asn.upper().removeprefix("AS")) > 2**31 - 1:
+            raise HTTPException(422, "probe_asn out of range")
+        if since and until and since > until:
+            raise HTTPException(422, "since is after until")
+        self.value = Filters(probe_cc, probe_asn, domain, category, test_name, since, until)
+
+
+def _csv(table: Table) -> Response:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(table.columns)
+    for row in table.rows:
+        w.writerow(
+            ["" if v is None else ("; ".join(map(str, v)) if isinstance(v, list | tuple) else v) for v in row]
+        )
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+def _respond(table: Table, fmt: Format, **extra: Any) -> Response:
+    if fmt == "csv":
+        return _csv(table)
+    return JSONResponse({**extra, "columns": list(table.columns), "results": table.records()})
+
+
+def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.0) -> FastAPI:
+    """The API over the store at ``db`` (opened read-only); ``site`` is served at ``/`` when given."""
+    import duckdb
+
+    if not db.is_file():
+        raise StoreError(f"no store at {db}")
+    try:
+        root = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open {db} read-only: {exc}") from exc
+    root.execute("SET TimeZone = 'UTC'")
+
+    app = FastAPI(
+        title="netfreedom API",
+        version=__version__,
+        description="Read-only access to the index, country evidence, verdict aggregations and measurements. "
+        "Every list endpoint answers JSON or, with `format=csv`, CSV.",
+        docs_url=None,  # the interactive docs load scripts from a CDN; /openapi.json is the reference
+        redoc_url=None,
+    )
+
+    @contextmanager
+    def cursor() -> Iterator[Any]:
+        cur = root.cursor()
+        timer = threading.Timer(query_timeout, cur.interrupt)
+        timer.start()
+        try:
+            yield cur
+        except duckdb.InterruptException as exc:
+            raise HTTPException(
+                503, f"query took longer than {query_timeout:g} s; narrow the filters"
+            ) from exc
+        except duckdb.Error as exc:
+            raise HTTPException(500, "the store could not answer this query") from exc
+        finally:
+            timer.cancel()
+            cur.close()
+
+    def run(fn: Callable[[Any], T]) -> T:
+        with cursor() as cur:
+            return fn(cur)
+
+    def need_cube(cur: Any) -> None:
+        if not has_table(cur, "report_facts") or (has_table(cur, "verdicts") and not cube_is_fresh(cur)):
+            raise HTTPException(503, "the aggregation tables are missing or stale: run `netfreedom build`")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path"))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse({"error": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "internal error"}, status_code=500)
+
+    @app.get("/api/v1/index", summary="The ranking of one edition")
+    def index(
+        year: Annotated[
+            int | None, Query(ge=1900, le=2999, description="edition; default the latest")
+        ] = None,
+        format: Format = "json",
+    ) -> Response:
+        data = run(load_index)
+        if not data.editions:
+            raise HTTPException(404, "no index in this store")
+        y = data.latest if year is None else year
+        if y not in data.editions:
+            raise HTTPException(404, f"no {year} edition (have {', '.join(map(str, sorted(data.editions)))})")
+        rows = data.editions[y]
+        codes = sorted({c for r in rows for c, _ in r.categories})
+        cols = (
+            "year",
+            "iso2",
+            "country",
+            "rank",
+            "rank_low",
+            "rank_high",
+            "total",
+            "total_low",
+            "total_high",
+            "status",
+            "change",
+            "scale",
+            *codes,
+            "flags",
+        )
+        table = Table(
+            cols,
+            [
+                (
+                    r.year,
+                    r.iso2,
+                    r.country,
+                    r.rank,
+                    r.rank_low,
+                    r.rank_high,
+                    r.total,
+                    r.total_low,
+                    r.total_high,
+                    r.status,
+                    r.change,
+                    r.scale,
+                    *(dict(r.categories).get(c) for c in codes),
+                    r.flags,
+                )
+                for r in rows
+            ],
+        )
+        return _respond(table, format, year=y, editions=sorted(data.editions))
+
+    @app.get("/api/v1/countries", summary="Countries with an index score or measurement evidence")
+    def countries(format: Format = "json") -> Response:
+        def load(cur: Any) -> Table:
+            data = load_index(cur)
+            latest = {r.iso2: r for r in data.editions.get(data.latest, ())} if data.latest else {}
+            evidence = set(countries_with_evidence(cur)) if has_table(cur, "report_facts") else set()
+            rows = []
+            for cc in sorted(set(latest) | evidence):
+                r = latest.get(cc)
+                rows.append(
+                    (
+                        cc,
+                        r.country if r else None,
+                        r.total if r else None,
+                        r.status if r else None,
+                        r.rank if r else None,
+                        cc in evidence,
+                    )
+                )
+            return Table(("iso2", "country", "total", "status", "rank", "has_evidence"), rows)
+
+        return _respond(run(load), format)
+
+    @app.get("/api/v1/countries/{cc}", summary="One country: scores, history, flags and evidence")
+    def country(cc: CC) -> JSONResponse:
+        cc = cc.upper()
+
+        def load(cur: Any) -> dict[str, Any]:
+            data = load_index(cur)
+            history = data.history(cc)
+            evidence = None
+            if has_table(cur, "report_facts") and cc in countries_with_evidence(cur):
+                evidence = country_evidence(cur, cc)
+            if not history and evidence is None:
+                raise HTTPException(404, f"nothing known about {cc}")
+            latest = history[-1] if history else None
+            out: dict[str, Any] = {
+                "iso2": cc,
+                "country": latest.country if latest else None,
+                "latest": asdict(latest) if latest else None,
+                "history": [
+                    {"year": h.year, "total": h.total, "status": h.status, "rank": h.rank} for h in history
+                ],
+                "scores": [asdict(s) for s in load_scores(cur, latest.year, cc)] if latest else [],
+                "flags": [asdict(f) for f in load_flags(cur, latest.year, cc)] if latest else [],
+                "evidence": asdict(evidence) if evidence else None,
+            }
+            return out
+
+        return JSONResponse(run(load))
+
+    @app.get("/api/v1/aggregation", summary="Verdict counts by up to two axes")
+    def aggregation(
+        filters: Annotated[_Filters, Depends()],
+        axis_x: Axis | None = None,
+        axis_y: Axis | None = None,
+        format: Format = "json",
+    ) -> Response:
+        def load(cur: Any) -> Table:
+            need_cube(cur)
+            return aggregate(cur, filters.value, axis_x, axis_y)
+
+        return _respond(run(load), format)
+
+    @app.get("/api/v1/measurements", summary="Verdicts of single measurements, newest first, paged")
+    def list_measurements(
+        filters: Annotated[_Filters, Depends()],
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        format: Format = "json",
+    ) -> Response:
+        def load(cur: Any) -> tuple[Table, int]:
+            if filters.value.category:
+                need_cube(cur)
+            return measurements(cur, filters.value, limit=limit, offset=offset)
+
+        table, total = run(load)
+        if format == "csv":
+            return _csv(table)
+        nxt = offset + limit if offset + limit < total else None
+        return JSONResponse(
+            {
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": nxt,
+                "columns": list(table.columns),
+                "results": table.records(),
+            }
+        )
+
+    if site is not None and site.is_dir():
+        app.mount("/", StaticFiles(directory=site, html=True), name="site")
+    return app
