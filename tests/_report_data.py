@@ -116,7 +116,8 @@ def iso2_of(name: str) -> str:
 
 def write_index_tables(db: Path, fotn_csv: Path) -> list[dict[str, Any]]:
     """Index tables (docs/architecture.md contract) for the 2018 edition from FH's published figures, plus a
-    2017 edition 2 points worse for the first ten countries so change and history show.  Returns the 2018 rows."""
+    2017 edition 2 points worse for the first ten countries so change and history show.
+    Returns the 2018 rows."""
     import csv
     import json
 
@@ -157,7 +158,8 @@ def write_index_tables(db: Path, fotn_csv: Path) -> list[dict[str, Any]]:
         )
         if prev is not None:
             con.execute(
-                "INSERT INTO index_results VALUES (2017, 'fotn-legacy', '0-best', ?, ?, ?, NULL, NULL, ?, NULL, "
+                "INSERT INTO index_results VALUES (2017, 'fotn-legacy', '0-best', ?, ?, ?, NULL, NULL, ?, "
+                "NULL, "
                 "NULL, NULL, NULL)",
                 [cc, r["country"], prev, r["status"]],
             )

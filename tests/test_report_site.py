@@ -105,7 +105,7 @@ def test_history_chart_when_several_editions(built: tuple[Path, Path, list[dict[
 
 
 def test_downloads_match_the_store(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
-    db, site, _ = built
+    _, site, _ = built
     with (site / "data" / "index.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 65 + 10

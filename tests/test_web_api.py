@@ -176,7 +176,8 @@ def test_query_timeout_interrupts(store: Path, tmp_path: Path) -> None:
     write_verdicts(db, [], [])
     con = duckdb.connect(str(db))
     con.execute(
-        "INSERT INTO verdicts SELECT 'x' || i, 1, 't', TIMESTAMPTZ '2018-01-01 00:00:00+00' + to_seconds(i % 9999), "
+        "INSERT INTO verdicts SELECT 'x' || i, 1, 't', "
+        "TIMESTAMPTZ '2018-01-01 00:00:00+00' + to_seconds(i % 9999), "
         "'CN', 'AS1', 'n', 'web_connectivity', 'https://a' || i || '.example/', 'a' || i || '.example', "
         "'ok', NULL, 'ok', 1, false, NULL, NULL, NULL, 'f' FROM range(2000000) t(i)"
     )

@@ -77,7 +77,8 @@ def history(points: Sequence[Ranked], *, width: int = 520, height: int = 180) ->
         assert p.total is not None
         label = escape(f"{p.year}: {p.total:g} ({p.status})")
         out.append(
-            f'<circle class="dot {escape(status_class(p.status))}" cx="{x(p.year):.1f}" cy="{y(p.total):.1f}" '
+            f'<circle class="dot {escape(status_class(p.status))}" '
+            f'cx="{x(p.year):.1f}" cy="{y(p.total):.1f}" '
             f'r="4"><title>{label}</title></circle>'
         )
         out.append(
@@ -108,7 +109,7 @@ def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160)
     every = max(1, len(months) // 8)
     for i, m in enumerate(months):
         x0 = left + i * slot + (slot - bw) / 2
-        base = height - bottom
+        base = float(height - bottom)
         parts = [
             ("ok", m.ok),
             ("confirmed", m.confirmed),

@@ -176,8 +176,8 @@ def load_index(con: Any) -> IndexData:
             flags[(int(year), iso2)] = int(n)
     editions: dict[int, list[Ranked]] = {}
     rows = con.execute(
-        "SELECT year, iso2, country, total, total_low, total_high, status, rank, rank_low, rank_high, change, "
-        "scale FROM index_results ORDER BY year, rank NULLS LAST, country"
+        "SELECT year, iso2, country, total, total_low, total_high, status, rank, rank_low, rank_high, "
+        "change, scale FROM index_results ORDER BY year, rank NULLS LAST, country"
     ).fetchall()
     for year, iso2, country, total, lo, hi, status, rank, rlo, rhi, change, scale in rows:
         y = int(year)

@@ -167,9 +167,10 @@ def write_site(
 
     for cc in sorted(set(ranked) | set(evidence_ccs)):
         writer.write(
-            f"country/{cc}.html", _country_page(
+            f"country/{cc}.html",
+            _country_page(
                 env, con, index=index, cc=cc, name=names.get(cc, cc), common=common, evidence_ccs=evidence_ccs
-            )
+            ),
         )
         result.pages += 1
 
