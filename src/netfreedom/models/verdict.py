@@ -58,6 +58,7 @@ class Reason(StrEnum):
     NO_DATA = "no_data"
     PROBE_FAILURE = "probe_failure"
     UNSUPPORTED_TEST = "unsupported_test"
+    ANALYSIS_ERROR = "analysis_error"  # an analyzer raised: a bug in netfreedom, counted and reported
     # other tests
     APP_BLOCKED = "app.blocked"
     MIDDLEBOX = "middlebox"

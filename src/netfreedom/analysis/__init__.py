@@ -1,0 +1,78 @@
+"""Analysis: one measurement in, one :class:`~netfreedom.models.verdict.Verdict` out.  Pure.
+
+:data:`ANALYZERS` is the one registry, keyed by ``test_name``; each test's rules live in their own module
+(``web_connectivity`` is a package).  :func:`analyze` is the only entry point the rest of netfreedom
+uses: it never raises — a test without an analyzer is ``inconclusive``/``unsupported_test``, and an
+unexpected exception inside an analyzer becomes ``inconclusive``/``analysis_error`` (count those: each is
+a bug to fix).  :data:`ANALYSIS_VERSION` changes whenever any rule changes, so stored verdicts are redone.
+Rules and the verdict vocabulary: docs/verdicts.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import msgspec
+
+from netfreedom.analysis import (
+    _wc,
+    dnscheck,
+    facebook_messenger,
+    http_header_field_manipulation,
+    http_invalid_request_line,
+    psiphon,
+    signal,
+    telegram,
+    tor,
+    whatsapp,
+)
+from netfreedom.analysis.fingerprints import Finding, Fingerprint, FingerprintDB
+from netfreedom.models.measurement import Envelope
+from netfreedom.models.verdict import Outcome, Reason, Verdict
+
+__all__ = [
+    "ANALYSIS_VERSION",
+    "ANALYZERS",
+    "Analyzer",
+    "Finding",
+    "Fingerprint",
+    "FingerprintDB",
+    "analyze",
+]
+
+ANALYSIS_VERSION = 1
+"""Bump on any change to a rule, a confidence or the fingerprint overlay."""
+
+Analyzer = Callable[[Envelope, bytes | msgspec.Raw, FingerprintDB | None], Verdict]
+
+ANALYZERS: Mapping[str, Analyzer] = MappingProxyType(
+    {
+        "web_connectivity": _wc.analyze,
+        "telegram": telegram.analyze,
+        "whatsapp": whatsapp.analyze,
+        "signal": signal.analyze,
+        "facebook_messenger": facebook_messenger.analyze,
+        "tor": tor.analyze,
+        "psiphon": psiphon.analyze,
+        "dnscheck": dnscheck.analyze,
+        "http_header_field_manipulation": http_header_field_manipulation.analyze,
+        "http_invalid_request_line": http_invalid_request_line.analyze,
+    }
+)
+
+UNSUPPORTED = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.UNSUPPORTED_TEST, confidence=0.0)
+ANALYSIS_ERROR = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.ANALYSIS_ERROR, confidence=0.0)
+
+
+def analyze(
+    envelope: Envelope, test_keys_raw: bytes | msgspec.Raw, fingerprints: FingerprintDB | None = None
+) -> Verdict:
+    """The verdict for one measurement (``test_keys_raw`` is its raw JSON ``test_keys``).  Never raises."""
+    analyzer = ANALYZERS.get(envelope.test_name)
+    if analyzer is None:
+        return UNSUPPORTED
+    try:
+        return analyzer(envelope, test_keys_raw, fingerprints)
+    except Exception:  # a shape nobody foresaw must not stop a whole store's analysis; counted by callers
+        return ANALYSIS_ERROR
