@@ -66,11 +66,12 @@ def evidence_flags(
                     FlagKind.EVIDENCE_CONTRADICTS,
                     rule.indicator,
                     f"{rule.indicator}{level}: score claims little restriction, but {count} of {fig.tested} "
-                    f"{what} tested were {rule.basis} blocked ({fig.measurements} measurements, "
-                    f"{fig.networks} networks)",
+                    f"{what} tested were {'confirmed ' if rule.basis == 'confirmed' else ''}blocked "
+                    f"({fig.measurements} measurements, {fig.networks} networks)",
                 )
             )
-        elif least >= rule.heavy_restriction and fig.blocked == 0:
+        elif least >= rule.heavy_restriction and fig.blocked == 0 and scored_code == rule.indicator:
+            # Only an indicator score says "heavy blocking"; a heavy category may be heavy for other reasons.
             flags.append(
                 Flag(
                     FlagKind.EVIDENCE_ABSENT,
