@@ -144,21 +144,21 @@ WITH v AS (
     WHERE measurement_start_time >= ? AND measurement_start_time < ? {cc_filter}
 ),
 tl AS (SELECT upper(coalesce(cc, '')) AS cc, lower(domain) AS domain, category_code FROM {testlists}),
-own AS (SELECT cc, domain, list(DISTINCT category_code ORDER BY category_code) AS cats
+listed_own AS (SELECT cc, domain, list(DISTINCT category_code ORDER BY category_code) AS cats
         FROM tl WHERE length(cc) = 2 GROUP BY ALL),
-glob AS (SELECT domain, list(DISTINCT category_code ORDER BY category_code) AS cats
+listed_global AS (SELECT domain, list(DISTINCT category_code ORDER BY category_code) AS cats
          FROM tl WHERE length(cc) <> 2 GROUP BY ALL)
 SELECT v.cc, {period} AS period, v.item, any_value(v.domain), v.asn, any_value(v.network),
        any_value(v.test_name),
-       any_value(CASE WHEN v.is_url THEN coalesce(own.cats, glob.cats) END) AS cats,
+       any_value(CASE WHEN v.is_url THEN coalesce(listed_own.cats, listed_global.cats) END) AS cats,
        count(*) AS n,
        count(*) FILTER (WHERE v.outcome IN ('ok', 'blocked')) AS conclusive,
        count(*) FILTER (WHERE v.outcome = 'blocked') AS blocked,
        count(*) FILTER (WHERE v.confirmed) AS confirmed,
        list(DISTINCT v.method ORDER BY v.method) FILTER (WHERE v.outcome = 'blocked') AS methods
 FROM v
-LEFT JOIN own ON own.cc = v.cc AND own.domain = v.domain
-LEFT JOIN glob ON glob.domain = v.domain
+LEFT JOIN listed_own ON listed_own.cc = v.cc AND listed_own.domain = v.domain
+LEFT JOIN listed_global ON listed_global.domain = v.domain
 GROUP BY v.cc, period, v.item, v.asn
 ORDER BY v.cc, period, v.item, v.asn
 """

@@ -90,7 +90,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-def testlists_table(lists: TestLists) -> pa.Table:
+def lists_table(lists: TestLists) -> pa.Table:
     """The ``testlists`` table (``cc, url, domain, category_code``) for ``lists``."""
     rows = list(lists.rows())
     return pa.Table.from_pylist([dict(zip(TESTLISTS.names, r, strict=True)) for r in rows], schema=TESTLISTS)

@@ -71,7 +71,7 @@ def build(
     """Validate scores, gather evidence from the store (when it holds verdicts), compile, and store."""
     from netfreedom.evidence.aggregate import has_table
     from netfreedom.evidence.indicators import indicator_figures
-    from netfreedom.evidence.tables import index_tables, previous_totals, testlists_table
+    from netfreedom.evidence.tables import index_tables, lists_table, previous_totals
     from netfreedom.store import open_store
 
     methodology = load_methodology(methodology_ref)
@@ -83,7 +83,7 @@ def build(
     with open_store(db) as store:
         testlist_rows = None
         if lists is not None:
-            table = testlists_table(lists)
+            table = lists_table(lists)
             store.write_table("testlists", table)
             testlist_rows = table.num_rows
             if lists.problems:

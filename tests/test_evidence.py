@@ -1,0 +1,192 @@
+"""Evidence from real measurements: ingested into a real store, analysed, cut by test-list category, and
+checked against expert scores (a disagreement flag raised, then cleared)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from netfreedom.analysis.web_connectivity import analyze_raw
+from netfreedom.errors import StoreError
+from netfreedom.evidence.aggregate import Axis, Grain, Period, evidence_table, summarise
+from netfreedom.evidence.indicators import indicator_figures
+from netfreedom.evidence.tables import lists_table, read_index
+from netfreedom.index.methodology import Measure, load_methodology
+from netfreedom.index.results import FlagKind
+from netfreedom.ingest.testlists import domain_of, read_testlists
+from netfreedom.models.measurement import Envelope, first_input
+from netfreedom.pipeline.index import build
+from netfreedom.pipeline.ingest import ingest
+from netfreedom.store import VerdictRow, open_store
+
+from .conftest import DATA, MEASUREMENTS
+
+# A methodology for the test: the shipped structure, evidence over calendar years, with B1 mapped to the
+# categories the shared IR measurements fall in (social networks, culture) and one tested URL enough.
+METHODOLOGY = """\
+extends = "fotn-legacy"
+id = "test-evidence"
+version = "1"
+
+[coverage]
+start_month = 1
+
+[[evidence]]
+indicator = "B1"
+measure = "url_blocking"
+categories = ["GRP", "CULTR", "NEWS"]
+basis = "blocked"
+min_tested = 1
+contradicts_at = 0.5
+"""
+
+
+def _scores(path: Path, b1: int, justification: str = "") -> Path:
+    lines = ['iso2 = "IR"', "year = 2022", 'scale = "0-best"', "", "[indicators]"]
+    lines += [f"{code} = 0" for code in ("A1", "A2", "A3", "A4", "A5")]
+    lines += [f'B1 = {{ score = {b1}, justification = "{justification}" }}']
+    lines += [f"B{i} = 0" for i in range(2, 9)]
+    lines += ["", "[categories]", "C = 20"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("evidence") / "store.duckdb"
+    with open_store(db) as store:
+        summary = ingest(store, [str(MEASUREMENTS / "web_connectivity.jsonl")])
+        assert summary.ingested > 20
+        rows = []
+        for batch in store.iter_measurements(test_names=["web_connectivity"]):
+            for m in batch:
+                env = msgspec.json.decode(m.raw, type=Envelope)
+                _, verdict = analyze_raw(env, env.test_keys)
+                url = first_input(env)
+                rows.append(VerdictRow.of(m.measurement_uid, domain_of(url) if url else None, verdict))
+        assert store.add_verdicts(rows, analysis_version=1, fingerprints_id="none") == len(rows)
+        store.write_table("testlists", lists_table(read_testlists(DATA / "test-lists")))
+    return db
+
+
+def test_tables_by_category_method_network_and_domain(store_path: Path) -> None:
+    with open_store(store_path, read_only=True) as store:
+        q = store.query
+        start, end = dt.date(2022, 1, 1), dt.date(2023, 1, 1)
+        by_cat = {(a.probe_cc, a.key): a for a in evidence_table(q, Axis.CATEGORY, start, end)}
+        grp = by_cat[("IR", "GRP")]
+        assert (grp.period, grp.tested, grp.blocked, grp.confirmed, grp.measurements, grp.networks) == (
+            "2022",
+            1,
+            1,
+            0,
+            1,
+            1,
+        )
+        assert grp.share_blocked == 1.0
+        # yooz.ir is on the Iranian list but was down from everywhere: tested=0 (no conclusive verdict)
+        assert all(a.probe_cc in {"IR", "TM"} for a in by_cat.values())
+        by_method = evidence_table(q, Axis.METHOD, start, end, probe_cc="IR")
+        assert [(a.key, a.tested, a.blocked) for a in by_method] == [("dns", 1, 1)]
+        by_asn = evidence_table(q, Axis.ASN, start, end, probe_cc="IR")
+        assert [(a.key, a.label, a.tested, a.blocked) for a in by_asn] == [
+            ("AS197207", by_asn[0].label, 1, 1)
+        ]
+        assert by_asn[0].label  # the network name from the measurement
+        by_domain = {a.key: a for a in evidence_table(q, Axis.DOMAIN, start, end, probe_cc="IR")}
+        assert by_domain["www.facebook.com"].blocked == 1 and by_domain["yooz.ir"].tested == 0
+        quarters = evidence_table(
+            q, Axis.CATEGORY, dt.date(2017, 1, 1), end, period=Period.QUARTER, probe_cc="IR"
+        )
+        assert {a.period for a in quarters} == {"2020-Q1", "2022-Q3"}
+
+
+def test_indicator_figures_follow_the_methodology(store_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "m.toml").write_text(METHODOLOGY)
+    m = load_methodology(tmp_path / "m.toml")
+    with open_store(store_path, read_only=True) as store:
+        figures = indicator_figures(store.query, m, 2022)
+        shipped = indicator_figures(store.query, load_methodology("fotn"), 2020)
+    [ir] = figures["IR"]
+    assert (ir.indicator, ir.measure, ir.tested, ir.blocked, ir.period) == (
+        "B1",
+        Measure.URL_BLOCKING,
+        1,
+        1,
+        "2022-01-01/2023-01-01",
+    )
+    # fotn edition 2020 covers June 2019 - May 2020: fa.wikipedia.org (CULTR) is not a B1 category there
+    assert [(f.indicator, f.tested) for f in shipped["IR"]] == [("B1", 0), ("A3", 0), ("C4", 0)]
+
+
+def test_disagreement_flag_raised_and_cleared(store_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "m.toml").write_text(METHODOLOGY)
+    claim_free = _scores(tmp_path / "ir-free.toml", 0)
+    result = build(tmp_path / "m.toml", [claim_free], 2022, store_path).result
+    flags = result.country("IR").flags
+    assert [(f.kind, f.code) for f in flags] == [(FlagKind.EVIDENCE_CONTRADICTS, "B1")]
+    assert "1 of 1 GRP/CULTR/NEWS URLs tested were blocked (1 measurements, 1 networks)" in flags[0].message
+    with open_store(store_path, read_only=True) as store:
+        stored = read_index(store.query, 2022)
+    assert stored is not None and [f.kind for f in stored.country("IR").flags] == [
+        FlagKind.EVIDENCE_CONTRADICTS
+    ]
+    assert stored.country("IR").evidence[0].blocked == 1
+
+    claim_blocking = _scores(tmp_path / "ir-blocking.toml", 4, "Facebook blocked by DNS on major networks")
+    result = build(tmp_path / "m.toml", [claim_blocking], 2022, store_path).result
+    assert result.country("IR").flags == ()
+    with open_store(store_path, read_only=True) as store:
+        stored = read_index(store.query, 2022)
+    assert stored is not None and stored.country("IR").flags == ()
+    assert stored.country("IR").total == result.country("IR").total == 24
+
+
+def test_majority_rule_and_confirmation() -> None:
+    def g(item: str, asn: str, conclusive: int, blocked: int, confirmed: int = 0) -> Grain:
+        return Grain(
+            "XX",
+            "2022",
+            item,
+            item[8:],
+            asn,
+            "",
+            "web_connectivity",
+            ("NEWS",),
+            conclusive,
+            conclusive,
+            blocked,
+            confirmed,
+            ("dns",) if blocked else (),
+        )
+
+    rows = [
+        g("https://a.example/", "AS1", 10, 1),  # one in ten: noise, not blocked
+        g("https://b.example/", "AS1", 4, 2),  # half: blocked
+        g("https://c.example/", "AS2", 10, 1, 1),  # confirmed by a blockpage: blocked
+        g("https://d.example/", "AS2", 0, 0),  # nothing conclusive: not tested
+    ]
+    [news] = summarise(rows, Axis.CATEGORY)
+    assert (news.tested, news.blocked, news.confirmed, news.measurements, news.networks) == (3, 2, 1, 24, 2)
+    [strict] = summarise(rows, Axis.CATEGORY, majority=0.9)
+    assert strict.blocked == 1
+
+
+def test_no_verdicts_is_a_clear_error(tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "plain.duckdb"))
+    try:
+        with pytest.raises(StoreError, match="no verdicts"):
+            indicator_figures(
+                lambda sql, params: con.sql(sql, params=params).to_arrow_table(),
+                load_methodology("fotn"),
+                2020,
+            )
+    finally:
+        con.close()
+    with open_store(tmp_path / "empty.duckdb") as store:  # a store without verdicts: no figures at all
+        assert indicator_figures(store.query, load_methodology("fotn"), 2020) == {}
