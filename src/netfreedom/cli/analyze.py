@@ -1,0 +1,127 @@
+"""``netfreedom analyze``: verdicts for measurement files (to JSON lines) or for the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from netfreedom.analysis import FingerprintDB
+    from netfreedom.fetch import Fetcher
+    from netfreedom.pipeline.analyze import AnalyzeSummary
+
+DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
+_SHOWN_ERRORS = 20
+
+
+def _fingerprints(folder: Path | None, fetcher: Fetcher, enabled: bool) -> FingerprintDB | None:
+    from netfreedom.analysis.fingerprint_sources import DEFAULT_SOURCES, load_fingerprints, sources_in_dir
+
+    if not enabled:
+        return None
+    sources = sources_in_dir(folder) if folder is not None else DEFAULT_SOURCES
+    return load_fingerprints(sources, fetcher)
+
+
+def _print(summary: AnalyzeSummary, *, store_mode: bool, to_stderr: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    out = Console(highlight=False, stderr=to_stderr)
+    outcomes = "  ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
+    if store_mode:
+        head = f"analysed {summary.analysed}  stored {summary.stored}"
+        if summary.reset:
+            head += f"  (re-analysis: {summary.reset} verdicts of other rules/fingerprints dropped)"
+    else:
+        head = (
+            f"files {summary.files}  lines {summary.lines}  analysed {summary.analysed}  "
+            f"rejected {summary.rejected}"
+        )
+    out.print(head)
+    if outcomes:
+        out.print(f"  {outcomes}")
+    if summary.analysis_errors:
+        out.print(f"  [bold red]analysis errors {summary.analysis_errors}[/] (a bug: please report)")
+    for e in summary.errors[:_SHOWN_ERRORS]:
+        out.print(escape(f"  {e.file}:{e.line}: {e.reason}"))  # input text: never markup
+    hidden = summary.rejected - min(len(summary.errors), _SHOWN_ERRORS)
+    if hidden > 0:
+        out.print(f"  … and {hidden} more (see --json)")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def analyze(
+        files: Annotated[
+            list[str] | None,
+            typer.Argument(
+                metavar="[FILE...]",
+                help="Measurement files or folders to analyse without a store (needs --output).",
+            ),
+        ] = None,
+        *,
+        output: Annotated[
+            str | None,
+            typer.Option("--output", "-o", help="Verdicts as JSON lines (FILE mode); - for stdout."),
+        ] = None,
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        fingerprints_dir: Annotated[
+            Path | None,
+            typer.Option(help="Read the four fingerprint files from this folder (or below it)."),
+        ] = None,
+        mirror: Annotated[
+            list[str] | None,
+            typer.Option(help="Serve fingerprint URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
+        ] = None,
+        cache_dir: Annotated[
+            Path | None,
+            typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom)."),
+        ] = None,
+        no_fingerprints: Annotated[
+            bool, typer.Option("--no-fingerprints", help="Skip blockpage fingerprints.")
+        ] = False,
+        batch_size: Annotated[int, typer.Option(min=1, help="Measurements per store batch.")] = 2_000,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary object.")] = False,
+    ) -> None:
+        """Turn measurements into verdicts (outcome, layer, reason, confidence, confirmed blockpage).
+
+        With FILE arguments: analyse them without a store and write one JSON verdict record per
+        measurement, in input order, to --output.  Without: analyse every stored measurement that has no
+        verdict yet (re-analysing all when the rules or the fingerprints changed).  Fingerprints come from
+        their public homes (cached; --mirror maps them) or --fingerprints-dir.
+        """
+        from netfreedom.errors import InputError
+        from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
+        from netfreedom.pipeline.analyze import analyze_files, analyze_store
+        from netfreedom.store import open_store
+
+        if files and output is None:
+            raise InputError("analysing files needs --output OUT.jsonl (or --output - for stdout)")
+        if not files and output is not None:
+            raise InputError("--output is for FILE mode; store mode writes verdicts into the store (--db)")
+        fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
+        try:
+            db_fp = _fingerprints(fingerprints_dir, fetcher, not no_fingerprints)
+            if files:
+                to_stdout = output == "-"
+                summary = analyze_files(
+                    files, None if to_stdout else Path(str(output)), db_fp, fetcher=fetcher
+                )
+            else:
+                to_stdout = False
+                with open_store(db) as store:
+                    summary = analyze_store(store, db_fp, batch_size=batch_size)
+        finally:
+            fetcher.close()
+        if as_json:
+            stream = sys.stderr if to_stdout else sys.stdout
+            stream.write(json.dumps(summary.to_json(), ensure_ascii=False) + "\n")
+        else:
+            _print(summary, store_mode=not files, to_stderr=to_stdout)
+        if files and not summary.readable:
+            raise typer.Exit(1)
