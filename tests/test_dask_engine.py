@@ -4,35 +4,36 @@ Ingest, verdicts and evidence must be identical, row for row, to the local engin
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import pytest
 
 from netfreedom.analysis.web_connectivity import analyze_raw
 from netfreedom.errors import InputError
+from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains
+from netfreedom.evidence.tables import lists_table
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import Filters
+from netfreedom.ingest.testlists import domain_of, read_testlists
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.verdict import Outcome, Reason, Verdict
 from netfreedom.pipeline.ingest import ingest
-from netfreedom.pipeline.scale import EngineOptions, analyze_on_cluster, connect, ingest_on_cluster
-from netfreedom.pipeline.scale.ingest import group_sources, partition_of
+from netfreedom.pipeline.scale import EngineOptions, connect
+from netfreedom.pipeline.scale.analyze import analyze_on_cluster
+from netfreedom.pipeline.scale.evidence import evidence_on_cluster, grains_on_cluster
+from netfreedom.pipeline.scale.ingest import group_sources, ingest_on_cluster, partition_of
 from netfreedom.store import StoredMeasurement, VerdictRow, open_store
 
-from .conftest import ROOT
+from .conftest import DATA, ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from corpus import build_corpus
-
-
-class _Keys(msgspec.Struct):
-    test_keys: msgspec.Raw = msgspec.Raw(b"null")
+from corpus import COUNTRIES, build_corpus
 
 
 def wc_analyzer(batch: Sequence[StoredMeasurement]) -> list[VerdictRow]:
@@ -41,10 +42,10 @@ def wc_analyzer(batch: Sequence[StoredMeasurement]) -> list[VerdictRow]:
     for m in batch:
         env = msgspec.json.decode(m.raw, type=Envelope)
         if m.test_name == "web_connectivity":
-            _, v = analyze_raw(env, msgspec.json.decode(m.raw, type=_Keys).test_keys)
+            _, v = analyze_raw(env, env.test_keys)
         else:
             v = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.UNSUPPORTED_TEST, confidence=0.0)
-        out.append(VerdictRow.of(m.measurement_uid, urlsplit(m.input).hostname if m.input else None, v))
+        out.append(VerdictRow.of(m.measurement_uid, domain_of(m.input) if m.input else None, v))
     return out
 
 
@@ -138,17 +139,30 @@ def test_grouping_by_partition() -> None:
     ]
 
 
-def test_verdicts_on_the_cluster_match_local(tmp_path: Path, client: Any, corpus: Path) -> None:
-    with open_store(tmp_path / "local.duckdb") as local:
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory, client: Any, corpus: Path) -> tuple[Path, Path, Any]:
+    """The corpus analysed by the local loop and by the cluster: (local store, dask store, the dask run)."""
+    root = tmp_path_factory.mktemp("analysed")
+    lists = lists_table(read_testlists(DATA / "test-lists", countries=COUNTRIES))
+    with open_store(root / "local.duckdb") as local:
         ingest(local, [str(corpus)])
         for batch in local.iter_measurements(batch_size=700, without_verdicts=True):
             local.add_verdicts(wc_analyzer(batch), analysis_version=1, fingerprints_id="fp")
-        expected = table_rows(local, "verdicts")
-    with open_store(tmp_path / "dask.duckdb") as store:
+        local.write_table("testlists", lists)
+    with open_store(root / "dask.duckdb") as store:
         ingest(store, [str(corpus)])
         run = analyze_on_cluster(
             store, wc_analyzer, analysis_version=1, fingerprints_id="fp", client=client, task_rows=20
         )
+        store.write_table("testlists", lists)
+    return root / "local.duckdb", root / "dask.duckdb", run
+
+
+def test_verdicts_on_the_cluster_match_local(client: Any, analysed: tuple[Path, Path, Any]) -> None:
+    local_path, dask_path, run = analysed
+    with open_store(local_path, read_only=True) as local:
+        expected = table_rows(local, "verdicts")
+    with open_store(dask_path) as store:
         assert run.workers == 2 and run.tasks > 2
         assert run.measurements == run.verdicts == store.count_measurements()
         assert store.check() == []
@@ -162,6 +176,36 @@ def test_verdicts_on_the_cluster_match_local(tmp_path: Path, client: Any, corpus
         assert (again.tasks, again.verdicts) == (0, 0)
     outcomes = {r["outcome"] for r in expected}
     assert {"ok", "blocked", "inconclusive"} <= outcomes
+
+
+def test_evidence_on_the_cluster_matches_local(client: Any, analysed: tuple[Path, Path, Any]) -> None:
+    local_path, dask_path, _ = analysed
+    since, until = dt.date(2024, 3, 1), dt.date(2024, 3, 3)  # the corpus spans 1-3 March: one day is cut
+    axes = list(Axis)
+    with open_store(local_path, read_only=True) as local:
+        expected = {a: evidence_table(local.query, a, since, until, period=Period.MONTH) for a in axes}
+        window = grains(local.query, since, until, period=Period.MONTH)
+        everything = grains(local.query, since, dt.date(2024, 3, 4), period=Period.MONTH)
+    with open_store(dask_path, read_only=True) as store:
+        got = evidence_on_cluster(store, axes, since, until, period=Period.MONTH, client=client)
+    assert got == expected
+    assert sum(len(v) for v in got.values()) > 20
+    assert len({a.key for a in got[Axis.CATEGORY]}) > 3  # real test-list categories joined on the workers
+    assert any(a.blocked for a in got[Axis.DOMAIN])
+    # The date cut is real: the third day's verdicts are outside the window.
+    assert sum(g.measurements for g in everything) > sum(g.measurements for g in window)
+    assert sum(a.measurements for a in got[Axis.METHOD]) <= sum(g.measurements for g in window)
+
+
+def test_grains_on_the_cluster_match_local(client: Any, analysed: tuple[Path, Path, Any]) -> None:
+    local_path, dask_path, _ = analysed
+    since, until = dt.date(2024, 1, 1), dt.date(2025, 1, 1)
+    with open_store(local_path, read_only=True) as local:
+        expected = grains(local.query, since, until, period=Period.ALL)
+    with open_store(dask_path, read_only=True) as store:
+        got = grains_on_cluster(store, since, until, period=Period.ALL, client=client)
+    assert got == expected
+    assert len({g.probe_cc for g in got}) == len(COUNTRIES)
 
 
 def test_options_are_checked() -> None:

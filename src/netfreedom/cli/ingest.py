@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SOURCES_HELP = (
     "Files (.json, .jsonl, .jsonl.gz, .post, postcan .tar.gz), folders, or archive URLs "
@@ -56,6 +58,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
         ] = False,
+        engine: EngineOpt = Engine.LOCAL,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = None,
     ) -> None:
         """Read measurements into the store: validated, de-duplicated, in Parquet partitions.
 
@@ -69,6 +74,13 @@ def register(app: typer.Typer) -> None:
         from ._ingest_view import Bar, print_summary
 
         filters = Filters.build(since, until, _split(country), _split(test))
+        cluster = engine_options(engine, scheduler, workers)
+        if cluster is not None:
+            from functools import partial
+
+            from netfreedom.pipeline.scale.ingest import ingest_on_cluster
+
+            run_ingest = partial(ingest_on_cluster, options=cluster)
         fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
         bar = None if as_json else Bar.start(sources, filters)
         try:

@@ -3,20 +3,13 @@
 The contract is the store's partitioned Parquet (see docs/architecture.md and docs/scaling.md): the client
 plans tasks from the store's catalogue (one task per group of partition files), workers read the Parquet
 files directly and run the same pure code as the local engine, and the results come back to the client,
-where the store's single writer registers them.  Dask is an optional extra, imported only here and only
-when this engine is asked for.
+where the store's single writer registers them.  Dask is an optional extra, imported only when this engine
+is asked for.
+
+Modules: ``cluster`` (connect; light, safe to import anywhere), ``analyze`` (``analyze_on_cluster``),
+``evidence`` (``grains_on_cluster``, ``evidence_on_cluster``), ``ingest`` (``ingest_on_cluster``).
 """
 
-from netfreedom.pipeline.scale.analyze import Analyzer, AnalyzeRun, analyze_on_cluster
-from netfreedom.pipeline.scale.cluster import Engine, EngineOptions, connect
-from netfreedom.pipeline.scale.ingest import ingest_on_cluster
+from netfreedom.pipeline.scale.cluster import Engine, EngineOptions, connect, require_dask
 
-__all__ = [
-    "AnalyzeRun",
-    "Analyzer",
-    "Engine",
-    "EngineOptions",
-    "analyze_on_cluster",
-    "connect",
-    "ingest_on_cluster",
-]
+__all__ = ["Engine", "EngineOptions", "connect", "require_dask"]
