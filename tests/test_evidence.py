@@ -9,7 +9,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from netfreedom.analysis.web_connectivity import analyze_raw
+from netfreedom.analysis import ANALYSIS_VERSION, analyze
+from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import StoreError
 from netfreedom.evidence.aggregate import Axis, Grain, Period, evidence_table, summarise
 from netfreedom.evidence.indicators import indicator_figures
@@ -38,7 +39,6 @@ start_month = 1
 indicator = "B1"
 measure = "url_blocking"
 categories = ["GRP", "CULTR", "NEWS"]
-basis = "blocked"
 min_tested = 1
 contradicts_at = 0.5
 """
@@ -57,17 +57,19 @@ def _scores(path: Path, b1: int, justification: str = "") -> Path:
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("evidence") / "store.duckdb"
+    fingerprints = load_fingerprints(sources_in_dir(DATA))
     with open_store(db) as store:
-        summary = ingest(store, [str(MEASUREMENTS / "web_connectivity.jsonl")])
-        assert summary.ingested > 20
+        summary = ingest(store, [str(MEASUREMENTS)])
+        assert summary.ingested == summary.lines > 80 and summary.errors == []
         rows = []
-        for batch in store.iter_measurements(test_names=["web_connectivity"]):
+        for batch in store.iter_measurements():
             for m in batch:
                 env = msgspec.json.decode(m.raw, type=Envelope)
-                _, verdict = analyze_raw(env, env.test_keys)
+                verdict = analyze(env, env.test_keys, fingerprints)
                 url = first_input(env)
                 rows.append(VerdictRow.of(m.measurement_uid, domain_of(url) if url else None, verdict))
-        assert store.add_verdicts(rows, analysis_version=1, fingerprints_id="none") == len(rows)
+        added = store.add_verdicts(rows, analysis_version=ANALYSIS_VERSION, fingerprints_id="shared")
+        assert added == len(rows)
         store.write_table("testlists", lists_table(read_testlists(DATA / "test-lists")))
     return db
 
@@ -82,15 +84,18 @@ def test_tables_by_category_method_network_and_domain(store_path: Path) -> None:
             "2022",
             1,
             1,
-            0,
+            1,
             1,
             1,
         )
         assert grp.share_blocked == 1.0
         # yooz.ir is on the Iranian list but was down from everywhere: tested=0 (no conclusive verdict)
-        assert all(a.probe_cc in {"IR", "TM"} for a in by_cat.values())
+        srch = by_cat[("IR", "SRCH")]
+        assert (srch.tested, srch.blocked, srch.measurements, srch.networks) == (0, 0, 1, 1)
+        assert {k for cc, k in by_cat if cc == "IR"} == {"GRP", "SRCH"}
         by_method = evidence_table(q, Axis.METHOD, start, end, probe_cc="IR")
-        assert [(a.key, a.tested, a.blocked) for a in by_method] == [("dns", 1, 1)]
+        # confirmed by the Iranian DNS blockpage address: the method is "blockpage"
+        assert [(a.key, a.tested, a.blocked, a.confirmed) for a in by_method] == [("blockpage", 1, 1, 1)]
         by_asn = evidence_table(q, Axis.ASN, start, end, probe_cc="IR")
         assert [(a.key, a.label, a.tested, a.blocked) for a in by_asn] == [
             ("AS197207", by_asn[0].label, 1, 1)
@@ -122,13 +127,32 @@ def test_indicator_figures_follow_the_methodology(store_path: Path, tmp_path: Pa
     assert [(f.indicator, f.tested) for f in shipped["IR"]] == [("B1", 0), ("A3", 0), ("C4", 0)]
 
 
+def test_app_tests_feed_the_app_blocking_indicator(store_path: Path) -> None:
+    # fotn edition 2023 covers June 2022 - May 2023: Armenia's signal test of 2022-10 found it blocked
+    with open_store(store_path, read_only=True) as store:
+        figures = indicator_figures(store.query, load_methodology("fotn"), 2023)
+    a3 = {f.indicator: f for f in figures["AM"]}["A3"]
+    assert (a3.measure, a3.tested, a3.blocked, a3.confirmed, a3.measurements) == (
+        Measure.TEST_BLOCKING,
+        1,
+        1,
+        0,
+        1,
+    )
+    it = {f.indicator: f for f in figures["IT"]}["A3"]
+    assert (it.tested, it.blocked) == (3, 0)  # whatsapp, telegram and signal reachable in Italy
+
+
 def test_disagreement_flag_raised_and_cleared(store_path: Path, tmp_path: Path) -> None:
     (tmp_path / "m.toml").write_text(METHODOLOGY)
     claim_free = _scores(tmp_path / "ir-free.toml", 0)
     result = build(tmp_path / "m.toml", [claim_free], 2022, store_path).result
     flags = result.country("IR").flags
     assert [(f.kind, f.code) for f in flags] == [(FlagKind.EVIDENCE_CONTRADICTS, "B1")]
-    assert "1 of 1 GRP/CULTR/NEWS URLs tested were blocked (1 measurements, 1 networks)" in flags[0].message
+    assert (
+        "1 of 1 GRP/CULTR/NEWS URLs tested were confirmed blocked (1 measurements, 1 networks)"
+        in flags[0].message
+    )
     with open_store(store_path, read_only=True) as store:
         stored = read_index(store.query, 2022)
     assert stored is not None and [f.kind for f in stored.country("IR").flags] == [
@@ -171,6 +195,8 @@ def test_majority_rule_and_confirmation() -> None:
     ]
     [news] = summarise(rows, Axis.CATEGORY)
     assert (news.tested, news.blocked, news.confirmed, news.measurements, news.networks) == (3, 2, 1, 24, 2)
+    [by_domain_d] = [a for a in summarise(rows, Axis.DOMAIN) if a.key == "d.example/"]
+    assert (by_domain_d.tested, by_domain_d.blocked) == (0, 0)
     [strict] = summarise(rows, Axis.CATEGORY, majority=0.9)
     assert strict.blocked == 1
 

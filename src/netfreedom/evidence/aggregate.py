@@ -253,8 +253,16 @@ def summarise(
         return out
     for (cc, period, key), urls in sorted(per_key.items()):
         tested = [t for t in urls.values() if t.conclusive]
+        # Measurements and networks count everything behind the key, inconclusive ones included.
         out.append(
-            _aggregate((cc, period, axis), key, names.get(key, ""), len(tested), tested, majority=majority)
+            _aggregate(
+                (cc, period, axis),
+                key,
+                names.get(key, ""),
+                len(tested),
+                list(urls.values()),
+                majority=majority,
+            )
         )
     return out
 
@@ -273,8 +281,8 @@ def _aggregate(
         key=key,
         label=label,
         tested=n_tested,
-        blocked=sum(1 for t in ts if t.is_blocked(majority)),
-        confirmed=sum(1 for t in ts if t.confirmed),
+        blocked=sum(1 for t in ts if t.conclusive and t.is_blocked(majority)),
+        confirmed=sum(1 for t in ts if t.conclusive and t.confirmed),
         measurements=sum(t.measurements for t in ts),
         networks=len(asns),
     )

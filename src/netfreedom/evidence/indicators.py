@@ -23,7 +23,7 @@ def figure(rule: EvidenceRule, cc: str, rows: list[Grain], *, majority: float, p
             items[g.test_name].add(g)
     tested = [t for t in items.values() if t.conclusive]
     asns: set[str] = set()
-    for t in tested:
+    for t in items.values():
         asns |= t.asns
     return EvidenceFigure(
         iso2=cc,
@@ -32,7 +32,7 @@ def figure(rule: EvidenceRule, cc: str, rows: list[Grain], *, majority: float, p
         tested=len(tested),
         blocked=sum(1 for t in tested if t.is_blocked(majority)),
         confirmed=sum(1 for t in tested if t.confirmed),
-        measurements=sum(t.measurements for t in tested),
+        measurements=sum(t.measurements for t in items.values()),  # inconclusive ones included
         networks=len(asns),
         period=period,
     )
