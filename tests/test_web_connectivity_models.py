@@ -132,3 +132,35 @@ def test_network_events_decode_on_demand(measurements_dir: Path) -> None:
             counts.append(len(events))
     assert max(counts) > 0
     assert decode_network_events(WebConnectivityKeys()) == []
+
+
+def test_decode_measurement_equals_the_two_pass_decoding(measurements_dir: Path) -> None:
+    """The one-pass fast path gives the same envelope and keys for every shared measurement, all tests."""
+    from netfreedom.models.registry import decode_measurement
+
+    count = 0
+    for path in sorted(measurements_dir.glob("*.jsonl")):
+        for line in _lines(path):
+            env, keys = decode_measurement(line)
+            slow = msgspec.json.decode(line, type=Envelope)
+            assert keys == decode_test_keys(slow.test_name, slow.test_keys)
+            assert env == msgspec.structs.replace(slow, test_keys=msgspec.Raw(b"null")) or env == slow
+            count += 1
+    assert count >= 90
+
+
+def test_decode_measurement_falls_back_and_reports_bad_lines() -> None:
+    from netfreedom.models.registry import decode_measurement
+
+    # The marker appears inside another test's keys: the envelope decides, not the substring.
+    line = b'{"test_name": "telegram", "test_keys": {"note": "\\"test_name\\":\\"web_connectivity\\""}}'
+    env, keys = decode_measurement(line)
+    assert env.test_name == "telegram"
+    assert keys == {"note": '"test_name":"web_connectivity"'}
+    # Keys that do not fit the model: the precise error from the two-pass path.
+    with pytest.raises(InputError, match=r"\$\.queries"):
+        decode_measurement(b'{"test_name":"web_connectivity","test_keys":{"queries":5}}')
+    with pytest.raises(InputError, match="not a measurement"):
+        decode_measurement(b'{"input": "x"}')
+    env, keys = decode_measurement(b'{"test_name":"web_connectivity","test_keys":null,"probe_cc":"IT"}')
+    assert (env.probe_cc, keys) == ("IT", None)

@@ -289,3 +289,16 @@ def test_analyze_raw_turns_malformed_keys_into_a_verdict() -> None:
     assert isinstance(keys_, WebConnectivityKeys)
     assert v.reason is Reason.DNS_BOGON
     assert analyze(env(), keys_) == v
+
+
+def test_analyze_turns_an_internal_error_into_analysis_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import netfreedom.analysis.web_connectivity as wc
+
+    def broken(*_: Any) -> Any:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(wc, "own_verdict", broken)
+    v = analyze(env(), keys(queries=[query(SITE_IP)], control=control()))
+    assert (v.outcome, v.reason, v.confidence) == (Outcome.INCONCLUSIVE, Reason.ANALYSIS_ERROR, 0.0)
+    with pytest.raises(ZeroDivisionError):
+        verdict_for(env(), keys(queries=[query(SITE_IP)], control=control()))

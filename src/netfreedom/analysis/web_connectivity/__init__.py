@@ -32,7 +32,8 @@ __all__ = [
     "verdict_for",
 ]
 
-_BROKEN = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.PROBE_FAILURE, confidence=0.0)
+_MALFORMED = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.PROBE_FAILURE, confidence=0.0)
+_BUG = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.ANALYSIS_ERROR, confidence=0.0)
 
 
 def verdict_for(envelope: Envelope, keys: WebConnectivityKeys | None) -> Verdict:
@@ -54,7 +55,7 @@ def analyze(envelope: Envelope, keys: WebConnectivityKeys | None) -> Verdict:
     try:
         return verdict_for(envelope, keys)
     except Exception:  # a rule tripping on a shape nobody foresaw must not stop a whole store's analysis
-        return _BROKEN
+        return _BUG
 
 
 def analyze_raw(envelope: Envelope, raw: bytes | msgspec.Raw) -> tuple[WebConnectivityKeys | None, Verdict]:
@@ -62,7 +63,7 @@ def analyze_raw(envelope: Envelope, raw: bytes | msgspec.Raw) -> tuple[WebConnec
     try:
         keys = decode_test_keys("web_connectivity", raw)
     except InputError:
-        return None, _BROKEN
+        return None, _MALFORMED
     if not isinstance(keys, WebConnectivityKeys):
         keys = None
     return keys, analyze(envelope, keys)

@@ -259,6 +259,7 @@ def control_asn(keys: WebConnectivityKeys, ip: str, probe_asns: dict[str, int]) 
 _VERSION_PARTS = re.compile(r"[.\-+]")
 
 
+@lru_cache(maxsize=256)
 def version_tuple(text: str | None) -> tuple[int, ...]:
     """``"0.4.3"`` → ``(0, 4, 3)``; pre-release tails are ignored, junk gives ``()``."""
     if not text:
