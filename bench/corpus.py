@@ -1,9 +1,11 @@
 """Build a benchmark corpus by re-issuing the shared OONI measurements.
 
 Each shared measurement is re-issued many times with a new ``measurement_uid``, country and time, so the
-corpus has realistic bodies and test keys but many distinct identities.  The corpus is written under
-``bench/.corpus/`` (gitignored) as ``.jsonl`` and/or ``.jsonl.gz`` files of at most ``file_mb`` each, with a
-``manifest.json``; a corpus whose manifest matches the request is reused, not rebuilt.
+corpus has realistic bodies and test keys but many distinct identities.  Lines are ordered by (day,
+country, test) as in the OONI archive, whose files each hold one hour × country × test.  The corpus is
+written under ``bench/.corpus/`` (gitignored) as ``.jsonl`` and/or ``.jsonl.gz`` files of at most
+``file_mb`` each, with a
+``.manifest.json``; a corpus whose manifest matches the request is reused, not rebuilt.
 
 Use it from other benchmarks::
 
@@ -35,7 +37,7 @@ SHARED = Path(os.environ.get("NETFREEDOM_SHARED", ROOT.parent / "shared")).resol
 MEASUREMENTS = SHARED / "data" / "ooni" / "measurements"
 CORPUS_ROOT = ROOT / "bench" / ".corpus"
 
-COUNTRIES = ("IT", "IR", "CN", "RU", "TR", "BR", "IN", "US", "DE", "MM", "EG", "VE")
+COUNTRIES = ("IT", "IR", "CN", "RU", "TR", "BR", "IN", "US")
 FORMATS = ("jsonl", "jsonl.gz", "both")
 
 
@@ -62,15 +64,40 @@ def _templates(source: Path) -> list[dict[str, object]]:
     return out
 
 
-def _reissue(tpl: dict[str, object], rng: random.Random, start: dt.datetime, days: int) -> bytes:
+@dataclass(frozen=True, order=True)
+class _Issue:
+    """One re-issued measurement, small enough to sort the whole corpus plan in memory."""
+
+    day: int
+    cc: str
+    test: str
+    when: dt.datetime
+    template: int
+    tag: int
+
+
+def _plan(templates: list[dict[str, object]], target: int, rng: random.Random, days: int) -> list[_Issue]:
+    sizes = [len(orjson.dumps(t)) for t in templates]
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    plan: list[_Issue] = []
+    total = 0
+    while total < target:
+        i = len(plan) % len(templates)
+        when = start + dt.timedelta(seconds=rng.randrange(days * 86400), microseconds=rng.randrange(10**6))
+        test = str(templates[i].get("test_name") or "unknown")
+        plan.append(_Issue((when - start).days, rng.choice(COUNTRIES), test, when, i, rng.getrandbits(64)))
+        total += sizes[i] + 120  # the new uid and times add about this much
+    # Ordered as the archive is (day, country, test), so a reader meets one partition at a time.
+    plan.sort()
+    return plan
+
+
+def _reissue(tpl: dict[str, object], issue: _Issue) -> bytes:
     m = dict(tpl)
-    when = start + dt.timedelta(seconds=rng.randrange(days * 86400), microseconds=rng.randrange(10**6))
-    cc = rng.choice(COUNTRIES)
-    test = str(m.get("test_name") or "unknown")
-    m["measurement_uid"] = (
-        f"{when:%Y%m%d%H%M%S}.{when.microsecond:06d}_{cc}_{test.replace('_', '')}_{rng.getrandbits(64):016x}"
-    )
-    m["probe_cc"] = cc
+    when = issue.when
+    test = issue.test.replace("_", "")
+    m["measurement_uid"] = f"{when:%Y%m%d%H%M%S}.{when.microsecond:06d}_{issue.cc}_{test}_{issue.tag:016x}"
+    m["probe_cc"] = issue.cc
     m["measurement_start_time"] = f"{when:%Y-%m-%d %H:%M:%S}"
     m["test_start_time"] = f"{when:%Y-%m-%d %H:%M:%S}"
     m.pop("start_time", None)
@@ -82,7 +109,7 @@ def build_corpus(
     fmt: str = "jsonl",
     *,
     seed: int = 1,
-    days: int = 3,
+    days: int = 1,
     file_mb: int = 32,
     root: Path = CORPUS_ROOT,
     source: Path = MEASUREMENTS,
@@ -92,7 +119,7 @@ def build_corpus(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     out = root / f"{size_mb}mb-{fmt}-s{seed}-d{days}"
-    manifest = out / "manifest.json"
+    manifest = out / ".manifest.json"  # hidden: folder readers skip it
     if manifest.is_file() and not force:
         info = CorpusInfo(**json.loads(manifest.read_text()))
         if all((out / f).is_file() for f in info.files):
@@ -101,14 +128,13 @@ def build_corpus(
         shutil.rmtree(out)
     out.mkdir(parents=True)
     templates = _templates(source)
-    rng = random.Random(seed)
-    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
-    target = size_mb * 1_000_000
+    plan = iter(_plan(templates, size_mb * 1_000_000, random.Random(seed), days))
     limit = file_mb * 1_000_000
     files: list[str] = []
     total = count = 0
     part = 0
-    while total < target:
+    issue = next(plan, None)
+    while issue is not None:
         part += 1
         name = f"part-{part:04d}"
         with contextlib.ExitStack() as stack:
@@ -120,13 +146,14 @@ def build_corpus(
                 sinks.append(stack.enter_context(gzip.open(out / f"{name}.jsonl.gz", "wb", compresslevel=1)))
                 files.append(f"{name}.jsonl.gz")
             written = 0
-            while written < limit and total < target:
-                line = _reissue(templates[count % len(templates)], rng, start, days)
+            while issue is not None and written < limit:
+                line = _reissue(templates[issue.template], issue)
                 for sink in sinks:
                     sink.write(line)
                 written += len(line)
                 total += len(line)
                 count += 1
+                issue = next(plan, None)
     info = CorpusInfo(str(out), files, total, count, size_mb, fmt, seed, days)
     manifest.write_text(json.dumps(asdict(info), indent=1))
     return info
@@ -137,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size-mb", type=int, default=200, help="uncompressed size (default 200)")
     ap.add_argument("--format", choices=FORMATS, default="jsonl", help="file format (default jsonl)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--days", type=int, default=3, help="spread measurement times over this many days")
+    ap.add_argument("--days", type=int, default=1, help="spread measurement times over this many days")
     ap.add_argument("--force", action="store_true", help="rebuild even if a matching corpus exists")
     args = ap.parse_args(argv)
     info = build_corpus(args.size_mb, args.format, seed=args.seed, days=args.days, force=args.force)

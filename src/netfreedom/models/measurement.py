@@ -46,6 +46,14 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 def _parse_time(value: str) -> dt.datetime | None:
+    # fromisoformat (C, fast) covers OONI's "YYYY-MM-DD hh:mm:ss" and the ISO forms; an explicit offset is
+    # converted, no offset means UTC.
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError:
+        t = None
+    if t is not None:
+        return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d"):
         try:
             return dt.datetime.strptime(value, fmt).replace(tzinfo=dt.UTC)

@@ -12,7 +12,9 @@ DuckDB allows one read-write process per file.  Inside the process this object i
 
 from __future__ import annotations
 
+import array
 import datetime as dt
+import itertools
 import os
 import re
 import secrets
@@ -46,6 +48,7 @@ DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "test_version"]
+_STATS_COLUMNS = [n for n, _, _ in ENVELOPE_COLUMNS]
 
 
 T = TypeVar("T")
@@ -169,9 +172,16 @@ class DuckDBStore:
         """Write ``table`` (rows partitioned by ``keys``) as pending files; return the catalogue rows
         (without ``raw``) with a ``file`` column, and the files' paths, rows and bytes."""
         batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-        groups: dict[tuple[str, str, str], list[int]] = {}
+        # Rows of a partition as runs of consecutive rows: input ordered like the archive (one partition
+        # after another) then needs no copying, only zero-copy slices.
+        groups: dict[tuple[str, str, str], list[list[int]]] = {}
+        previous = None
         for i, key in enumerate(keys):
-            groups.setdefault(key, []).append(i)
+            if key == previous:
+                groups[key][-1][1] = i + 1
+            else:
+                groups.setdefault(key, []).append([i, i + 1])
+                previous = key
         rels = [f"{partition_dir(kind, *key)}/{batch}-{n}.parquet" for n, key in enumerate(groups)]
         now = dt.datetime.now(dt.UTC)
         pending = pa.table(
@@ -193,8 +203,8 @@ class DuckDBStore:
         parts = []
         done_rows: list[int] = []
         done_bytes: list[int] = []
-        for rel, indices in zip(rels, groups.values(), strict=True):
-            sub = table.take(pa.array(indices, pa.int64()))
+        for rel, runs in zip(rels, groups.values(), strict=True):
+            sub = pa.concat_tables([table.slice(start, end - start) for start, end in runs])
             final = self._root / rel
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(final.name + ".tmp")
@@ -205,6 +215,7 @@ class DuckDBStore:
                     compression="zstd",
                     compression_level=1,
                     use_dictionary=_DICT_COLUMNS,
+                    write_statistics=_STATS_COLUMNS,  # min/max of raw JSON is costly and useless
                 )
             else:
                 pq.write_table(sub, tmp, compression="zstd", compression_level=1)
@@ -278,7 +289,7 @@ class DuckDBStore:
                 "report_id": [e.report_id for e in envs],
                 "source_file": [r.file for r in batch],
                 "source_line": [r.line for r in batch],
-                "raw": [r.raw for r in batch],
+                "raw": _binary([r.raw for r in batch]),
             },
             schema=MEASUREMENT_PARQUET,
         )
@@ -502,6 +513,18 @@ class DuckDBStore:
                 if k == table and p not in used
             ]
         return problems
+
+
+def _binary(values: list[bytes]) -> pa.Array:
+    """An Arrow binary array built from one joined buffer and its offsets: ten times faster than
+    ``pa.array`` on large values."""
+    offsets = array.array("i", [0])
+    offsets.extend(itertools.accumulate(map(len, values)))
+    if offsets[-1] >= 2**31 - 1:
+        raise StoreError("a batch holds more than 2 GiB of measurements; use smaller batches")
+    return pa.Array.from_buffers(
+        pa.binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
+    )
 
 
 def _verdict_dict(row: VerdictRow) -> dict[str, Any]:
