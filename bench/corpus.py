@@ -5,7 +5,7 @@ corpus has realistic bodies and test keys but many distinct identities.  Lines a
 country, test) as in the OONI archive, whose files each hold one hour × country × test.  The corpus is
 written under ``bench/.corpus/`` (gitignored) as ``.jsonl`` and/or ``.jsonl.gz`` files of at most
 ``file_mb`` each, with a
-``.manifest.json``; a corpus whose manifest matches the request is reused, not rebuilt.
+``manifest.json``; a corpus whose manifest matches the request is reused, not rebuilt.
 
 Use it from other benchmarks::
 
@@ -119,7 +119,7 @@ def build_corpus(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     out = root / f"{size_mb}mb-{fmt}-s{seed}-d{days}"
-    manifest = out / ".manifest.json"  # hidden: folder readers skip it
+    manifest = out / "manifest.json"  # not a measurement: ingest the listed files, not the folder
     if manifest.is_file() and not force:
         info = CorpusInfo(**json.loads(manifest.read_text()))
         if all((out / f).is_file() for f in info.files):

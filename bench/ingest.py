@@ -44,8 +44,8 @@ def parse_only(files: list[Path]) -> tuple[float, float, int]:
     return time.perf_counter() - start, time.process_time() - cpu, count
 
 
-def child(folder: str, db: str, batch_size: int) -> None:
-    """Run inside the child process: ingest ``folder`` into ``db`` and print timing as JSON."""
+def child(db: str, batch_size: int, files: list[str]) -> None:
+    """Run inside the child process: ingest ``files`` into ``db`` and print timing as JSON."""
     sys.path.insert(0, str(HERE.parent / "src"))
     import pyarrow as pa
 
@@ -57,7 +57,7 @@ def child(folder: str, db: str, batch_size: int) -> None:
         store.read(lambda c: c.register("_warm", pa.table({"a": [1]})))
         cpu = time.process_time()  # all threads of the process
         start = time.perf_counter()
-        summary = ingest(store, [folder], batch_size=batch_size)
+        summary = ingest(store, files, batch_size=batch_size)
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -65,7 +65,7 @@ def child(folder: str, db: str, batch_size: int) -> None:
     print(json.dumps({**doc, "peak": peak}))
 
 
-def run_ingest(folder: Path, work: Path, batch_size: int) -> dict[str, float]:
+def run_ingest(files: list[Path], work: Path, batch_size: int) -> dict[str, float]:
     db = work / "bench.duckdb"
     for p in (db, work / "bench.duckdb.wal", work / "bench.parquet"):
         if p.is_dir():
@@ -73,7 +73,7 @@ def run_ingest(folder: Path, work: Path, batch_size: int) -> dict[str, float]:
         else:
             p.unlink(missing_ok=True)
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), str(db), str(batch_size)],
+        [sys.executable, __file__, "--child", str(db), str(batch_size), *map(str, files)],
         capture_output=True,
         text=True,
         check=True,
@@ -84,8 +84,8 @@ def run_ingest(folder: Path, work: Path, batch_size: int) -> dict[str, float]:
 
 
 def main() -> int:
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) > 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=200)
@@ -110,7 +110,7 @@ def main() -> int:
     ingest_runs = []
     with tempfile.TemporaryDirectory(dir=HERE / ".corpus", prefix="store-") as work:
         for _ in range(args.repeat):
-            run = run_ingest(Path(info.path), Path(work), args.batch_size)
+            run = run_ingest(files, Path(work), args.batch_size)
             assert run["ingested"] == info.measurements and run["rejected"] == 0, run
             ingest_runs.append(run)
     parse_s = statistics.median(parse_times)
