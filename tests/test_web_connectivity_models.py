@@ -164,3 +164,20 @@ def test_decode_measurement_falls_back_and_reports_bad_lines() -> None:
         decode_measurement(b'{"input": "x"}')
     env, keys = decode_measurement(b'{"test_name":"web_connectivity","test_keys":null,"probe_cc":"IT"}')
     assert (env.probe_cc, keys) == ("IT", None)
+
+
+def test_headers_as_a_list_of_pairs_become_a_dict() -> None:
+    raw = msgspec.json.encode(
+        {
+            "requests": [
+                {"response": {"headers": [["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"], ["X", "y"], ["bad"]]}}
+            ],
+            "control": {"http_request": {"headers": [["Server", "nginx"]]}},
+        }
+    )
+    keys = decode_test_keys("web_connectivity", raw)
+    assert isinstance(keys, WebConnectivityKeys)
+    assert keys.requests is not None and keys.requests[0].response is not None
+    assert keys.requests[0].response.headers == {"Set-Cookie": "a=1, b=2", "X": "y"}
+    assert keys.control is not None and keys.control.http_request is not None
+    assert keys.control.http_request.headers == {"Server": "nginx"}

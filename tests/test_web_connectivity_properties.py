@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from netfreedom.analysis.web_connectivity import Algorithm, analyze_raw, choose, verdict_for
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.registry import decode_test_keys
-from netfreedom.models.verdict import Outcome
+from netfreedom.models.verdict import Outcome, Reason
 from netfreedom.models.web_connectivity import WebConnectivityKeys
 
 HOSTS = ["example.org", "www.example.org", "other.net", "8.8.8.8"]
@@ -210,7 +210,7 @@ envelope = st.builds(
     ),
 )
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _control_failed(keys: WebConnectivityKeys) -> bool:
@@ -276,3 +276,36 @@ json_value = st.recursive(
 def test_analyze_raw_never_raises(env: Envelope, raw: bytes) -> None:
     _, v = analyze_raw(env, raw)
     assert 0.0 <= v.confidence <= 1.0
+
+
+@SETTINGS
+@given(
+    env=envelope,
+    fields=test_keys,
+    bogon=st.sampled_from(["10.10.34.36", "127.0.0.1", "192.168.0.9", "fd00::2", "0.0.0.0"]),
+)
+def test_injected_answer_wins_over_everything_else(env: Envelope, fields: dict[str, Any], bogon: str) -> None:
+    """Whatever else happened — failed or blocked control, pages, resets — a private answer for the
+    measured name is DNS injection (as long as the site's real addresses are public)."""
+    target = "http://example.org/"
+    env = msgspec.structs.replace(env, input=target)
+    fields = dict(fields)
+    fields.pop("x_control_request", None)
+    fields["queries"] = [
+        *(fields.get("queries") or []),
+        {
+            "hostname": "example.org",
+            "engine": "system",
+            "failure": None,
+            "answers": [
+                {"answer_type": "AAAA" if ":" in bogon else "A", "ipv6" if ":" in bogon else "ipv4": bogon}
+            ],
+        },
+    ]
+    control = dict(fields.get("control") or {})
+    control["dns"] = {"failure": None, "addrs": ["93.184.215.14"]}
+    fields["control"] = control
+    keys = decode_test_keys("web_connectivity", msgspec.json.encode(fields))
+    assert isinstance(keys, WebConnectivityKeys)
+    v = verdict_for(env, keys)
+    assert (v.outcome, v.reason) == (Outcome.BLOCKED, Reason.DNS_BOGON)

@@ -21,7 +21,7 @@ Decoded forms (decided here, relied on by analysis):
 from __future__ import annotations
 
 import binascii
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -77,10 +77,11 @@ if TYPE_CHECKING:
     # After decoding (``__post_init__``) a body is never a BinaryData any more; msgspec cannot decode a
     # ``str | bytes`` union directly, so the wire type differs from the type readers see.
     Body = str | bytes | None
-    HeaderValue = str
+    Headers = dict[str, str] | None
 else:
     Body = str | BinaryData | None
-    HeaderValue = str | list[str] | BinaryData | None
+    # Some old writers stored headers as a list of [name, value] pairs: kept, and turned into a dict.
+    Headers = dict[str, str | list[str] | BinaryData | None] | list[Any] | None
 
 
 def _header_text(value: object) -> str:
@@ -94,9 +95,22 @@ def _header_text(value: object) -> str:
     return ""
 
 
-def _normalize_headers(headers: dict[str, object] | None) -> dict[str, str] | None:
+def _pairs_to_dict(pairs: list[object]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        if isinstance(pair, list) and len(pair) >= 2 and isinstance(pair[0], str):
+            value = _header_text(pair[1])
+            out[pair[0]] = f"{out[pair[0]]}, {value}" if pair[0] in out else value
+    return out
+
+
+def _normalize_headers(headers: object) -> dict[str, str] | None:
     # Typed ``object``: this runs on the wire form, before the values are the ``str`` readers see.
     if headers is None:
+        return None
+    if isinstance(headers, list):
+        return _pairs_to_dict(headers)
+    if not isinstance(headers, dict):
         return None
     for value in headers.values():
         if not isinstance(value, str):
@@ -107,7 +121,7 @@ def _normalize_headers(headers: dict[str, object] | None) -> dict[str, str] | No
 class _HTTPMessage(_Model, kw_only=True):
     body: Body = None
     body_is_truncated: bool | None = None
-    headers: dict[str, HeaderValue] | None = None
+    headers: Headers = None
     headers_list: msgspec.Raw = NULL
     # Set by decoding, never present in the JSON: the body was a base64 object with invalid data.
     body_is_invalid: bool = False
@@ -118,7 +132,7 @@ class _HTTPMessage(_Model, kw_only=True):
             decoded = decode_base64(body)
             self.body = decoded
             self.body_is_invalid = decoded is None
-        self.headers = _normalize_headers(cast("dict[str, object] | None", self.headers))
+        self.headers = _normalize_headers(self.headers)
 
 
 class HTTPRequest(_HTTPMessage, kw_only=True):
@@ -234,11 +248,11 @@ class ControlHTTPRequest(_Model, kw_only=True):
     discovered_h3_endpoint: str | None = None
     failure: str | None = None
     title: str | None = None
-    headers: dict[str, HeaderValue] | None = None
+    headers: Headers = None
     status_code: int | None = None
 
     def __post_init__(self) -> None:
-        self.headers = _normalize_headers(cast("dict[str, object] | None", self.headers))
+        self.headers = _normalize_headers(self.headers)
 
 
 class ControlDNS(_Model, kw_only=True):
