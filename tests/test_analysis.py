@@ -333,3 +333,11 @@ def test_verdict_properties(
         http = control.get("http_request") if isinstance(control, dict) else None
         if keys.get("control_failure") or control is None or (isinstance(http, dict) and http.get("failure")):
             assert verdict.outcome is not Outcome.OK  # a failed control never yields ok
+
+
+def test_every_reason_and_test_is_documented() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "verdicts.md").read_text(encoding="utf-8")
+    for reason in Reason:
+        assert f"`{reason.value}`" in text, reason
+    for test_name in ANALYZERS:
+        assert test_name in text, test_name

@@ -10,11 +10,13 @@ Sources (parsed here from bytes; :mod:`.fingerprint_sources` fetches them):
   (``Name: value`` lines), as Censored Planet matches a whole HTTP response.
 
 Matching never loops over patterns in Python.  Every location (the body, each header name, the header
-block) has ONE RE2 ``Set`` holding all of its patterns — literals escaped, ``prefix`` anchored with ``\\A``,
-``full`` with ``\\A…\\z`` — so one linear-time pass over the bytes reports every pattern that matches.
-RE2 also rules out catastrophic backtracking: Censored Planet's ``A.*B.*C`` signatures take quadratic time
-in Python's ``re`` on adversarial bodies.  (Measured on the shared web_connectivity bodies: pyahocorasick
-over the ``contains`` literals ran at 10–30 MB/s, the RE2 set over *all* body patterns at 60–200 MB/s.)
+block) has ONE Hyperscan database holding all of its patterns — literals escaped, ``prefix`` anchored with
+``\\A``, ``full`` with ``\\A…\\z`` — so one linear-time pass over the bytes reports every pattern that
+occurs.  Automata also rule out catastrophic backtracking: Censored Planet's ``A.*B.*C`` signatures take
+quadratic time in Python's ``re`` on adversarial bodies.  Measured on the shared web_connectivity bodies
+(MB/s of body): pyahocorasick over the ``contains`` literals 10–30, an RE2 set over all body patterns
+85–140, Hyperscan over all body patterns ~800.  Hyperscan scans bytes; a lone ``.`` in a signature is
+rewritten to match one UTF-8 character, as it did on text.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import csv
 import hashlib
 import io
 import ipaddress
+import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
+import hyperscan
 import orjson
-import re2
 
 from netfreedom.models.verdict import Layer, Reason
 
@@ -49,7 +54,6 @@ CONFIRMING_SCOPES = frozenset({"isp", "nat"})
 _CP_SCOPES = {"a": "prod", "b": "nat", "c": "isp", "d": "inst", "e": "nat", "f": "vbw"}
 # Which blockpage to report when several match: the most specific deployment first.
 _SCOPE_RANK = {"nat": 0, "isp": 1, "inst": 2, "prod": 3, "vbw": 4}
-_RE2_MEMORY = 256 << 20  # DFA budget per set; the DFA only grows to what the input needs
 
 
 class PatternType(StrEnum):
@@ -188,10 +192,37 @@ def parse_cp_signatures(
     return fingerprints, problems
 
 
+# One UTF-8 character (ASCII but newline, or a lead byte and its continuation bytes): what ``.`` means in
+# the signatures' Python syntax, for Hyperscan scanning raw bytes.
+_UTF8_CHAR = r"(?:[\x00-\x09\x0b-\x7f]|[\xc0-\xff][\x80-\xbf]*)"
+_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+
+
+def _bytes_regex(pattern: str) -> str:
+    """A Python-syntax regex for byte scanning: a lone ``.`` (not ``.*``/``.+``) matches one UTF-8
+    character, as it did on text; runs match the same spans either way."""
+    out: list[str] = []
+    escaped = in_class = False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "." and pattern[i + 1 : i + 2] not in ("*", "+"):
+            out.append(_UTF8_CHAR)
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
 def _regex(fp: Fingerprint) -> str:
     if fp.pattern_type is PatternType.REGEXP:
-        return fp.pattern
-    literal: str = re2.escape(fp.pattern)
+        return _bytes_regex(fp.pattern)
+    literal = re.escape(fp.pattern)
     if fp.pattern_type is PatternType.PREFIX:
         return r"\A" + literal
     if fp.pattern_type is PatternType.FULL:
@@ -199,35 +230,73 @@ def _regex(fp: Fingerprint) -> str:
     return literal
 
 
+def _compile(expressions: list[bytes]) -> hyperscan.Database:
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        elements=len(expressions),
+        flags=[_FLAGS] * len(expressions),
+    )
+    return database
+
+
 class _PatternSet:
-    """All patterns of one location in one RE2 set; ``match`` returns indices of matching fingerprints."""
+    """All patterns of one location in one Hyperscan database; ``match`` returns the indices of the
+    fingerprints whose pattern occurs, from one pass over the bytes."""
 
     def __init__(self) -> None:
-        options = re2.Options()
-        options.max_mem = _RE2_MEMORY
-        self._set = re2.Set.SearchSet(options)
+        self._expressions: list[bytes] = []
         self._owners: list[list[int]] = []
-        self._slot: dict[str, int] = {}
+        self._slot: dict[bytes, int] = {}
+        self._database: hyperscan.Database | None = None
+        self._local = threading.local()  # Hyperscan scratch space is per thread
 
     def add(self, regex: str, owner: int) -> None:
-        slot = self._slot.get(regex)
+        expression = regex.encode("utf-8", "surrogatepass")
+        slot = self._slot.get(expression)
         if slot is None:
-            slot = self._set.Add(regex)  # raises re2.error on a pattern RE2 cannot compile
-            self._slot[regex] = slot
+            slot = self._slot[expression] = len(self._expressions)
+            self._expressions.append(expression)
             self._owners.append([])
         self._owners[slot].append(owner)
 
-    def compile(self) -> None:
-        if self._owners:
-            self._set.Compile()
+    def compile(self) -> list[int]:
+        """Compile; returns the owners of patterns Hyperscan refuses (they are left out)."""
+        if not self._expressions:
+            return []
+        try:
+            self._database = _compile(self._expressions)
+            return []
+        except hyperscan.error:
+            pass
+        # Hyperscan does not say which expression failed: find them one by one (only on bad input)
+        good: list[int] = []
+        refused: list[int] = []
+        for slot, expression in enumerate(self._expressions):
+            try:
+                _compile([expression])
+                good.append(slot)
+            except hyperscan.error:
+                refused.extend(self._owners[slot])
+        self._expressions = [self._expressions[s] for s in good]
+        self._owners = [self._owners[s] for s in good]
+        self._database = _compile(self._expressions) if self._expressions else None
+        return refused
 
     def match(self, data: bytes) -> list[int]:
-        if not self._owners or not data:
+        if self._database is None or not data:
             return []
-        hits = self._set.Match(data)
-        if not hits:
-            return []
-        return [owner for slot in hits for owner in self._owners[slot]]
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._database)
+        slots: list[int] = []
+        self._database.scan(data, match_event_handler=_collect, context=slots, scratch=scratch)
+        return [owner for slot in slots for owner in self._owners[slot]]
+
+
+def _collect(slot: int, start: int, end: int, flags: int, slots: object) -> None:
+    cast("list[int]", slots).append(slot)
 
 
 def _as_bytes(value: str | bytes) -> bytes:
@@ -238,7 +307,12 @@ def _as_bytes(value: str | bytes) -> bytes:
 
 
 def _dns_key(value: str) -> str:
-    text = value.strip().rstrip(".").lower()
+    return value.strip().rstrip(".").lower()
+
+
+def _dns_pattern(value: str) -> str:
+    # probes write IPv6 answers in the canonical compressed form; write the patterns so too
+    text = _dns_key(value)
     if ":" in text:
         try:
             return str(ipaddress.ip_address(text))
@@ -269,10 +343,9 @@ class FingerprintDB:
         self._body = _PatternSet()
         self._block = _PatternSet()
         self._headers = {}
-        skipped: list[str] = []
         for index, fp in enumerate(self.fingerprints):
             if fp.location == "dns":
-                self._dns.setdefault(_dns_key(fp.pattern), []).append(index)
+                self._dns.setdefault(_dns_pattern(fp.pattern), []).append(index)
                 continue
             targets: list[_PatternSet]
             if fp.location == "body":
@@ -282,13 +355,12 @@ class FingerprintDB:
             else:
                 name = fp.location.removeprefix("header.")
                 targets = [self._headers.setdefault(name, _PatternSet())]
-            try:
-                for target in targets:
-                    target.add(_regex(fp), index)
-            except re2.error as exc:
-                skipped.append(f"{fp.name}: pattern not usable ({exc})")
+            for target in targets:
+                target.add(_regex(fp), index)
+        refused: dict[int, None] = {}
         for pattern_set in (self._body, self._block, *self._headers.values()):
-            pattern_set.compile()
+            refused.update(dict.fromkeys(pattern_set.compile()))
+        skipped = [f"{self.fingerprints[i].name}: pattern not usable" for i in refused]
         self.problems = (*self.problems, *skipped)
 
     @classmethod
