@@ -1,0 +1,60 @@
+"""``netfreedom lab``: run the censorship lab on loopback for a demonstration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def lab(
+    *,
+    net: Annotated[
+        str, typer.Option("--net", help="First three octets of the lab's loopback addresses.")
+    ] = "127.0.0",
+    test_list: Annotated[
+        Path | None, typer.Option("--write-test-list", help="Write the lab's test list here.")
+    ] = None,
+) -> None:
+    """Start DNS servers, web servers, censor middleboxes and a control on loopback; Ctrl-C stops."""
+    import threading
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from netfreedom.errors import InputError
+    from netfreedom.probe.lab import Lab
+
+    parts = net.split(".")
+    if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
+        raise InputError(f"--net must be three octets inside 127/8, like 127.0.0 (got {net!r})")
+    console = Console()
+    with Lab(net) as running:
+        table = Table(title="netfreedom censorship lab")
+        table.add_column("case")
+        table.add_column("URL")
+        table.add_column("expected verdict")
+        for case in running.cases:
+            table.add_row(case.name, case.url, case.expected)
+        console.print(table)
+        if test_list is not None:
+            running.write_test_list(test_list)
+            source = f"--test-list {test_list}"
+        else:
+            source = " ".join(f"--url {c.url}" for c in running.cases[:2]) + " ..."
+        console.print(f"control: {running.control_url}   censored resolver: {running.probe_resolver}")
+        console.print(
+            f"try: netfreedom probe run {source} --control {running.control_url} "
+            f"--resolver {running.probe_resolver} --output lab.jsonl --timeout 2",
+            soft_wrap=True,
+        )
+        console.print("running; Ctrl-C to stop")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            console.print("stopping")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lab")(lab)

@@ -1,0 +1,162 @@
+"""``netfreedom probe run``: measure URLs or test lists with web_connectivity, OONI-format JSON lines out."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netfreedom.errors import InputError
+
+probe_app = typer.Typer(help="Measure websites from this network (web_connectivity, OONI format).")
+
+_CC = re.compile(r"^[A-Z]{2}$")
+_ASN = re.compile(r"^AS\d{1,10}$")
+
+
+def parse_resolver(text: str | None) -> tuple[str, int] | None:
+    """``IP`` or ``IP:PORT`` (IPv6 as ``[v6]:port``) to (ip, port); port 53 by default."""
+    from netfreedom.probe.addresses import is_ip, split_endpoint
+
+    if text is None:
+        return None
+    if is_ip(text):
+        return text.strip("[]"), 53
+    parsed = split_endpoint(text)
+    if parsed is None:
+        raise InputError(f"--resolver must be IP or IP:PORT, got {text!r}")
+    return parsed
+
+
+def load_urls(urls: list[str], lists: list[Path]) -> list[str]:
+    from urllib.parse import urlsplit
+
+    from netfreedom.ingest.testlists import parse_list
+
+    found: dict[str, None] = {}
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(f"not an http(s) URL: {url!r}")
+        found.setdefault(url, None)
+    for path in lists:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            raise InputError(f"cannot read test list: {exc.strerror}", file=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError("test list is not UTF-8", file=str(path)) from exc
+        entries, problems = parse_list(text, str(path), path.stem.lower())
+        for problem in problems:
+            typer.echo(f"warning: {problem}", err=True)
+        for entry in entries:
+            found.setdefault(entry.url, None)
+    if not found:
+        raise InputError("nothing to measure: give --url or --test-list with at least one URL")
+    return list(found)
+
+
+def confirm_risk(yes: bool) -> None:
+    from netfreedom.probe import consent
+
+    if consent.accepted():
+        return
+    typer.echo(consent.RISK_NOTICE, err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("the risk notice above must be accepted: re-run with --yes")
+        if not typer.confirm("Do you accept these risks and want to run the tests?", err=True):
+            raise InputError("risk notice not accepted; nothing was measured")
+    path = consent.remember()
+    typer.echo(f"(acceptance remembered in {path})", err=True)
+
+
+@probe_app.command("run")
+def run(
+    *,
+    url: Annotated[list[str] | None, typer.Option("--url", help="URL to measure (repeatable).")] = None,
+    test_list: Annotated[
+        list[Path] | None,
+        typer.Option("--test-list", help="Citizen Lab test-list CSV (repeatable: global + a country file)."),
+    ] = None,
+    control: Annotated[str, typer.Option("--control", help="Control (test helper) URL.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Measurements out, one JSON per line.")],
+    resolver: Annotated[
+        str | None, typer.Option("--resolver", help="DNS resolver IP[:PORT] instead of the system resolver.")
+    ] = None,
+    probe_cc: Annotated[str, typer.Option("--probe-cc", help="Your country code (ISO alpha-2).")] = "ZZ",
+    probe_asn: Annotated[str, typer.Option("--probe-asn", help="Your network's ASN (AS1234).")] = "AS0",
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=256, help="Measurements in flight.")] = 4,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per network step.")] = 10.0,
+    body_cap: Annotated[
+        int, typer.Option("--body-cap", min=1024, help="Bytes of body kept per response.")
+    ] = 131072,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept the risk notice without asking.")] = False,
+) -> None:
+    """Measure URLs with web_connectivity and write OONI-format measurements."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from netfreedom.probe.measure import ProbeSettings
+    from netfreedom.probe.runner import Vantage
+    from netfreedom.probe.runner import run as run_probe
+
+    cc = probe_cc.upper()
+    if not _CC.match(cc):
+        raise InputError(f"--probe-cc must be two letters, got {probe_cc!r}")
+    asn = probe_asn.upper()
+    if asn.isdigit():
+        asn = f"AS{asn}"
+    if not _ASN.match(asn):
+        raise InputError(f"--probe-asn must look like AS1234, got {probe_asn!r}")
+    if not control.startswith(("http://", "https://")):
+        raise InputError(f"--control must be an http(s) URL, got {control!r}")
+    urls = load_urls(url or [], test_list or [])
+    settings = ProbeSettings(
+        control_url=control,
+        resolver=parse_resolver(resolver),
+        timeout=timeout,
+        control_timeout=max(30.0, 3 * timeout),
+        body_cap=body_cap,
+    )
+    confirm_risk(yes)
+    console = Console(stderr=True)
+    blocked = 0
+    try:
+        handle = output.open("wb")
+    except OSError as exc:
+        raise InputError(f"cannot write output: {exc.strerror}", file=str(output)) from exc
+    with (
+        handle,
+        Progress(
+            TextColumn("[bold]measuring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=console,
+        ) as progress,
+    ):
+        task = progress.add_task("probe", total=len(urls), last="")
+
+        def done(m: dict[str, object]) -> None:
+            nonlocal blocked
+            keys = m.get("test_keys")
+            verdict = keys.get("blocking") if isinstance(keys, dict) else None
+            if isinstance(verdict, str):
+                blocked += 1
+            progress.update(task, advance=1, last=f"{m.get('input')} → {verdict}")
+
+        count = asyncio.run(
+            run_probe(urls, settings, handle, vantage=Vantage(cc, asn), parallel=parallel, on_done=done)
+        )
+    console.print(f"{count} measurements written to {output} ({blocked} with blocking reported)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(probe_app, name="probe")

@@ -1,0 +1,206 @@
+"""The control ("test helper") measurement: what the probe's target looks like from an unfiltered network.
+
+Speaks OONI's web connectivity control protocol (ALGORITHMS.md §3): a ``ControlRequest`` in, the ``control``
+object out, with the test helper's own failure strings.  The HTTP edge (bounds, concurrency, JSON) is in
+``control_server``; this module only measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from netfreedom.errors import InputError
+from netfreedom.probe.addresses import endpoint, is_bogon, is_ip, split_endpoint
+from netfreedom.probe.dnslookup import addresses, lookup, shared_failure
+from netfreedom.probe.failures import th_dns, th_http, th_tcp
+from netfreedom.probe.httpclient import FetchSettings, fetch
+from netfreedom.probe.netio import Dialer, tls_context
+
+# Only these request headers are honoured, as OONI's test helper does: the probe must not be able to make
+# the control send arbitrary headers (cookies, auth) to third parties.
+HONOURED_HEADERS = ("Accept", "Accept-Language", "User-Agent")
+DEFAULT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) netfreedom"
+
+FLAG_PROBE = 1
+FLAG_TH = 2
+FLAG_BOGON = 4
+FLAG_VALID_FOR_DOMAIN = 8
+
+_TITLE = re.compile(r"<title>([^<]{1,512})</title>", re.IGNORECASE)
+
+
+def page_title(body: bytes) -> str:
+    """OONI's TITLE(): the first ``<title>`` of up to 512 characters, else ""."""
+    m = _TITLE.search(body.decode("utf-8", errors="replace"))
+    return m.group(1) if m else ""
+
+
+class ControlRequest(msgspec.Struct, kw_only=True):
+    http_request: str
+    http_request_headers: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    tcp_connect: list[str] = msgspec.field(default_factory=list)
+    x_quic_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """Bounds and environment of a control server.  ``routes`` exists for the censorship lab only."""
+
+    resolver: tuple[str, int] | None = None
+    allow_private: bool = False
+    dns_timeout: float = 4.0
+    tcp_timeout: float = 10.0
+    http_timeout: float = 15.0
+    body_cap: int = 4 * 1024 * 1024
+    max_endpoints: int = 32
+    max_request_bytes: int = 64 * 1024
+    max_concurrency: int = 25
+    ca_file: str | None = None
+    routes: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_request(data: bytes, config: ControlConfig) -> ControlRequest:
+    """Decode and validate a control request; InputError says what is wrong."""
+    try:
+        req = msgspec.json.decode(data, type=ControlRequest)
+    except msgspec.DecodeError as exc:
+        raise InputError(f"invalid control request: {exc}") from exc
+    parts = urlsplit(req.http_request)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("http_request must be an http:// or https:// URL")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise InputError(f"bad port in http_request: {exc}") from exc
+    if len(req.tcp_connect) > config.max_endpoints:
+        raise InputError(f"too many tcp_connect endpoints (at most {config.max_endpoints})")
+    for item in req.tcp_connect:
+        if split_endpoint(item) is None:
+            raise InputError(f"tcp_connect entry is not IP:port: {item[:80]!r}")
+    return req
+
+
+def _ports(scheme: str, explicit: int | None) -> list[int]:
+    if explicit is not None:
+        return [explicit]
+    return [443] if scheme == "https" else [80, 443]
+
+
+async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
+    """Measure ``req`` from here and return the ``control`` object of the protocol."""
+    parts = urlsplit(req.http_request)
+    scheme = parts.scheme
+    host = parts.hostname or ""
+    explicit = parts.port
+
+    dns: dict[str, Any]
+    th_addrs: list[str] = []
+    if is_ip(host):
+        dns = {"failure": None, "addrs": []}
+    else:
+        queries = await lookup(host, config.resolver, config.dns_timeout)
+        th_addrs = addresses(queries)
+        failure = shared_failure(queries)
+        mapped = th_dns(failure) if failure is not None else None
+        dns = {"failure": mapped, "addrs": th_addrs if mapped is None else []}
+
+    ip_info: dict[str, dict[str, int]] = {}
+    probe_ips = [ep[0] for ep in (split_endpoint(e) for e in req.tcp_connect) if ep is not None]
+    for ip in probe_ips:
+        ip_info.setdefault(ip, {"asn": 0, "flags": 0})["flags"] |= FLAG_PROBE
+    for ip in th_addrs:
+        ip_info.setdefault(ip, {"asn": 0, "flags": 0})["flags"] |= FLAG_TH
+    for ip, info in ip_info.items():
+        if is_bogon(ip):
+            info["flags"] |= FLAG_BOGON
+
+    dialable = [ip for ip in ip_info if config.allow_private or not is_bogon(ip)]
+    ports = _ports(scheme, explicit)
+    eps = [(ip, port) for ip in dialable for port in ports][: config.max_endpoints]
+    tls_ports = {443} | ({explicit} if scheme == "https" and explicit else set())
+    dialer = Dialer(config.tcp_timeout, config.routes)
+    ctx = tls_context(ca_file=config.ca_file)
+
+    async def connect(ip: str, port: int) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+        tcp = await dialer.tcp(ip, port, keep=port in tls_ports)
+        tcp_entry = {"status": tcp.failure is None, "failure": th_tcp(tcp.failure) if tcp.failure else None}
+        tls_entry = None
+        if tcp.conn is not None:
+            tls = await dialer.tls(tcp.conn, endpoint(ip, port), host, ctx)
+            if tls.conn is not None:
+                tls.conn.close()
+                ip_info[ip]["flags"] |= FLAG_VALID_FOR_DOMAIN
+            tls_entry = {"server_name": host, "status": tls.failure is None, "failure": tls.failure}
+        return endpoint(ip, port), tcp_entry, tls_entry
+
+    async def resolve(name: str) -> tuple[list[str], str | None]:
+        qs = await lookup(name, config.resolver, config.dns_timeout)
+        return addresses(qs), shared_failure(qs)
+
+    headers = [
+        (name, values[0]) for name in HONOURED_HEADERS if (values := _header(req.http_request_headers, name))
+    ]
+    if not any(name == "User-Agent" for name, _ in headers):
+        headers.append(("User-Agent", DEFAULT_USER_AGENT))
+    settings = FetchSettings(
+        body_cap=config.body_cap,
+        timeout=config.http_timeout,
+        tls=ctx,
+        allow_private=config.allow_private,
+        headers=tuple(headers),
+    )
+    http_dialer = Dialer(config.tcp_timeout, config.routes)
+    first = th_addrs if th_addrs else None
+    results, hops = await asyncio.gather(
+        asyncio.gather(*(connect(ip, port) for ip, port in eps)),
+        fetch(req.http_request, http_dialer, settings, resolve, first),
+    )
+    final = hops[-1]
+    http_request: dict[str, Any] = {
+        "body_length": len(final.body) if final.code is not None else -1,
+        "discovered_h3_endpoint": "",
+        "failure": th_http(final.failure) if final.failure else None,
+        "title": page_title(final.body) if final.code is not None else "",
+        "headers": _first_values(final.response_headers),
+        "status_code": final.code if final.code is not None else -1,
+    }
+    out: dict[str, Any] = {
+        "tcp_connect": {ep: tcp for ep, tcp, _ in results},
+        "tls_handshake": {ep: tls for ep, _, tls in results if tls is not None},
+        "quic_handshake": {},
+        "http_request": http_request,
+        "http3_request": None,
+        "dns": dns,
+        "ip_info": ip_info,
+    }
+    if not out["tls_handshake"]:
+        del out["tls_handshake"]
+    if not ip_info:
+        del out["ip_info"]
+    return out
+
+
+def _header(headers: Mapping[str, list[str]], name: str) -> list[str]:
+    for key, values in headers.items():
+        if key.lower() == name.lower():
+            return [str(v)[:512] for v in values if isinstance(v, str)]
+    return []
+
+
+def _first_values(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        out.setdefault(_canonical(name), value)
+    return out
+
+
+def _canonical(name: str) -> str:
+    """Go's canonical header form (``content-type`` → ``Content-Type``), as the OONI helper reports it."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))

@@ -1,0 +1,256 @@
+"""One web_connectivity measurement (test_keys in OONI's 0.4 layout) from the probe's vantage point.
+
+DNS with the system or an explicit resolver, the control request (in parallel with the probe's own
+connects), a TCP connect to every address, a TLS handshake with SNI on https, an SNI-blocking check when
+that handshake fails, and an HTTP(S) GET following redirects with a body cap.  Network trouble becomes
+failure strings in the keys; this module never raises for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+from netfreedom.probe.addresses import endpoint, is_ip
+from netfreedom.probe.dnslookup import Query, addresses, lookup, shared_failure
+from netfreedom.probe.failures import GENERIC_TIMEOUT, classify
+from netfreedom.probe.httpclient import FetchSettings, Hop, fetch
+from netfreedom.probe.netio import Dialer, TcpResult, TlsResult, tls_context
+
+BODY_CAP = 131072  # the 0.4 probe's cap; body_is_truncated = len >= cap
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.3"
+)
+REQUEST_HEADERS = (
+    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("Accept-Language", "en-US,en;q=0.9"),
+    ("User-Agent", USER_AGENT),
+)
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    control_url: str
+    resolver: tuple[str, int] | None = None
+    timeout: float = 10.0  # per step (DNS query, connect, handshake, one HTTP hop)
+    control_timeout: float = 30.0
+    body_cap: int = BODY_CAP
+    sni_control: str = "example.com"  # innocuous SNI for the SNI-blocking check
+    ca_file: str | None = None
+
+
+def _body(data: bytes) -> str | dict[str, str]:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"format": "base64", "data": base64.b64encode(data).decode("ascii")}
+
+
+def _query(q: Query) -> dict[str, Any]:
+    answers = []
+    for a in q.answers:
+        entry: dict[str, Any] = {"answer_type": a.answer_type, "asn": 0, "as_org_name": "", "ttl": a.ttl}
+        entry[{"A": "ipv4", "AAAA": "ipv6"}.get(a.answer_type, "hostname")] = a.value
+        answers.append(entry)
+    return {
+        "answers": answers or None,
+        "engine": q.engine,
+        "failure": q.failure,
+        "hostname": q.hostname,
+        "query_type": q.query_type,
+        "resolver_address": q.resolver_address,
+        "resolver_hostname": None,
+        "resolver_port": None,
+        "t": round(q.t, 6),
+        "tags": None,
+    }
+
+
+def _headers(pairs: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], list[list[str]]]:
+    first: dict[str, str] = {}
+    for k, v in pairs:
+        first.setdefault(k, v)
+    return first, [[k, v] for k, v in pairs]
+
+
+def _request(hop: Hop) -> dict[str, Any]:
+    host = urlsplit(hop.url).netloc
+    req_pairs = (("Host", host), *hop.request_headers)
+    req_headers, req_list = _headers(req_pairs)
+    response: dict[str, Any] | None = None
+    if hop.code is not None:
+        headers, headers_list = _headers(hop.response_headers)
+        response = {
+            "body": _body(hop.body),
+            "body_is_truncated": hop.truncated,
+            "code": hop.code,
+            "headers": headers,
+            "headers_list": headers_list,
+        }
+    return {
+        "failure": hop.failure,
+        "request": {
+            "body": "",
+            "body_is_truncated": False,
+            "headers": req_headers,
+            "headers_list": req_list,
+            "method": "GET",
+            "tor": {"exit_ip": None, "exit_name": None, "is_tor": False},
+            "x_transport": "tcp",
+            "url": hop.url,
+        },
+        "response": response,
+        "t": round(hop.t, 6),
+        "tags": None,
+    }
+
+
+def _tls(h: TlsResult) -> dict[str, Any]:
+    certs = []
+    if h.peer_certificate:
+        certs.append({"format": "base64", "data": base64.b64encode(h.peer_certificate).decode("ascii")})
+    return {
+        "address": h.address,
+        "server_name": h.server_name,
+        "failure": h.failure,
+        "cipher_suite": h.cipher,
+        "negotiated_protocol": h.alpn,
+        "tls_version": h.version,
+        "no_tls_verify": False,
+        "peer_certificates": certs,
+        "t": round(h.t, 6),
+        "tags": None,
+    }
+
+
+async def _control(
+    client: httpx.AsyncClient, settings: ProbeSettings, request: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """POST the control request; (control, control_failure)."""
+    try:
+        response = await client.post(settings.control_url, json=request, timeout=settings.control_timeout)
+    except httpx.TimeoutException:
+        return None, GENERIC_TIMEOUT
+    except httpx.HTTPError as exc:
+        cause = exc.__cause__ or exc.__context__ or exc
+        return None, classify(cause)
+    if response.status_code != 200:
+        return None, "http_request_failed"
+    try:
+        control = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return None, "json_parse_error"
+    if not isinstance(control, dict):
+        return None, "json_parse_error"
+    return control, None
+
+
+async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) -> dict[str, Any]:
+    """The raw test_keys of one web_connectivity measurement (summary keys are added by ``summary``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        port = 443 if scheme == "https" else 80
+    dialer = Dialer(settings.timeout)
+
+    queries = await lookup(host, settings.resolver, settings.timeout)
+    addrs = [host] if is_ip(host) else addresses(queries)
+    dns_failure = shared_failure(queries) if not is_ip(host) else None
+
+    control_request = {
+        "http_request": url,
+        "http_request_headers": {k: [v] for k, v in REQUEST_HEADERS},
+        "tcp_connect": [endpoint(ip, port) for ip in addrs],
+    }
+    https = scheme == "https"
+    ctx = tls_context(ca_file=settings.ca_file)
+
+    async def connect(ip: str) -> tuple[TcpResult, TlsResult | None, dict[str, Any] | None]:
+        tcp = await dialer.tcp(ip, port, keep=https)
+        if tcp.conn is None:
+            return tcp, None, None
+        tls = await dialer.tls(tcp.conn, endpoint(ip, port), host, ctx)
+        if tls.conn is not None:
+            tls.conn.close()
+            return tcp, tls, None
+        return tcp, tls, await _sni_check(ip, tls)
+
+    async def _sni_check(ip: str, failed: TlsResult) -> dict[str, Any]:
+        # Same address, an innocuous SNI: if that handshake completes, the target name is what was blocked.
+        probe = await dialer.tcp(ip, port, keep=True)
+        other: str | None = probe.failure
+        if probe.conn is not None:
+            plain = tls_context(verify=False)
+            result = await dialer.tls(probe.conn, failed.address, settings.sni_control, plain)
+            other = result.failure
+            if result.conn is not None:
+                result.conn.close()
+        return {
+            "address": failed.address,
+            "target_sni": host,
+            "target_failure": failed.failure,
+            "control_sni": settings.sni_control,
+            "control_failure": other,
+            "sni_blocking": other is None,
+        }
+
+    async def resolve(name: str) -> tuple[list[str], str | None]:
+        qs = await lookup(name, settings.resolver, settings.timeout)
+        return addresses(qs), shared_failure(qs)
+
+    (control, control_failure), connects = await asyncio.gather(
+        _control(client, settings, control_request),
+        asyncio.gather(*(connect(ip) for ip in addrs)),
+    )
+    hops: list[Hop] = []
+    if addrs:
+        reachable = [tcp.ip for tcp, _, _ in connects if tcp.failure is None]
+        ordered = reachable + [ip for ip in addrs if ip not in reachable]
+        fetch_settings = FetchSettings(
+            body_cap=settings.body_cap, timeout=settings.timeout, tls=ctx, headers=REQUEST_HEADERS
+        )
+        hops = await fetch(url, dialer, fetch_settings, resolve, ordered)
+
+    ctcp = (control or {}).get("tcp_connect") or {}
+    tcp_connect = []
+    for tcp, _, _ in connects:
+        key = endpoint(tcp.ip, tcp.port)
+        centry = ctcp.get(key) if isinstance(ctcp, dict) else None
+        blocked = isinstance(centry, dict) and centry.get("failure") is None and tcp.failure is not None
+        tcp_connect.append(
+            {
+                "ip": tcp.ip,
+                "port": tcp.port,
+                "status": {"blocked": blocked, "failure": tcp.failure, "success": tcp.failure is None},
+                "t": round(tcp.t, 6),
+                "tags": None,
+            }
+        )
+    requests = [_request(h) for h in reversed(hops)]  # newest first, as OONI does
+    keys: dict[str, Any] = {
+        "agent": "redirect",
+        "client_resolver": settings.resolver[0] if settings.resolver else None,
+        "retries": None,
+        "socksproxy": None,
+        "network_events": [],
+        "queries": [_query(q) for q in queries],
+        "dns_experiment_failure": dns_failure,
+        "tcp_connect": tcp_connect,
+        "tls_handshakes": [_tls(tls) for _, tls, _ in connects if tls is not None] or None,
+        "requests": requests,
+        "http_experiment_failure": requests[0]["failure"] if requests else None,
+        "control": control,
+        "control_failure": control_failure,
+        "x_control_request": control_request,
+        "x_sni_blocking": [sni for _, _, sni in connects if sni is not None] or None,
+    }
+    return keys
