@@ -138,6 +138,7 @@ class Lab:
             "dns_timeout": 2.0,
             "tcp_timeout": 2.0,
             "http_timeout": 4.0,
+            "body_cap": 256 * 1024,
             "routes": dict(self.routes),
         }
         settings.update(overrides)

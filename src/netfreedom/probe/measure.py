@@ -129,6 +129,21 @@ def _tls(h: TlsResult) -> dict[str, Any]:
     }
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The socket error under httpx's wrappers (chained as cause/context, or grouped by anyio)."""
+    queue: list[BaseException] = [exc]
+    for _ in range(50):
+        if not queue:
+            break
+        item = queue.pop(0)
+        if isinstance(item, OSError) and item.errno is not None:
+            return item
+        if isinstance(item, BaseExceptionGroup):
+            queue.extend(item.exceptions)
+        queue.extend(e for e in (item.__cause__, item.__context__) if e is not None)
+    return exc
+
+
 async def _control(
     client: httpx.AsyncClient, settings: ProbeSettings, request: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -138,8 +153,7 @@ async def _control(
     except httpx.TimeoutException:
         return None, GENERIC_TIMEOUT
     except httpx.HTTPError as exc:
-        cause = exc.__cause__ or exc.__context__ or exc
-        return None, classify(cause)
+        return None, classify(_root_cause(exc))
     if response.status_code != 200:
         return None, "http_request_failed"
     try:

@@ -1,0 +1,145 @@
+"""The control server on loopback: the protocol, its bounds, and the private-address guard."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from netfreedom.probe.control_server import create_app
+from netfreedom.probe.httpclient import FetchSettings, fetch
+from netfreedom.probe.lab import Lab
+from netfreedom.probe.netio import Dialer, tls_context
+from netfreedom.probe.serving import BackgroundServer
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab("127.0.2") as running:
+        yield running
+
+
+def case_url(lab: Lab, name: str) -> str:
+    return next(c.url for c in lab.cases if c.name == name)
+
+
+def ask(control_url: str, url: str, tcp: list[str] | None = None) -> httpx.Response:
+    body = {"http_request": url, "http_request_headers": {"User-Agent": ["t"]}, "tcp_connect": tcp or []}
+    return httpx.post(control_url, json=body, timeout=30)
+
+
+def test_control_measures_a_reachable_site(lab: Lab) -> None:
+    url = case_url(lab, "ok")
+    site = lab.ip(10)
+    port = url.rsplit(":", 1)[1].strip("/")
+    answer = ask(lab.control_url, url, [f"{site}:{port}"])
+    assert answer.status_code == 200
+    control = answer.json()
+    assert control["dns"] == {"failure": None, "addrs": [site]}
+    assert control["tcp_connect"] == {f"{site}:{port}": {"status": True, "failure": None}}
+    http = control["http_request"]
+    assert http["status_code"] == 200 and http["failure"] is None
+    assert http["title"].startswith("Lab site ok.lab.test")
+    assert http["body_length"] > 1000
+    assert http["headers"]["X-Lab-Site"] == "ok.lab.test"
+    assert control["ip_info"][site]["flags"] & 1 and control["ip_info"][site]["flags"] & 2
+    assert control["ip_info"][site]["flags"] & 4  # loopback is a bogon
+
+
+def test_control_reports_a_site_down_everywhere(lab: Lab) -> None:
+    control = ask(lab.control_url, case_url(lab, "down")).json()
+    assert control["http_request"]["failure"] == "connection_refused_error"
+    assert control["http_request"]["status_code"] == -1
+    assert [v["failure"] for v in control["tcp_connect"].values()] == ["connection_refused_error"]
+
+
+def test_control_sees_the_unfiltered_site_behind_a_middlebox(lab: Lab) -> None:
+    control = ask(lab.control_url, case_url(lab, "http-reset")).json()
+    assert control["http_request"]["status_code"] == 200
+    assert control["http_request"]["title"].startswith("Lab site http-reset.lab.test")
+
+
+def test_control_dns_failure_strings(lab: Lab) -> None:
+    url = case_url(lab, "ok").replace("ok.lab.test", "nowhere.lab.test")
+    control = ask(lab.control_url, url).json()
+    assert control["dns"] == {"failure": "dns_name_error", "addrs": []}
+    assert control["http_request"]["failure"] == "dns_lookup_error"
+
+
+def test_private_addresses_are_refused_without_allow_private(lab: Lab) -> None:
+    server = BackgroundServer(create_app(lab.control_config(allow_private=False)), lab.ip(4))
+    try:
+        url = case_url(lab, "ok")
+        port = url.rsplit(":", 1)[1].strip("/")
+        control = ask(server.url, url, [f"{lab.ip(10)}:{port}", f"127.0.0.1:{port}"]).json()
+    finally:
+        server.stop()
+    assert control["tcp_connect"] == {}  # nothing dialed
+    assert control["http_request"]["failure"] == "dns_lookup_error"
+    assert control["http_request"]["status_code"] == -1
+    assert all(info["flags"] & 4 for info in control["ip_info"].values())
+
+
+def test_a_redirect_cannot_lead_into_a_private_network(lab: Lab) -> None:
+    """A public first hop (routed to a local redirector: nothing leaves loopback) redirecting to loopback."""
+    site = case_url(lab, "ok")
+    calls: list[str] = []
+
+    async def redirector(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        calls.append("hop")
+        writer.write(f"HTTP/1.1 302 Found\r\nLocation: {site}\r\nContent-Length: 0\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    async def main() -> list[str | None]:
+        server = await asyncio.start_server(redirector, lab.ip(5), 0)
+        port = server.sockets[0].getsockname()[1]
+        public = "93.184.216.34"
+
+        async def resolve(name: str) -> tuple[list[str], str | None]:
+            return ([public], None) if name == "public.example" else ([lab.ip(10)], None)
+
+        dialer = Dialer(2.0, {f"{public}:80": f"{lab.ip(5)}:{port}"})
+        out = []
+        for allow in (False, True):
+            settings = FetchSettings(body_cap=65536, timeout=3, tls=tls_context(), allow_private=allow)
+            hops = await fetch("http://public.example/", dialer, settings, resolve)
+            out.append(hops[-1].failure)
+            out.append(str(hops[-1].code))
+        server.close()
+        return out
+
+    assert asyncio.run(main()) == ["dns_bogon_error", "None", None, "200"]
+    assert calls == ["hop", "hop"]
+
+
+def test_bad_requests_are_rejected(lab: Lab) -> None:
+    assert httpx.post(lab.control_url, content=b"{nope", timeout=10).status_code == 400
+    too_many = [f"1.1.1.1:{p}" for p in range(1, 100)]
+    assert ask(lab.control_url, case_url(lab, "ok"), too_many).status_code == 400
+    huge = b'{"http_request": "' + b"a" * 200_000 + b'"}'
+    assert httpx.post(lab.control_url, content=huge, timeout=10).status_code == 413
+    assert httpx.get(lab.control_url, timeout=10).status_code == 200
+
+
+def test_beyond_max_concurrency_the_control_answers_503(lab: Lab) -> None:
+    # Without the lab's routes this control meets the censor's middlebox that never answers.
+    config = lab.control_config(max_concurrency=1, http_timeout=3.0, routes={})
+    server = BackgroundServer(create_app(config), lab.ip(6))
+    try:
+        slow = threading.Thread(target=ask, args=(server.url, case_url(lab, "http-hang")))
+        slow.start()
+        for _ in range(100):
+            busy = ask(server.url, case_url(lab, "ok"))
+            if busy.status_code == 503:
+                break
+        slow.join()
+        after = ask(server.url, case_url(lab, "ok"))
+    finally:
+        server.stop()
+    assert busy.status_code == 503
+    assert after.status_code == 200

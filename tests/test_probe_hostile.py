@@ -1,0 +1,95 @@
+"""Hostile servers: the probe finishes each within its deadline, with memory bounded by the body cap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from netfreedom.probe.lab import Lab
+from netfreedom.probe.measure import ProbeSettings, measure
+
+TIMEOUT = 1.0
+CAP = 65536
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab("127.0.3") as running:
+        yield running
+
+
+def run(lab: Lab, url: str, resolver: tuple[str, int]) -> tuple[dict[str, Any], float, int]:
+    settings = ProbeSettings(
+        control_url=lab.control_url, resolver=resolver, timeout=TIMEOUT, control_timeout=10, body_cap=CAP
+    )
+
+    async def main() -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            return await measure(url, settings, client)
+
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        keys = asyncio.run(main())
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return keys, elapsed, peak
+
+
+def censored(lab: Lab) -> tuple[str, int]:
+    return lab.censored_dns.host, lab.censored_dns.port
+
+
+def test_trickling_server_hits_the_deadline(lab: Lab) -> None:
+    keys, elapsed, _ = run(lab, lab.hostile["trickle"], censored(lab))
+    assert keys["requests"][0]["failure"] == "generic_timeout_error"
+    # DNS, connect and one HTTP hop each have TIMEOUT; the control runs in parallel.
+    assert elapsed < 4 * TIMEOUT + 2
+
+
+def test_endless_body_is_truncated_at_the_cap(lab: Lab) -> None:
+    keys, elapsed, peak = run(lab, lab.hostile["endless"], censored(lab))
+    response = keys["requests"][0]["response"]
+    assert keys["requests"][0]["failure"] is None
+    assert response["body_is_truncated"] is True
+    assert len(response["body"].encode()) == CAP
+    assert peak < 40 * CAP  # bounded by the cap, not by what the server sends
+    assert elapsed < 4 * TIMEOUT + 2
+
+
+def test_garbage_dns_is_a_failure_not_a_crash(lab: Lab) -> None:
+    garbage = (lab.garbage_dns.host, lab.garbage_dns.port)
+    keys, elapsed, _ = run(lab, next(c.url for c in lab.cases if c.name == "ok"), garbage)
+    assert keys["dns_experiment_failure"] == "dns_server_misbehaving"
+    assert keys["tcp_connect"] == [] and keys["requests"] == []
+    assert elapsed < 2 * TIMEOUT + 2
+
+
+def test_server_that_never_accepts_times_out(lab: Lab) -> None:
+    keys, elapsed, _ = run(lab, lab.hostile["drop"], censored(lab))
+    assert [t["status"]["failure"] for t in keys["tcp_connect"]] == ["generic_timeout_error"]
+    assert keys["requests"][0]["failure"] == "generic_timeout_error"
+    assert elapsed < 4 * TIMEOUT + 2
+
+
+def test_unreachable_control_is_a_control_failure(lab: Lab) -> None:
+    settings = ProbeSettings(
+        control_url=f"http://{lab.ip(99)}:9/", resolver=censored(lab), timeout=TIMEOUT, control_timeout=2
+    )
+
+    async def main() -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            return await measure(next(c.url for c in lab.cases if c.name == "ok"), settings, client)
+
+    keys = asyncio.run(main())
+    assert keys["control"] is None
+    assert keys["control_failure"] == "connection_refused"
+    assert keys["requests"][0]["response"]["code"] == 200

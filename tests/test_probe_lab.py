@@ -1,0 +1,149 @@
+"""End to end on loopback: `netfreedom probe run` against the censorship lab through the lab's control."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from netfreedom.models.measurement import Envelope, measurement_time
+from netfreedom.probe.lab import Lab
+from netfreedom.probe.labweb import BLOCKPAGE_PATTERN
+
+from .conftest import cli_env
+
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab("127.0.1") as running:
+        yield running
+
+
+def probe_cli(args: list[str], config: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = cli_env()
+    env["NETFREEDOM_CONFIG_DIR"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "netfreedom", "probe", "run", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def measured(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("probe")
+    test_list = lab.write_test_list(tmp / "lab.csv")
+    out = tmp / "out.jsonl"
+    args = ["--test-list", str(test_list), "--control", lab.control_url, "--resolver", lab.probe_resolver]
+    args += ["--output", str(out), "--timeout", "1", "--parallel", "8", "--probe-cc", "BE"]
+    args += ["--probe-asn", "AS64496", "--yes"]
+    done = probe_cli(args, tmp / "config")
+    assert done.returncode == 0, done.stderr
+    lines = out.read_bytes().splitlines()
+    by_name = {}
+    for line in lines:
+        m = json.loads(line)
+        name = m["input"].split("//")[1].split(".")[0]
+        by_name[name] = m
+    return {"lines": lines, "by_name": by_name, "out": out, "tmp": tmp, "stderr": done.stderr}
+
+
+def test_every_case_is_measured_once_in_ooni_format(lab: Lab, measured: dict[str, Any]) -> None:
+    lines = measured["lines"]
+    assert len(lines) == len(lab.cases)
+    assert sorted(measured["by_name"]) == sorted(c.name for c in lab.cases)
+    uids = set()
+    for line in lines:
+        env = msgspec.json.decode(line, type=Envelope)
+        assert env.test_name == "web_connectivity" and env.software_name == "netfreedom"
+        assert env.data_format_version == "0.2.0" and env.test_version == "0.4.3"
+        assert env.probe_cc == "BE" and env.probe_asn == "AS64496"
+        assert STAMP.match(env.measurement_start_time or "") and STAMP.match(env.test_start_time or "")
+        assert measurement_time(env) is not None
+        uids.add(env.measurement_uid)
+    assert len(uids) == len(lines)
+    assert len({json.loads(line)["report_id"] for line in lines}) == 1
+
+
+def test_raw_observations_match_the_lab(measured: dict[str, Any]) -> None:
+    m = {name: mm["test_keys"] for name, mm in measured["by_name"].items()}
+
+    def first(name: str) -> dict[str, Any]:
+        return m[name]["requests"][0]
+
+    assert first("ok")["failure"] is None and first("ok")["response"]["code"] == 200
+    assert m["ok"]["control"]["http_request"]["status_code"] == 200
+    assert m["dns-nxdomain"]["dns_experiment_failure"] == "dns_nxdomain_error"
+    assert m["dns-nxdomain"]["requests"] == [] and m["dns-nxdomain"]["control"]["dns"]["addrs"]
+    inject = m["dns-inject"]
+    probe_addrs = {a["ipv4"] for q in inject["queries"] for a in q["answers"] or [] if "ipv4" in a}
+    assert probe_addrs.isdisjoint(inject["control"]["dns"]["addrs"])
+    assert [t["status"]["failure"] for t in m["tcp-refused"]["tcp_connect"]] == ["connection_refused"]
+    assert [t["status"]["failure"] for t in m["tcp-drop"]["tcp_connect"]] == ["generic_timeout_error"]
+    assert all(t["status"]["blocked"] for t in m["tcp-drop"]["tcp_connect"])
+    assert first("http-reset")["failure"] == "connection_reset"
+    assert first("http-hang")["failure"] == "generic_timeout_error"
+    assert first("http-diff")["response"]["code"] == 403
+    assert BLOCKPAGE_PATTERN in first("blockpage")["response"]["body"]
+    assert m["blockpage"]["control"]["http_request"]["status_code"] == 200
+    assert m["down"]["control"]["http_request"]["failure"] == "connection_refused_error"
+    assert not any(t["status"]["blocked"] for t in m["down"]["tcp_connect"])
+
+
+def test_output_reingests_without_a_rejected_line(measured: dict[str, Any]) -> None:
+    db = measured["tmp"] / "store.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "netfreedom", "ingest", str(measured["out"]), "--db", str(db), "--json"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["rejected"] == 0
+    assert summary["ingested"] == len(measured["lines"])
+
+
+def test_risk_notice_needs_acceptance_once(lab: Lab, tmp_path: Path) -> None:
+    url = next(c.url for c in lab.cases if c.name == "ok")
+    args = ["--url", url, "--control", lab.control_url, "--resolver", lab.probe_resolver]
+    args += ["--output", str(tmp_path / "o.jsonl"), "--timeout", "1"]
+    config = tmp_path / "config"
+    refused = probe_cli(args, config)
+    assert refused.returncode == 2
+    assert "carry risk" in refused.stderr and "--yes" in refused.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+    accepted = probe_cli([*args, "--yes"], config)
+    assert accepted.returncode == 0, accepted.stderr
+    assert (config / "probe-consent.json").is_file()
+    again = probe_cli(args, config)
+    assert again.returncode == 0, again.stderr
+    assert "carry risk" not in again.stderr
+    assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == 1
+
+
+def test_bad_options_are_clear_errors(lab: Lab, tmp_path: Path) -> None:
+    base = ["--control", lab.control_url, "--output", str(tmp_path / "o.jsonl"), "--yes"]
+    for extra, words in (
+        (["--url", "ftp://x/"], "not an http(s) URL"),
+        (["--url", "http://x/", "--resolver", "nope"], "--resolver"),
+        (["--url", "http://x/", "--probe-cc", "Belgium"], "--probe-cc"),
+        ([], "nothing to measure"),
+        (["--test-list", str(tmp_path / "missing.csv")], "cannot read test list"),
+    ):
+        done = probe_cli([*base, *extra], tmp_path / "config")
+        assert done.returncode == 2, (extra, done.stderr)
+        assert words in done.stderr and "Traceback" not in done.stderr
