@@ -12,7 +12,7 @@ import pytest
 
 from netfreedom.probe.control_server import create_app
 from netfreedom.probe.httpclient import FetchSettings, fetch
-from netfreedom.probe.lab import Lab
+from netfreedom.probe.lab import PUBLIC_NET, Lab
 from netfreedom.probe.netio import Dialer, tls_context
 from netfreedom.probe.serving import BackgroundServer
 
@@ -33,28 +33,30 @@ def ask(control_url: str, url: str, tcp: list[str] | None = None) -> httpx.Respo
 
 
 def test_control_measures_a_reachable_site(lab: Lab) -> None:
-    url = case_url(lab, "ok")
-    site = lab.ip(10)
-    port = url.rsplit(":", 1)[1].strip("/")
-    answer = ask(lab.control_url, url, [f"{site}:{port}"])
+    public = f"{PUBLIC_NET}.10"
+    answer = ask(lab.control_url, case_url(lab, "ok"), [f"{public}:80"])
     assert answer.status_code == 200
     control = answer.json()
-    assert control["dns"] == {"failure": None, "addrs": [site]}
-    assert control["tcp_connect"] == {f"{site}:{port}": {"status": True, "failure": None}}
+    assert control["dns"] == {"failure": None, "addrs": [public]}
+    # Port 80 reaches the site; nothing is routed on 443 in the lab.
+    assert control["tcp_connect"] == {
+        f"{public}:80": {"status": True, "failure": None},
+        f"{public}:443": {"status": False, "failure": "connect_error"},
+    }
     http = control["http_request"]
     assert http["status_code"] == 200 and http["failure"] is None
     assert http["title"].startswith("Lab site ok.lab.test")
     assert http["body_length"] > 1000
     assert http["headers"]["X-Lab-Site"] == "ok.lab.test"
-    assert control["ip_info"][site]["flags"] & 1 and control["ip_info"][site]["flags"] & 2
-    assert control["ip_info"][site]["flags"] & 4  # loopback is a bogon
+    assert control["ip_info"] == {public: {"asn": 0, "flags": 1 | 2}}
 
 
 def test_control_reports_a_site_down_everywhere(lab: Lab) -> None:
     control = ask(lab.control_url, case_url(lab, "down")).json()
     assert control["http_request"]["failure"] == "connection_refused_error"
     assert control["http_request"]["status_code"] == -1
-    assert [v["failure"] for v in control["tcp_connect"].values()] == ["connection_refused_error"]
+    failures = sorted(v["failure"] for v in control["tcp_connect"].values())
+    assert failures == ["connect_error", "connection_refused_error"]
 
 
 def test_control_sees_the_unfiltered_site_behind_a_middlebox(lab: Lab) -> None:
@@ -71,22 +73,26 @@ def test_control_dns_failure_strings(lab: Lab) -> None:
 
 
 def test_private_addresses_are_refused_without_allow_private(lab: Lab) -> None:
-    server = BackgroundServer(create_app(lab.control_config(allow_private=False)), lab.ip(4))
-    try:
-        url = case_url(lab, "ok")
-        port = url.rsplit(":", 1)[1].strip("/")
-        control = ask(server.url, url, [f"{lab.ip(10)}:{port}", f"127.0.0.1:{port}"]).json()
-    finally:
-        server.stop()
+    site = lab.control_routes[f"{PUBLIC_NET}.10:80"]  # the site's real loopback ip:port
+    url = f"http://{site}/"
+    control = ask(lab.control_url, url, [site, "10.1.2.3:80"]).json()
     assert control["tcp_connect"] == {}  # nothing dialed
     assert control["http_request"]["failure"] == "dns_lookup_error"
     assert control["http_request"]["status_code"] == -1
     assert all(info["flags"] & 4 for info in control["ip_info"].values())
+    server = BackgroundServer(create_app(lab.control_config(allow_private=True, routes={})), lab.ip(4))
+    try:
+        allowed = ask(server.url, url, [site]).json()
+    finally:
+        server.stop()
+    assert allowed["http_request"]["status_code"] == 200
+    assert allowed["tcp_connect"][site] == {"status": True, "failure": None}
 
 
 def test_a_redirect_cannot_lead_into_a_private_network(lab: Lab) -> None:
     """A public first hop (routed to a local redirector: nothing leaves loopback) redirecting to loopback."""
-    site = case_url(lab, "ok")
+    real = lab.control_routes[f"{PUBLIC_NET}.10:80"]  # the site's loopback ip:port
+    site = f"http://{real}/"
     calls: list[str] = []
 
     async def redirector(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,7 +110,7 @@ def test_a_redirect_cannot_lead_into_a_private_network(lab: Lab) -> None:
         async def resolve(name: str) -> tuple[list[str], str | None]:
             return ([public], None) if name == "public.example" else ([lab.ip(10)], None)
 
-        dialer = Dialer(2.0, {f"{public}:80": f"{lab.ip(5)}:{port}"})
+        dialer = Dialer(2.0, {f"{public}:80": f"{lab.ip(5)}:{port}", real: real})
         out = []
         for allow in (False, True):
             settings = FetchSettings(body_cap=65536, timeout=3, tls=tls_context(), allow_private=allow)
@@ -128,8 +134,8 @@ def test_bad_requests_are_rejected(lab: Lab) -> None:
 
 
 def test_beyond_max_concurrency_the_control_answers_503(lab: Lab) -> None:
-    # Without the lab's routes this control meets the censor's middlebox that never answers.
-    config = lab.control_config(max_concurrency=1, http_timeout=3.0, routes={})
+    # Routed like the probe, this control meets the censor's middlebox that never answers.
+    config = lab.control_config(max_concurrency=1, http_timeout=3.0, routes=lab.probe_routes)
     server = BackgroundServer(create_app(config), lab.ip(6))
     try:
         results: list[int] = []

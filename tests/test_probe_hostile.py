@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from netfreedom.probe.lab import Lab
-from netfreedom.probe.measure import ProbeSettings, measure
+from netfreedom.probe.measure import measure
 
 TIMEOUT = 1.0
 CAP = 65536
@@ -25,9 +25,7 @@ def lab() -> Iterator[Lab]:
 
 
 def run(lab: Lab, url: str, resolver: tuple[str, int]) -> tuple[dict[str, Any], float, int]:
-    settings = ProbeSettings(
-        control_url=lab.control_url, resolver=resolver, timeout=TIMEOUT, control_timeout=10, body_cap=CAP
-    )
+    settings = lab.probe_settings(resolver=resolver, timeout=TIMEOUT, control_timeout=10, body_cap=CAP)
 
     async def main() -> dict[str, Any]:
         async with httpx.AsyncClient() as client:
@@ -80,10 +78,16 @@ def test_server_that_never_accepts_times_out(lab: Lab) -> None:
     assert elapsed < 4 * TIMEOUT + 2
 
 
+def test_lab_dialers_never_leave_the_lab(lab: Lab) -> None:
+    """The injected bogon has no route: the probe records a failure instead of dialing 10.10.34.36."""
+    keys, _, _ = run(lab, next(c.url for c in lab.cases if c.name == "dns-bogon"), censored(lab))
+    assert [(t["ip"], t["status"]["failure"]) for t in keys["tcp_connect"]] == [
+        ("10.10.34.36", "network_unreachable")
+    ]
+
+
 def test_unreachable_control_is_a_control_failure(lab: Lab) -> None:
-    settings = ProbeSettings(
-        control_url=f"http://{lab.ip(99)}:9/", resolver=censored(lab), timeout=TIMEOUT, control_timeout=2
-    )
+    settings = lab.probe_settings(control_url=f"http://{lab.ip(99)}:9/", timeout=TIMEOUT, control_timeout=2)
 
     async def main() -> dict[str, Any]:
         async with httpx.AsyncClient() as client:

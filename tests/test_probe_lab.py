@@ -45,8 +45,10 @@ def probe_cli(args: list[str], config: Path, stdin: str = "") -> subprocess.Comp
 def measured(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("probe")
     test_list = lab.write_test_list(tmp / "lab.csv")
+    routes = lab.write_routes(tmp / "routes.json")
     out = tmp / "out.jsonl"
     args = ["--test-list", str(test_list), "--control", lab.control_url, "--resolver", lab.probe_resolver]
+    args += ["--lab-routes", str(routes)]
     args += ["--output", str(out), "--timeout", "1", "--parallel", "8", "--probe-cc", "BE"]
     args += ["--probe-asn", "AS64496", "--yes"]
     done = probe_cli(args, tmp / "config")
@@ -90,6 +92,7 @@ def test_raw_observations_match_the_lab(measured: dict[str, Any]) -> None:
     inject = m["dns-inject"]
     probe_addrs = {a["ipv4"] for q in inject["queries"] for a in q["answers"] or [] if "ipv4" in a}
     assert probe_addrs.isdisjoint(inject["control"]["dns"]["addrs"])
+    assert [t["ip"] for t in m["dns-bogon"]["tcp_connect"]] == ["10.10.34.36"]
     assert [t["status"]["failure"] for t in m["tcp-refused"]["tcp_connect"]] == ["connection_refused"]
     assert [t["status"]["failure"] for t in m["tcp-drop"]["tcp_connect"]] == ["generic_timeout_error"]
     assert all(t["status"]["blocked"] for t in m["tcp-drop"]["tcp_connect"])
@@ -100,6 +103,51 @@ def test_raw_observations_match_the_lab(measured: dict[str, Any]) -> None:
     assert m["blockpage"]["control"]["http_request"]["status_code"] == 200
     assert m["down"]["control"]["http_request"]["failure"] == "connection_refused_error"
     assert not any(t["status"]["blocked"] for t in m["down"]["tcp_connect"])
+
+
+# expected lab verdict -> (outcome, layer) of netfreedom's own verdict
+OWN = {
+    "ok": ("ok", None),
+    "dns": ("blocked", "dns"),
+    "tcp": ("blocked", "tcp"),
+    "http-failure": ("blocked", "http"),
+    "http-diff": ("blocked", "http"),
+    "blockpage": ("blocked", "http"),
+    "down": ("down", "tcp"),
+}
+# expected lab verdict -> the probe's own `blocking` (web_connectivity 0.4 rules)
+BLOCKING = {
+    "ok": False,
+    "dns": "dns",
+    "tcp": "tcp_ip",
+    "http-failure": "http-failure",
+    "http-diff": "http-diff",
+    "blockpage": "http-diff",
+    "down": "tcp_ip",  # 0.4 says tcp_ip whenever every connect failed; the own verdict knows better
+}
+
+
+def test_each_lab_case_gets_its_verdict(lab: Lab, measured: dict[str, Any]) -> None:
+    from netfreedom.analysis.web_connectivity import analyze_raw
+
+    for case in lab.cases:
+        line = msgspec.json.encode(measured["by_name"][case.name])
+        env = msgspec.json.decode(line, type=Envelope)
+        _, verdict = analyze_raw(env, env.test_keys)
+        keys = measured["by_name"][case.name]["test_keys"]
+        got = (verdict.outcome.value, verdict.layer.value if verdict.layer else None)
+        assert got == OWN[case.expected], (case.name, verdict)
+        assert keys["blocking"] == BLOCKING[case.expected], case.name
+        assert keys["accessible"] is (case.expected == "ok"), case.name
+        # The probe's summary is the analysis' reproduction, by construction and in fact.
+        assert (keys["blocking"], keys["accessible"]) == (verdict.blocking, verdict.accessible)
+    reasons = {
+        name: analyze_raw(env, env.test_keys)[1].reason.value
+        for name, m in measured["by_name"].items()
+        for env in [msgspec.json.decode(msgspec.json.encode(m), type=Envelope)]
+    }
+    assert reasons["dns-nxdomain"] == "dns.nxdomain" and reasons["dns-bogon"] == "dns.bogon"
+    assert reasons["tcp-refused"] == "tcp.refused" and reasons["down"] == "site_down"
 
 
 def test_output_reingests_without_a_rejected_line(measured: dict[str, Any]) -> None:
@@ -121,6 +169,7 @@ def test_risk_notice_needs_acceptance_once(lab: Lab, tmp_path: Path) -> None:
     url = next(c.url for c in lab.cases if c.name == "ok")
     args = ["--url", url, "--control", lab.control_url, "--resolver", lab.probe_resolver]
     args += ["--output", str(tmp_path / "o.jsonl"), "--timeout", "1"]
+    args += ["--lab-routes", str(lab.write_routes(tmp_path / "routes.json"))]
     config = tmp_path / "config"
     refused = probe_cli(args, config)
     assert refused.returncode == 2

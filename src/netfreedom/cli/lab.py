@@ -13,9 +13,9 @@ def lab(
     net: Annotated[
         str, typer.Option("--net", help="First three octets of the lab's loopback addresses.")
     ] = "127.0.0",
-    test_list: Annotated[
-        Path | None, typer.Option("--write-test-list", help="Write the lab's test list here.")
-    ] = None,
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Where to write the lab's test list and routes.")
+    ] = Path("netfreedom-lab"),
 ) -> None:
     """Start DNS servers, web servers, censor middleboxes and a control on loopback; Ctrl-C stops."""
     import threading
@@ -29,6 +29,10 @@ def lab(
     parts = net.split(".")
     if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
         raise InputError(f"--net must be three octets inside 127/8, like 127.0.0 (got {net!r})")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create folder: {exc.strerror}", file=str(folder)) from exc
     console = Console()
     with Lab(net) as running:
         table = Table(title="netfreedom censorship lab")
@@ -38,16 +42,14 @@ def lab(
         for case in running.cases:
             table.add_row(case.name, case.url, case.expected)
         console.print(table)
-        if test_list is not None:
-            running.write_test_list(test_list)
-            source = f"--test-list {test_list}"
-        else:
-            source = " ".join(f"--url {c.url}" for c in running.cases[:2]) + " ..."
+        test_list = running.write_test_list(folder / "lab.csv")
+        routes = running.write_routes(folder / "routes.json")
         console.print(f"control: {running.control_url}   censored resolver: {running.probe_resolver}")
         console.print(
-            f"try: netfreedom probe run {source} --control {running.control_url} "
-            f"--resolver {running.probe_resolver} --output lab.jsonl --timeout 2",
+            f"try: netfreedom probe run --test-list {test_list} --control {running.control_url} "
+            f"--resolver {running.probe_resolver} --lab-routes {routes} --output lab.jsonl --timeout 2",
             soft_wrap=True,
+            highlight=False,
         )
         console.print("running; Ctrl-C to stop")
         try:

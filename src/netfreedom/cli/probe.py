@@ -59,6 +59,26 @@ def load_urls(urls: list[str], lists: list[Path]) -> list[str]:
     return list(found)
 
 
+def load_routes(path: Path) -> dict[str, str]:
+    """The lab's ``{"public ip:port": "loopback ip:port"}`` map; every dial is confined to it."""
+    import msgspec
+
+    from netfreedom.probe.addresses import split_endpoint
+
+    try:
+        routes = msgspec.json.decode(path.read_bytes(), type=dict[str, str])
+    except OSError as exc:
+        raise InputError(f"cannot read lab routes: {exc.strerror}", file=str(path)) from exc
+    except msgspec.DecodeError as exc:
+        raise InputError(f"lab routes are not a JSON object of strings: {exc}", file=str(path)) from exc
+    for key, value in routes.items():
+        if split_endpoint(key) is None or split_endpoint(value) is None:
+            raise InputError(f"lab route {key!r} -> {value!r} is not IP:port -> IP:port", file=str(path))
+    if not routes:
+        raise InputError("lab routes are empty", file=str(path))
+    return routes
+
+
 def confirm_risk(yes: bool) -> None:
     from netfreedom.probe import consent
 
@@ -95,6 +115,10 @@ def run(
         int, typer.Option("--body-cap", min=1024, help="Bytes of body kept per response.")
     ] = 131072,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept the risk notice without asking.")] = False,
+    lab_routes: Annotated[
+        Path | None,
+        typer.Option("--lab-routes", hidden=True, help="Censorship lab address map (JSON; lab runs only)."),
+    ] = None,
 ) -> None:
     """Measure URLs with web_connectivity and write OONI-format measurements."""
     import asyncio
@@ -123,6 +147,7 @@ def run(
         timeout=timeout,
         control_timeout=max(30.0, 3 * timeout),
         body_cap=body_cap,
+        routes=load_routes(lab_routes) if lab_routes is not None else {},
     )
     confirm_risk(yes)
     console = Console(stderr=True)

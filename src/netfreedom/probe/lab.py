@@ -1,17 +1,17 @@
 """The censorship lab: a small world on loopback where the probe meets a censor and the control does not.
 
-Every server listens on its own ``127.0.0.x`` address and a random port, and every lab URL carries its
-port explicitly, so the probe and the control resolve and dial the same ``ip:port``.  The censor sits on the
-probe's path only:
+The lab's sites have "public" addresses in 192.88.99.0/24 (the retired 6to4 relay anycast block: globally
+routable, so analysis treats them as ordinary internet addresses, and nobody's service) on port 80; each
+address:port is *routed* to a listener on a ``127.0.0.x`` loopback address with a random port.  There are
+two route maps, and every lab dialer is confined to its map (an unrouted address is never dialed):
 
-- DNS: the probe asks the *censored* resolver, the control the *honest* one (same zone but for the
-  censored names, which answer NXDOMAIN or an injected address).
-- TCP/HTTP: a censored site's public address is a middlebox (refuse, drop, reset, blockpage, other page).
-  The control's dialer gets the lab's *routes*, mapping each middlebox ``ip:port`` to the real site, which
-  is what an unfiltered network would reach.
-- A site that is down everywhere has no route: the control fails too.
+- the probe's routes lead through the censor: a censored site's address reaches a middlebox (refuse, drop,
+  reset, hang, blockpage, other page) instead of the site;
+- the control's routes are the unfiltered network: every site's address reaches the real site.
 
-Use it from tests as a context manager (``with Lab() as lab``), or run ``netfreedom lab``.
+DNS is split the same way: the probe asks the *censored* resolver (NXDOMAIN, an injected address, a bogon
+for censored names), the control the *honest* one.  A site that is down everywhere is routed to a closed
+port in both maps.  Use it from tests as a context manager (``with Lab() as lab``), or run ``netfreedom lab``.
 """
 
 from __future__ import annotations
@@ -25,14 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from netfreedom.probe.control import ControlConfig
 from netfreedom.probe.control_server import create_app
 from netfreedom.probe.labdns import NXDOMAIN, DnsServer
 from netfreedom.probe.labweb import Behaviour, WebServer
+from netfreedom.probe.measure import ProbeSettings
 from netfreedom.probe.serving import BackgroundServer
 
 T = TypeVar("T")
 DOMAIN = "lab.test"
+PUBLIC_NET = "192.88.99"
+BOGON_ANSWER = "10.10.34.36"  # what some censors inject; the lab's dialers never dial it (no route)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class Lab:
         self.with_control = with_control
         self.cases: list[LabCase] = []
         self.hostile: dict[str, str] = {}
-        self.routes: dict[str, str] = {}
+        self.probe_routes: dict[str, str] = {}
+        self.control_routes: dict[str, str] = {}
         self.control_url = ""
         self.censored_dns: DnsServer
         self.honest_dns: DnsServer
@@ -81,39 +87,46 @@ class Lab:
 
     async def _build(self) -> None:
         site = await self._web_server(10, Behaviour.SITE)
+        closed = await self._web_server(11, Behaviour.REFUSE)
         honest: dict[str, list[str] | str] = {}
         censored: dict[str, list[str] | str] = {}
+        public = iter(range(10, 250))
 
         def add(
             name: str,
             expected: str,
-            server: WebServer,
+            probe_side: WebServer,
             *,
             probe_dns: list[str] | str | None = None,
-            routed: bool = True,
-        ) -> None:
+            control_side: WebServer | None = None,
+        ) -> str:
             host = f"{name}.{DOMAIN}"
-            honest[host] = [server.host]
-            censored[host] = probe_dns if probe_dns is not None else [server.host]
-            if routed and server is not site:
-                self.routes[server.address] = site.address
-            self.cases.append(LabCase(name, f"http://{host}:{server.port}/", expected))
+            address = f"{PUBLIC_NET}.{next(public)}"
+            honest[host] = [address]
+            censored[host] = probe_dns if probe_dns is not None else [address]
+            self.probe_routes[f"{address}:80"] = probe_side.address
+            self.control_routes[f"{address}:80"] = (control_side or site).address
+            url = f"http://{host}/"
+            if expected:
+                self.cases.append(LabCase(name, url, expected))
+            return url
 
+        injected = f"{PUBLIC_NET}.66"
+        self.probe_routes[f"{injected}:80"] = closed.address
         add("ok", "ok", site)
         add("dns-nxdomain", "dns", site, probe_dns=NXDOMAIN)
-        # Injection: the censored resolver answers an address where nothing listens on the site's port.
-        add("dns-inject", "dns", site, probe_dns=[self.ip(66)])
-        add("tcp-refused", "tcp", await self._web_server(11, Behaviour.REFUSE))
+        add("dns-inject", "dns", site, probe_dns=[injected])  # an address where nothing answers
+        add("dns-bogon", "dns", site, probe_dns=[BOGON_ANSWER])
+        add("tcp-refused", "tcp", closed)
         add("tcp-drop", "tcp", await self._web_server(12, Behaviour.DROP))
         add("http-reset", "http-failure", await self._web_server(13, Behaviour.RESET))
         add("http-hang", "http-failure", await self._web_server(14, Behaviour.HANG))
         add("http-diff", "http-diff", await self._web_server(15, Behaviour.DIFF))
         add("blockpage", "blockpage", await self._web_server(16, Behaviour.BLOCKPAGE))
-        add("down", "down", await self._web_server(17, Behaviour.REFUSE), routed=False)
+        add("down", "down", closed, control_side=closed)
         for name, behaviour, last in (("trickle", Behaviour.TRICKLE, 18), ("endless", Behaviour.ENDLESS, 19)):
             server = await self._web_server(last, behaviour)
-            honest[f"{name}.{DOMAIN}"] = censored[f"{name}.{DOMAIN}"] = [server.host]
-            self.hostile[name] = f"http://{name}.{DOMAIN}:{server.port}/"
+            self.hostile[name] = add(name, "", server, control_side=server)
         self.hostile["drop"] = next(c.url for c in self.cases if c.name == "tcp-drop")
 
         self.censored_dns = DnsServer(self.ip(53), censored)
@@ -131,15 +144,14 @@ class Lab:
         return self
 
     def control_config(self, **overrides: Any) -> ControlConfig:
-        """The control the lab runs: honest DNS, private addresses allowed, the unfiltered routes."""
+        """The control the lab runs: honest DNS and the unfiltered routes (private addresses refused)."""
         settings: dict[str, Any] = {
             "resolver": (self.honest_dns.host, self.honest_dns.port),
-            "allow_private": True,
             "dns_timeout": 2.0,
             "tcp_timeout": 2.0,
             "http_timeout": 4.0,
             "body_cap": 256 * 1024,
-            "routes": dict(self.routes),
+            "routes": dict(self.control_routes),
         }
         settings.update(overrides)
         return ControlConfig(**settings)
@@ -147,6 +159,22 @@ class Lab:
     @property
     def probe_resolver(self) -> str:
         return self.censored_dns.address
+
+    def probe_settings(self, **overrides: Any) -> ProbeSettings:
+        """Probe settings for this lab: the censored resolver, the lab's control, the probe's routes."""
+        settings: dict[str, Any] = {
+            "control_url": self.control_url,
+            "resolver": (self.censored_dns.host, self.censored_dns.port),
+            "timeout": 1.0,
+            "routes": dict(self.probe_routes),
+        }
+        settings.update(overrides)
+        return ProbeSettings(**settings)
+
+    def write_routes(self, path: Path) -> Path:
+        """The probe's routes as JSON, for ``netfreedom probe run --lab-routes``."""
+        path.write_bytes(msgspec.json.encode(self.probe_routes))
+        return path
 
     def test_list(self) -> str:
         """The lab's cases as a Citizen Lab test list (CSV text)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +44,7 @@ class ProbeSettings:
     body_cap: int = BODY_CAP
     sni_control: str = "example.com"  # innocuous SNI for the SNI-blocking check
     ca_file: str | None = None
+    routes: Mapping[str, str] = field(default_factory=dict)  # the censorship lab's address map only
 
 
 def _body(data: bytes) -> str | dict[str, str]:
@@ -174,7 +176,7 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         port = 443 if scheme == "https" else 80
-    dialer = Dialer(settings.timeout)
+    dialer = Dialer(settings.timeout, settings.routes)
 
     queries = await lookup(host, settings.resolver, settings.timeout)
     addrs = [host] if is_ip(host) else addresses(queries)

@@ -1,8 +1,10 @@
 """TCP connects and TLS handshakes that return a failure string instead of raising.
 
 Every operation has a deadline; every failure is classified into an OONI string (``failures``).  A
-``Dialer`` may carry *routes* (``ip:port`` → ``ip:port``): the censorship lab gives the control server the
-unfiltered path to a site whose public address the probe reaches through the lab's censor.
+``Dialer`` may carry *routes* (``ip:port`` → ``ip:port``): the censorship lab maps its "public" addresses to
+loopback listeners, a different map for the probe (through the censor) and the control (unfiltered).  A
+dialer with routes is *confined*: an endpoint without a route is never dialed (``network_unreachable``), so
+a lab run cannot leak a packet off the machine.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Dialer:
 
     async def tcp(self, ip: str, port: int, *, keep: bool = False) -> TcpResult:
         """Connect; with ``keep`` the open connection is returned for a TLS handshake or request."""
+        if self.routes and endpoint(ip, port) not in self.routes:
+            return TcpResult(ip, port, "network_unreachable", self.elapsed())
         host, real_port = self._target(ip, port)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
