@@ -186,12 +186,15 @@ def test_risk_notice_needs_acceptance_once(lab: Lab, tmp_path: Path) -> None:
 
 def test_bad_options_are_clear_errors(lab: Lab, tmp_path: Path) -> None:
     base = ["--control", lab.control_url, "--output", str(tmp_path / "o.jsonl"), "--yes"]
+    bad_routes = tmp_path / "routes.json"
+    bad_routes.write_text('{"192.88.99.1:80": "somewhere"}')
     for extra, words in (
         (["--url", "ftp://x/"], "not an http(s) URL"),
         (["--url", "http://x/", "--resolver", "nope"], "--resolver"),
         (["--url", "http://x/", "--probe-cc", "Belgium"], "--probe-cc"),
         ([], "nothing to measure"),
         (["--test-list", str(tmp_path / "missing.csv")], "cannot read test list"),
+        (["--url", "http://x/", "--lab-routes", str(bad_routes)], "is not IP:port"),
     ):
         done = probe_cli([*base, *extra], tmp_path / "config")
         assert done.returncode == 2, (extra, done.stderr)
