@@ -71,7 +71,7 @@ def fingerprints_from_bytes(
     false_pos, p4 = parse_cp_signatures(cp_false_positives, false_positive=True, origin=_CP_FILES[1])
     known = {fp.name for fp in http}
     extra = [fp for fp in (*blockpages, *false_pos) if fp.name not in known]
-    return FingerprintDB((*dns, *http, *extra), problems=(*p1, *p2, *p3, *p4))
+    return FingerprintDB((*dns, *http, *extra), load_problems=(*p1, *p2, *p3, *p4))
 
 
 def _read(source: str, fetcher: Fetcher) -> bytes:

@@ -324,11 +324,13 @@ def _dns_pattern(value: str) -> str:
 @dataclass
 class FingerprintDB:
     """Compiled fingerprints.  ``id`` is a content hash: verdicts record it, and a store re-analyses its
-    measurements when it changes.  ``problems`` lists source rows that were skipped, with the reason."""
+    measurements when it changes.  The automata are compiled on first use (about a second), so a set
+    that only needs its ``id`` costs nothing.  ``problems`` lists source rows that were skipped."""
 
     fingerprints: tuple[Fingerprint, ...]
-    problems: tuple[str, ...] = ()
+    load_problems: tuple[str, ...] = ()
     id: str = field(init=False)
+    _refused: tuple[str, ...] | None = field(init=False, repr=False, default=None)
     _dns: dict[str, list[int]] = field(init=False, repr=False)
     _body: _PatternSet = field(init=False, repr=False)
     _block: _PatternSet = field(init=False, repr=False)
@@ -357,11 +359,19 @@ class FingerprintDB:
                 targets = [self._headers.setdefault(name, _PatternSet())]
             for target in targets:
                 target.add(_regex(fp), index)
-        refused: dict[int, None] = {}
-        for pattern_set in (self._body, self._block, *self._headers.values()):
-            refused.update(dict.fromkeys(pattern_set.compile()))
-        skipped = [f"{self.fingerprints[i].name}: pattern not usable" for i in refused]
-        self.problems = (*self.problems, *skipped)
+
+    def _compile(self) -> tuple[str, ...]:
+        if self._refused is None:
+            refused: dict[int, None] = {}
+            for pattern_set in (self._body, self._block, *self._headers.values()):
+                refused.update(dict.fromkeys(pattern_set.compile()))
+            self._refused = tuple(f"{self.fingerprints[i].name}: pattern not usable" for i in refused)
+        return self._refused
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Source rows that were skipped (bad CSV/JSON rows, patterns the matcher refuses), with reasons."""
+        return (*self.load_problems, *self._compile())
 
     @classmethod
     def empty(cls) -> FingerprintDB:
@@ -383,6 +393,8 @@ class FingerprintDB:
 
     def match_page(self, body: str | bytes | None, headers: Mapping[str, str] | None) -> list[Fingerprint]:
         """Fingerprints matching one HTTP response: its body, each header, and the header block."""
+        if self._refused is None:
+            self._compile()
         found: list[int] = []
         if body:
             found.extend(self._body.match(_as_bytes(body)))

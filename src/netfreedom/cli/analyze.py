@@ -47,6 +47,9 @@ def _print(summary: AnalyzeSummary, *, store_mode: bool, to_stderr: bool) -> Non
         out.print(f"  {outcomes}")
     if summary.analysis_errors:
         out.print(f"  [bold red]analysis errors {summary.analysis_errors}[/] (a bug: please report)")
+    if summary.fingerprint_problems:
+        first = escape(summary.fingerprint_problems[0])
+        out.print(f"  fingerprint rows skipped {len(summary.fingerprint_problems)} (first: {first})")
     for e in summary.errors[:_SHOWN_ERRORS]:
         out.print(escape(f"  {e.file}:{e.line}: {e.reason}"))  # input text: never markup
     hidden = summary.rejected - min(len(summary.errors), _SHOWN_ERRORS)

@@ -51,6 +51,7 @@ class AnalyzeSummary:
     analysis_errors: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: list[Problem] = field(default_factory=list)
+    fingerprint_problems: tuple[str, ...] = ()
 
     def count(self, verdict: Verdict) -> None:
         self.analysed += 1
@@ -75,6 +76,7 @@ class AnalyzeSummary:
             "analysis_errors": self.analysis_errors,
             "outcomes": dict(sorted(self.outcomes.items())),
             "errors": [{"file": e.file, "line": e.line, "reason": e.reason} for e in self.errors],
+            "fingerprint_problems": list(self.fingerprint_problems),
         }
 
 
@@ -137,7 +139,10 @@ def analyze_files(
     """Analyse measurement files (no store) into ``output`` (None: standard output), one JSON verdict
     record per measurement in input order.  Bad lines are counted and listed, never fatal.  The output
     file appears whole or not at all (written aside, then renamed)."""
-    summary = AnalyzeSummary(fingerprints_id=fingerprints.id if fingerprints else "")
+    summary = AnalyzeSummary(
+        fingerprints_id=fingerprints.id if fingerprints else "",
+        fingerprint_problems=fingerprints.problems if fingerprints else (),
+    )
     out, tmp = _open_output(output)
     try:
         for item in read_sources(sources, None, fetcher, max_line=max_line):
@@ -184,7 +189,9 @@ def analyze_store(
 ) -> AnalyzeSummary:
     """Give every stored measurement a verdict by the current rules and fingerprints."""
     fingerprints_id = fingerprints.id if fingerprints else "none"
-    summary = AnalyzeSummary(fingerprints_id=fingerprints_id)
+    summary = AnalyzeSummary(
+        fingerprints_id=fingerprints_id, fingerprint_problems=fingerprints.problems if fingerprints else ()
+    )
     stale = _stale_verdicts(store, fingerprints_id)
     if stale:
         store.reset_verdicts()
