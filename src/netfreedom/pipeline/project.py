@@ -17,7 +17,6 @@ from netfreedom.errors import ConfigError
 
 PROJECT_FILE = "netfreedom.toml"
 TESTLISTS_HOME = "https://raw.githubusercontent.com/citizenlab/test-lists/master/lists/"
-FINGERPRINTS_HOME = "https://raw.githubusercontent.com/ooni/blocking-fingerprints/main/"
 WORLD_ATLAS = "https://unpkg.com/world-atlas@2.0.2/countries-50m.json"
 
 
@@ -40,6 +39,15 @@ class Workbook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     year: int | None = None
 
 
+class FingerprintSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Blockpage fingerprints: each a URL or a path; unset ones use the analysis defaults (public homes)."""
+
+    dns: str | None = None
+    http: str | None = None
+    cp_blockpages: str | None = None
+    cp_false_positives: str | None = None
+
+
 class IndexSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     methodology: str = "fotn-legacy"
     scores: list[str] = []
@@ -53,7 +61,7 @@ class Project(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     store: str = "netfreedom.duckdb"
     sources: list[Source] = []
     testlists: str = TESTLISTS_HOME
-    fingerprints: list[str] = []
+    fingerprints: FingerprintSpec = msgspec.field(default_factory=FingerprintSpec)
     map: str = WORLD_ATLAS
     index: IndexSpec = msgspec.field(default_factory=IndexSpec)
     mirror_layout: dict[str, str] = {}
@@ -148,11 +156,11 @@ output = "site"
 # Citizen Lab test lists (URL categories): a folder, or the public home.
 testlists = "{testlists}"
 
-# Blockpage fingerprints: OONI's CSVs (empty = the analysis defaults).
-fingerprints = []
-
 # World map shapes (world-atlas TopoJSON).
 map = "{world}"
+
+# Blockpage fingerprints: OONI's CSVs and Censored Planet's signatures; unset = their public homes.
+fingerprints = {{}}
 
 # Measurement sources: local files/folders (`path`) or the OONI archive (`url`), with optional filters.
 # [[sources]]
