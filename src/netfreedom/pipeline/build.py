@@ -127,7 +127,7 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
 
 
 def _testlists(project: Project, store: Any, fetcher: Fetcher, state: _State, progress: Progress) -> StepResult:
-    from netfreedom.evidence.tables import testlists_table
+    from netfreedom.evidence.tables import lists_table
     from netfreedom.ingest.testlists import fetch_testlists, read_testlists
 
     t = time.perf_counter()
@@ -137,7 +137,7 @@ def _testlists(project: Project, store: Any, fetcher: Fetcher, state: _State, pr
         lists = fetch_testlists(fetcher, base_url=source)
     else:
         lists = read_testlists(project.path(source))
-    table = testlists_table(lists)
+    table = lists_table(lists)
     signature = _sha(*(",".join(r) for r in sorted(lists.rows())))
     detail = f"{table.num_rows} URLs in {len(lists.lists)} lists"
     if lists.problems:
