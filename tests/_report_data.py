@@ -250,3 +250,41 @@ SAMPLE_LISTS = [
     )
     for k in range(30)
 ]
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fotn-2018"
+HOSTILE_NETWORK = "<script>window.__pwned=3</script><b onmouseover=window.__pwned=4>Evil ISP</b>"
+HOSTILE_URL = "http://archive.org/<script>window.__pwned=1</script>?q=\"><img src=x onerror=window.__pwned=2>"
+
+
+def hostile_measurement(measurements: Path) -> bytes:
+    """A real blockpage measurement (Indonesia, archive.org) whose URL, network name, body and title carry
+    markup that would run script if a page ever treated it as HTML."""
+    import orjson
+
+    line = (measurements / "web_connectivity.jsonl").read_bytes().splitlines()[9]
+    m = orjson.loads(line)
+    assert m["input"] == "http://archive.org"
+    m["measurement_uid"] = "20180601000000.000000_ID_webconnectivity_hostile"
+    m["input"] = HOSTILE_URL
+    m["probe_network_name"] = HOSTILE_NETWORK
+    payload = "<title><script>window.__pwned=5</script></title><img src=x onerror=\"fetch('/pwned')\">"
+    for req in m["test_keys"].get("requests", []):
+        resp = req.get("response") or {}
+        if isinstance(resp.get("body"), str):
+            resp["body"] = payload + resp["body"]
+    return orjson.dumps(m) + b"\n"
+
+
+def example_project(tmp: Path, measurements: Path, *, extra: list[Path] = ()) -> Path:  # type: ignore[assignment]
+    """The shipped example project, copied to ``tmp`` with its measurement source made absolute."""
+    text = (EXAMPLE / "netfreedom.toml").read_text(encoding="utf-8")
+    rel = 'path = "../../../shared/data/ooni/measurements"'
+    assert rel in text
+    sources = f"path = {str(measurements)!r}"
+    for p in extra:
+        sources += f"\n\n[[sources]]\npath = {str(p)!r}"
+    project = tmp / "project"
+    project.mkdir()
+    (project / "netfreedom.toml").write_text(text.replace(rel, sources), encoding="utf-8")
+    return project

@@ -213,7 +213,9 @@ def _country_names(codes: Iterable[str], index: IndexData) -> dict[str, str]:
 
     names = {r.iso2: r.country for rows in index.editions.values() for r in rows}
     for cc in codes:
-        if cc not in names:
+        if cc == "ZZ":
+            names[cc] = "Unknown country"
+        elif cc not in names:
             c = pycountry.countries.get(alpha_2=cc)
             names[cc] = str(getattr(c, "common_name", None) or c.name) if c is not None else cc
     return names
