@@ -254,7 +254,7 @@ SAMPLE_LISTS = [
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fotn-2018"
 HOSTILE_NETWORK = "<script>window.__pwned=3</script><b onmouseover=window.__pwned=4>Evil ISP</b>"
-HOSTILE_URL = "http://archive.org/<script>window.__pwned=1</script>?q=\"><img src=x onerror=window.__pwned=2>"
+HOSTILE_URL = 'http://archive.org/<script>window.__pwned=1</script>?q="><img src=x onerror=window.__pwned=2>'
 
 
 def hostile_measurement(measurements: Path) -> bytes:

@@ -34,7 +34,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         steps = build_project(project, db=project.store_path, fetcher=fetcher)
         assert [s.step for s in steps] == ["ingest", "test lists", "analyze", "index"]
-        publish(project.store_path, project.output_path, world=load_world(fetcher, project.map), title=project.title)
+        publish(
+            project.store_path,
+            project.output_path,
+            world=load_world(fetcher, project.map),
+            title=project.title,
+        )
     finally:
         fetcher.close()
     return project.output_path
@@ -52,8 +57,15 @@ def browser() -> Iterator[Any]:
             profile,
             executable_path=CHROMIUM,
             headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
             viewport={"width": 1280, "height": 900},
         )
         yield context
@@ -114,7 +126,9 @@ def test_ranking_map_and_sorting(site: Path, browser: Any, tmp_path: Path) -> No
     page.click("#ranking th:has-text('Total')")
     assert page.eval_on_selector("#ranking tbody tr", "r => r.dataset.cc") == "CN"
     page.fill("#filter", "iran")
-    visible = page.eval_on_selector_all("#ranking tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.cc)")
+    visible = page.eval_on_selector_all(
+        "#ranking tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.cc)"
+    )
     assert visible == ["IR"]
     watch.assert_clean()
     page.close()
@@ -133,8 +147,11 @@ def test_country_page_shows_its_scores(site: Path, browser: Any, tmp_path: Path)
     assert [c for c, _ in cats] == ["A", "B", "C"]
     with (DATA / "fotn" / "fotn_2018.csv").open(encoding="utf-8") as f:
         cn = next(r for r in csv.DictReader(f) if r["country"] == "China")
-    assert dict(cats) == {"A": cn["A_obstacles_access"], "B": cn["B_limits_content"],
-                          "C": cn["C_violations_user_rights"]}
+    assert dict(cats) == {
+        "A": cn["A_obstacles_access"],
+        "B": cn["B_limits_content"],
+        "C": cn["C_violations_user_rights"],
+    }
     assert "Not Free" in page.inner_text(".country-hero")
     page.screenshot(path=str(tmp_path / "china.png"), full_page=True)
     watch.assert_clean()
@@ -151,7 +168,12 @@ def test_hostile_measurement_executes_nothing(site: Path, browser: Any, tmp_path
     assert HOSTILE_URL in text  # shown, as text
     assert "<script>window.__pwned=3</script>" in text and "Evil ISP" in text and HOSTILE_NETWORK[:20] in text
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    assert page.eval_on_selector_all("#anomalies script, #anomalies img, #anomalies b, #anomalies a", "e => e.length") == 0
+    assert (
+        page.eval_on_selector_all(
+            "#anomalies script, #anomalies img, #anomalies b, #anomalies a", "e => e.length"
+        )
+        == 0
+    )
     assert page.eval_on_selector_all("a[href*='archive.org']", "e => e.length") == 0
     page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
     watch.assert_clean()

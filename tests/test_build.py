@@ -22,7 +22,11 @@ def _build(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     env["NETFREEDOM_CACHE"] = str(cache)
     env["COLUMNS"] = "200"
     return subprocess.run(
-        [sys.executable, "-m", "netfreedom", "build", *args], capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-m", "netfreedom", "build", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
 
 
@@ -99,8 +103,12 @@ def test_one_mirror_root_serves_every_remote_input(tmp_path: Path) -> None:
 
 def test_init_writes_a_project_that_loads(tmp_path: Path) -> None:
     env = cli_env()
-    r = subprocess.run([sys.executable, "-m", "netfreedom", "init", str(tmp_path / "p"), "--year", "2024"],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "netfreedom", "init", str(tmp_path / "p"), "--year", "2024"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     project = load_project(tmp_path / "p")
     assert project.years == [2024] and project.sources[0].url == "s3://ooni-data-eu-fra/raw/"

@@ -121,3 +121,18 @@ def test_measurements_are_paged_newest_first(con: duckdb.DuckDBPyConnection) -> 
     cat, n = measurements(con, Filters(category="polr"), limit=10, offset=0)
     assert n == 3 and {r["probe_cc"] for r in cat.records()} == {"IR"}
     assert page.records()[0]["measurement_start_time"] == "2018-04-03T11:00:00Z"
+
+
+def test_monthly_table_agrees_with_the_daily_one(con: duckdb.DuckDBPyConnection) -> None:
+    # A `since` filter inside a month forces the daily table; without it a monthly one answers.
+    for axes in (
+        (Axis.PROBE_CC, Axis.CATEGORY),
+        (Axis.MONTH, Axis.ASN),
+        (Axis.METHOD, None),
+        (Axis.URL, Axis.QUARTER),
+    ):
+        monthly = aggregate(con, Filters(), *axes)
+        daily = aggregate(con, Filters(since=dt.date(1970, 1, 1)), *axes)
+        assert monthly == daily and monthly.rows, axes
+    assert Filters(since=dt.date(2018, 1, 1), until=dt.date(2018, 2, 28)).month_aligned
+    assert not Filters(until=dt.date(2018, 2, 27)).month_aligned

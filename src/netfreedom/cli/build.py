@@ -23,9 +23,12 @@ def register(app: typer.Typer) -> None:
         *,
         mirror: Annotated[list[str] | None, typer.Option(help=MIRROR_HELP)] = None,
         cache_dir: Annotated[
-            Path | None, typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom).")
+            Path | None,
+            typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom)."),
         ] = None,
-        db: Annotated[Path | None, typer.Option("--db", help="Store file (default: the project's `store`).")] = None,
+        db: Annotated[
+            Path | None, typer.Option("--db", help="Store file (default: the project's `store`).")
+        ] = None,
         output: Annotated[
             Path | None, typer.Option("--output", "-o", help="Site folder (default: the project's `output`).")
         ] = None,

@@ -23,4 +23,6 @@ def register(app: typer.Typer) -> None:
         written = write_starter(directory, title=title, year=year or dt.datetime.now(dt.UTC).year)
         for path in written:
             typer.echo(f"wrote {path}")
-        typer.echo(f"next: edit {written[0]}, add score files to {directory / 'scores'}, run `netfreedom build {directory}`")
+        typer.echo(
+            f"next: edit {written[0]}, add score files to {directory / 'scores'}, run `netfreedom build {directory}`"
+        )

@@ -60,8 +60,9 @@ class _State:
         self.values: dict[str, str] = {}
         if self._exists():
             table = store.query(f"SELECT step, signature FROM {STATE_TABLE}")
-            self.values = dict(zip(table.column("step").to_pylist(), table.column("signature").to_pylist(),
-                                   strict=True))
+            self.values = dict(
+                zip(table.column("step").to_pylist(), table.column("signature").to_pylist(), strict=True)
+            )
 
     def _exists(self) -> bool:
         table = self.store.query(
@@ -126,7 +127,9 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
     return StepResult("ingest", added > 0, detail, time.perf_counter() - t)
 
 
-def _testlists(project: Project, store: Any, fetcher: Fetcher, state: _State, progress: Progress) -> StepResult:
+def _testlists(
+    project: Project, store: Any, fetcher: Fetcher, state: _State, progress: Progress
+) -> StepResult:
     from netfreedom.evidence.tables import lists_table
     from netfreedom.ingest.testlists import fetch_testlists, read_testlists
 
@@ -185,7 +188,9 @@ def _analyze(project: Project, store: Any, fetcher: Fetcher, progress: Progress)
     return StepResult("analyze", summary.stored > 0, detail, time.perf_counter() - t)
 
 
-def _score_files(project: Project, fetcher: Fetcher, work: Path, progress: Progress) -> tuple[list[Path], str]:
+def _score_files(
+    project: Project, fetcher: Fetcher, work: Path, progress: Progress
+) -> tuple[list[Path], str]:
     """Score files of the project, Freedom House workbooks imported into CSV score files; and a signature."""
     from netfreedom.pipeline.index import import_fh
 
@@ -230,10 +235,17 @@ def _index(project: Project, db: Path, fetcher: Fetcher, progress: Progress) -> 
     with open_store(db) as store:
         state = _State(store)
         lists_sig = state.values.get("testlists", "")
-        signature = _sha(scores_sig, meth_sig, lists_sig, _verdicts_signature(store),
-                         ",".join(map(str, sorted(project.years))))
+        signature = _sha(
+            scores_sig,
+            meth_sig,
+            lists_sig,
+            _verdicts_signature(store),
+            ",".join(map(str, sorted(project.years))),
+        )
         if state.same("index", signature):
-            return StepResult("index", False, f"{len(project.years)} edition(s) unchanged", time.perf_counter() - t)
+            return StepResult(
+                "index", False, f"{len(project.years)} edition(s) unchanged", time.perf_counter() - t
+            )
     notes: list[str] = []
     countries = 0
     for year in sorted(project.years):

@@ -5,7 +5,8 @@ Scanning the store's ``verdicts`` table for it is slow mostly for reasons that h
 question: wide VARCHAR keys, time-zone aware truncation, one row per measurement.  So after every analysis
 the cube ``report_facts`` is rebuilt: verdicts grouped by (country, day, network, test, URL, category,
 method) with integer ids for URLs and networks, counts per outcome, sorted by country then day so DuckDB's
-zone maps skip every other country.  Every axis the API offers (day … quarter, domain, URL, network, category,
+zone maps skip every other country; ``report_facts_url_monthly`` and ``report_facts_monthly`` are the
+same counts by month (without URLs for the second), read whenever a question needs no finer grain.  Every axis the API offers (day … quarter, domain, URL, network, category,
 country, test) is a coarsening of that grain, so the answers are exact; ``networks`` is a distinct count
 over the network id, which the cube keeps.
 """
@@ -22,6 +23,8 @@ FACTS = "report_facts"
 URLS = "report_urls"
 META = "report_cube_meta"
 NETWORKS = "report_networks"
+MONTHLY = "report_facts_monthly"
+URL_MONTHLY = "report_facts_url_monthly"
 
 # Test lists name the global list differently depending on the source; anything that is not a country's
 # own list counts as global.
@@ -82,6 +85,13 @@ class Filters:
     since: dt.date | None = None
     until: dt.date | None = None
 
+    @property
+    def month_aligned(self) -> bool:
+        """True when ``since``/``until`` cut at month boundaries, so monthly tables answer exactly."""
+        return (self.since is None or _month_start(self.since)) and (
+            self.until is None or _month_end(self.until)
+        )
+
     def where(self, *, raw: bool = False) -> tuple[str, list[Any]]:
         """A SQL condition and its parameters, over the cube (``f``/``u``) or, with ``raw``, over the
         store's ``verdicts`` table (``v``)."""
@@ -117,6 +127,14 @@ class Filters:
             clauses.append(f"{day} <= ?")
             params.append(self.until)
         return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _month_start(day: dt.date) -> bool:
+    return day.day == 1
+
+
+def _month_end(day: dt.date) -> bool:
+    return (day + dt.timedelta(days=1)).day == 1
 
 
 def asn_number(asn: str) -> int:
@@ -177,7 +195,7 @@ def refresh_cube(con: Any, *, force: bool = False) -> bool:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("BEGIN TRANSACTION")
     try:
-        for name in (FACTS, URLS, META, NETWORKS):
+        for name in (FACTS, URLS, META, NETWORKS, MONTHLY, URL_MONTHLY):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         if has_verdicts:
             con.execute(
@@ -226,6 +244,22 @@ def refresh_cube(con: Any, *, force: bool = False) -> bool:
                 "confirmed INTEGER, "
                 "down INTEGER, inconclusive INTEGER)"
             )
+        # Coarser copies for the questions that need neither days nor (for the second) URLs: a country
+        # measured every day reads a month's rows once per URL and network instead of once per day, and the
+        # country × category table reads a table a fraction of the size.
+        sums = (
+            "CAST(sum(n) AS INTEGER) AS n, CAST(sum(ok) AS INTEGER) AS ok, "
+            "CAST(sum(blocked) AS INTEGER) AS blocked, CAST(sum(confirmed) AS INTEGER) AS confirmed, "
+            "CAST(sum(down) AS INTEGER) AS down, CAST(sum(inconclusive) AS INTEGER) AS inconclusive"
+        )
+        con.execute(
+            f"CREATE TABLE {URL_MONTHLY} AS SELECT probe_cc, CAST(date_trunc('month', day) AS DATE) AS day, "
+            f"asn, test_name, url_id, category, method, {sums} FROM {FACTS} GROUP BY ALL ORDER BY 1, 2"
+        )
+        con.execute(
+            f"CREATE TABLE {MONTHLY} AS SELECT probe_cc, day, asn, test_name, category, method, {sums} "
+            f"FROM {URL_MONTHLY} GROUP BY ALL ORDER BY 1, 2"
+        )
         con.execute(f"CREATE TABLE {META} AS SELECT ? AS signature, now() AS built_at", [signature])
         con.execute("COMMIT")
     except BaseException:
@@ -243,6 +277,8 @@ def aggregate(con: Any, filters: Filters, axis_x: Axis | None = None, axis_y: Ax
     where, params = filters.where()
     needs_urls = any(a in (Axis.DOMAIN, Axis.URL) for a in axes) or filters.domain
     join = f"JOIN {URLS} u USING (url_id)" if needs_urls else ""
+    needs_days = any(a in (Axis.DAY, Axis.WEEK) for a in axes) or not filters.month_aligned
+    table = FACTS if needs_days else URL_MONTHLY if needs_urls else MONTHLY
     select = ", ".join(
         [
             *keys,
@@ -257,7 +293,7 @@ def aggregate(con: Any, filters: Filters, axis_x: Axis | None = None, axis_y: Ax
     )
     group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
     order = f"ORDER BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
-    sql = f"SELECT {select} FROM {FACTS} f {join} WHERE {where} {group} {order}"
+    sql = f"SELECT {select} FROM {table} f {join} WHERE {where} {group} {order}"
     cur = con.execute(sql, params)
     columns = tuple(d[0] for d in cur.description)
     rows = [tuple(_plain(v) for v in row) for row in cur.fetchall()]
