@@ -115,7 +115,7 @@ def simulate(
         for iso2 in order:
             total = fixed[iso2]
             for p in ranged[iso2]:
-                if whole and p.low.is_integer() and p.high.is_integer():
+                if whole and float(p.low).is_integer() and float(p.high).is_integer():
                     total += rng.randint(int(p.low), int(p.high))
                 else:
                     total += rng.uniform(p.low, p.high)
