@@ -107,14 +107,14 @@ def test_ranking_map_and_sorting(site: Path, browser: Any, tmp_path: Path) -> No
         "#ranking tbody tr", "rs => rs.map(r => [r.dataset.cc, parseInt(r.cells[0].dataset.v)])"
     )
     assert len(rows) == 65
-    assert {cc: rank for cc, rank in rows} == expected
+    assert dict(rows) == expected
     assert [rank for _, rank in rows] == sorted(rank for _, rank in rows)
     assert rows[-1] == ["CN", 65] and {rows[0][0], rows[1][0]} == {"EE", "IS"}
     # One visible shape per ranked country, coloured by its total.
     shapes = page.eval_on_selector_all(
         "#world g.ranked",
-        "gs => gs.map(g => { const b = g.querySelector('path').getBBox(); "
-        "return [g.dataset.cc, b.width > 0 && b.height > 0, getComputedStyle(g.querySelector('path')).fill]; })",
+        "gs => gs.map(g => { const p = g.querySelector('path'); const b = p.getBBox(); "
+        "return [g.dataset.cc, b.width > 0 && b.height > 0, getComputedStyle(p).fill]; })",
     )
     assert sorted(cc for cc, _, _ in shapes) == sorted(expected)
     assert all(visible for _, visible, _ in shapes)

@@ -17,12 +17,13 @@ def register(app: typer.Typer) -> None:
         title: Annotated[str, typer.Option(help="Title of the published index.")] = "Internet freedom index",
         year: Annotated[int | None, typer.Option(help="Edition to compute (default: this year).")] = None,
     ) -> None:
-        """Create DIR/netfreedom.toml (commented) and DIR/scores/ — then edit it and run `netfreedom build DIR`."""
+        """Create DIR/netfreedom.toml (commented) and DIR/scores/; then edit it and `netfreedom build DIR`."""
         from netfreedom.pipeline.project import write_starter
 
         written = write_starter(directory, title=title, year=year or dt.datetime.now(dt.UTC).year)
         for path in written:
             typer.echo(f"wrote {path}")
         typer.echo(
-            f"next: edit {written[0]}, add score files to {directory / 'scores'}, run `netfreedom build {directory}`"
+            f"next: edit {written[0]}, add score files to {directory / 'scores'}, "
+            f"run `netfreedom build {directory}`"
         )

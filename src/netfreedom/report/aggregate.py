@@ -6,9 +6,10 @@ question: wide VARCHAR keys, time-zone aware truncation, one row per measurement
 the cube ``report_facts`` is rebuilt: verdicts grouped by (country, day, network, test, URL, category,
 method) with integer ids for URLs and networks, counts per outcome, sorted by country then day so DuckDB's
 zone maps skip every other country; ``report_facts_url_monthly`` and ``report_facts_monthly`` are the
-same counts by month (without URLs for the second), read whenever a question needs no finer grain.  Every axis the API offers (day … quarter, domain, URL, network, category,
-country, test) is a coarsening of that grain, so the answers are exact; ``networks`` is a distinct count
-over the network id, which the cube keeps.
+same counts by month (without URLs for the second), read whenever a question needs no finer grain.
+Every axis the API offers (day … quarter, domain, URL, network, category, country, test, method) is a
+coarsening of that grain, so the answers are exact; ``networks`` is a distinct count over the network id,
+which every table keeps.
 """
 
 from __future__ import annotations
