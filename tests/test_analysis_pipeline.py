@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import netfreedom.pipeline.analyze as pipeline_analyze
 from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB
 from netfreedom.analysis.fingerprint_sources import (
     CP_HOME,
@@ -160,7 +161,11 @@ def test_cli_user_errors_are_clean(tmp_path: Path, measurements_dir: Path) -> No
 
 
 def test_store_mode_is_idempotent_and_reanalyses_on_change(
-    db_path: Path, measurements_dir: Path, db: FingerprintDB, shared_data: Path
+    db_path: Path,
+    measurements_dir: Path,
+    db: FingerprintDB,
+    shared_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with open_store(db_path) as store:
         assert ingest(store, [str(measurements_dir)]).ingested == 90
@@ -191,6 +196,13 @@ def test_store_mode_is_idempotent_and_reanalyses_on_change(
         assert (redo.reset, redo.analysed, redo.stored) == (90, 90, 90)
         ids = store.query("SELECT DISTINCT fingerprints_id FROM verdicts").to_pylist()
         assert ids == [{"fingerprints_id": smaller.id}]
+        # new rules (ANALYSIS_VERSION) redo everything too
+        monkeypatch.setattr(pipeline_analyze, "ANALYSIS_VERSION", ANALYSIS_VERSION + 1)
+        bumped = analyze_store(store, smaller)
+        assert (bumped.reset, bumped.stored, bumped.analysis_version) == (90, 90, ANALYSIS_VERSION + 1)
+        versions = store.query("SELECT DISTINCT analysis_version FROM verdicts").to_pylist()
+        assert versions == [{"analysis_version": ANALYSIS_VERSION + 1}]
+        assert analyze_store(store, smaller).stored == 0
         assert store.check() == []
 
 

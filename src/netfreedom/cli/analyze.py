@@ -88,7 +88,9 @@ def register(app: typer.Typer) -> None:
         no_fingerprints: Annotated[
             bool, typer.Option("--no-fingerprints", help="Skip blockpage fingerprints.")
         ] = False,
-        batch_size: Annotated[int, typer.Option(min=1, help="Measurements per store batch.")] = 2_000,
+        batch_size: Annotated[
+            int, typer.Option(min=1, help="Measurements per store batch (bounds memory).")
+        ] = 500,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary object.")] = False,
     ) -> None:
         """Turn measurements into verdicts (outcome, layer, reason, confidence, confirmed blockpage).

@@ -29,7 +29,7 @@ from netfreedom.store import Store, VerdictRow
 
 __all__ = ["BATCH_SIZE", "AnalyzeSummary", "analyze_files", "analyze_store", "domain_of", "verdict_record"]
 
-BATCH_SIZE = 2_000
+BATCH_SIZE = 500  # a web_connectivity measurement is ~100 KB of raw JSON: ~50 MB per batch
 MAX_ERRORS = 100
 _ENVELOPE = msgspec.json.Decoder(Envelope)
 _UNREADABLE = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.NO_DATA, confidence=0.0)
@@ -190,7 +190,9 @@ def analyze_store(
     """Give every stored measurement a verdict by the current rules and fingerprints."""
     fingerprints_id = fingerprints.id if fingerprints else "none"
     summary = AnalyzeSummary(
-        fingerprints_id=fingerprints_id, fingerprint_problems=fingerprints.problems if fingerprints else ()
+        analysis_version=ANALYSIS_VERSION,
+        fingerprints_id=fingerprints_id,
+        fingerprint_problems=fingerprints.problems if fingerprints else (),
     )
     stale = _stale_verdicts(store, fingerprints_id)
     if stale:
