@@ -37,7 +37,7 @@ SHARED = Path(os.environ.get("NETFREEDOM_SHARED", ROOT.parent / "shared")).resol
 MEASUREMENTS = SHARED / "data" / "ooni" / "measurements"
 CORPUS_ROOT = ROOT / "bench" / ".corpus"
 
-COUNTRIES = ("IT", "IR", "CN", "RU", "TR", "BR", "IN", "US")
+COUNTRIES = ("IT", "IR", "CN", "RU", "TR", "BR", "IN", "US", "DE", "MM", "EG", "VE")
 FORMATS = ("jsonl", "jsonl.gz", "both")
 
 
@@ -109,7 +109,7 @@ def build_corpus(
     fmt: str = "jsonl",
     *,
     seed: int = 1,
-    days: int = 1,
+    days: int = 3,
     file_mb: int = 32,
     root: Path = CORPUS_ROOT,
     source: Path = MEASUREMENTS,
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size-mb", type=int, default=200, help="uncompressed size (default 200)")
     ap.add_argument("--format", choices=FORMATS, default="jsonl", help="file format (default jsonl)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--days", type=int, default=1, help="spread measurement times over this many days")
+    ap.add_argument("--days", type=int, default=3, help="spread measurement times over this many days")
     ap.add_argument("--force", action="store_true", help="rebuild even if a matching corpus exists")
     args = ap.parse_args(argv)
     info = build_corpus(args.size_mb, args.format, seed=args.seed, days=args.days, force=args.force)

@@ -94,7 +94,8 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=20_000)
     args = ap.parse_args()
 
-    info = build_corpus(args.size_mb, args.format)
+    # One day of the archive: the store partitions by day, and an archive day is what one ingests.
+    info = build_corpus(args.size_mb, args.format, days=1)
     files = [Path(info.path) / f for f in info.files]
     mb = info.bytes / 1e6
     n = info.measurements
