@@ -174,10 +174,11 @@ def test_bad_rows_are_reported_not_raised() -> None:
         b"name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries\n"
     )
     http = header + b"a,isp,,body,contains,,5,IT\nb,isp,,body,glob,x,5,IT\nc,isp,,cookie,contains,x,5,IT\n"
-    http += b"d,isp,,body,regexp,(unclosed,5,IT\ne,isp,,body,contains,fine,5,IT\n"
+    http += b"d,isp,,body,regexp,(unclosed,5,IT\ne,isp,,body,contains,fine,5,IT\nf,isp,,body,regexp,x*,5,IT\n"
     db = fingerprints_from_bytes(header, http, b'{"fingerprint": "a_x"}\nnot json\n')
-    assert [fp.name for fp in db.fingerprints] == ["d", "e"]
-    assert len(db.problems) == 6  # 3 CSV rows, 2 CP lines, 1 pattern RE2 refuses
+    assert [fp.name for fp in db.fingerprints] == ["d", "e", "f"]
+    # 3 CSV rows, 2 CP lines, 2 patterns the matcher refuses (invalid; matches the empty string)
+    assert len(db.problems) == 7
     assert {fp.name for fp in db.match_page("is fine here", None)} == {"e"}
 
 
@@ -195,3 +196,15 @@ def test_load_from_public_homes_through_a_mirror(shared_data: Path, tmp_path: Pa
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"fingerprints_dns\.csv"):
         sources_in_dir(tmp_path)
+
+
+def test_signature_dot_matches_one_character_and_bytes_bodies_are_scanned(db: FingerprintDB) -> None:
+    # cp.fp_x_on_this_server: "You don.t have permission to access.*on this server\.<P>" — the "." must
+    # match a typographic apostrophe (three UTF-8 bytes) as it does on text
+    body = "<h1>Forbidden</h1>You don’t have permission to access /x on this server.<P>"
+    assert "cp.fp_x_on_this_server" in {fp.name for fp in db.match_page(body, None)}
+    assert "cp.fp_x_on_this_server" not in {fp.name for fp in db.match_page(body.replace("’", "’’"), None)}
+    # a body that is not UTF-8 (decoded from base64) is matched as bytes; lone surrogates do not crash
+    raw = b"FortiGuard Web Filtering" + b"\xff\xfe\x80"
+    assert "cp.a_prod_fortinet_1" in {fp.name for fp in db.match_page(raw, None)}
+    assert db.match_page("\ud800 plain", {"X": "\udc80"}) == []

@@ -195,7 +195,8 @@ def parse_cp_signatures(
 # One UTF-8 character (ASCII but newline, or a lead byte and its continuation bytes): what ``.`` means in
 # the signatures' Python syntax, for Hyperscan scanning raw bytes.
 _UTF8_CHAR = r"(?:[\x00-\x09\x0b-\x7f]|[\xc0-\xff][\x80-\xbf]*)"
-_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+# no HS_FLAG_ALLOWEMPTY: a pattern matching the empty string would match every page; Hyperscan refuses it
+_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH
 
 
 def _bytes_regex(pattern: str) -> str:
