@@ -35,6 +35,10 @@ REQUEST_HEADERS = (
 )
 
 
+# One address's TCP connect, TLS handshake (https) and SNI check (when the handshake failed).
+Connected = tuple[TcpResult, TlsResult | None, dict[str, Any] | None]
+
+
 @dataclass(frozen=True)
 class ProbeSettings:
     control_url: str
@@ -190,7 +194,7 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
     https = scheme == "https"
     ctx = tls_context(ca_file=settings.ca_file)
 
-    async def connect(ip: str) -> tuple[TcpResult, TlsResult | None, dict[str, Any] | None]:
+    async def connect(ip: str) -> Connected:
         tcp = await dialer.tcp(ip, port, keep=https)
         if tcp.conn is None:
             return tcp, None, None
@@ -223,18 +227,21 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
         qs = await lookup(name, settings.resolver, settings.timeout)
         return addresses(qs), shared_failure(qs)
 
-    (control, control_failure), connects = await asyncio.gather(
-        _control(client, settings, control_request),
-        asyncio.gather(*(connect(ip) for ip in addrs)),
-    )
-    hops: list[Hop] = []
-    if addrs:
+    async def probe_path() -> tuple[list[Connected], list[Hop]]:
+        # The probe's own connects and GET do not need the control's answer: they run beside it.
+        connects = await asyncio.gather(*(connect(ip) for ip in addrs))
+        if not addrs:
+            return connects, []
         reachable = [tcp.ip for tcp, _, _ in connects if tcp.failure is None]
         ordered = reachable + [ip for ip in addrs if ip not in reachable]
         fetch_settings = FetchSettings(
             body_cap=settings.body_cap, timeout=settings.timeout, tls=ctx, headers=REQUEST_HEADERS
         )
-        hops = await fetch(url, dialer, fetch_settings, resolve, ordered)
+        return connects, await fetch(url, dialer, fetch_settings, resolve, ordered)
+
+    (control, control_failure), (connects, hops) = await asyncio.gather(
+        _control(client, settings, control_request), probe_path()
+    )
 
     ctcp = (control or {}).get("tcp_connect") or {}
     tcp_connect = []
