@@ -199,3 +199,19 @@ def test_bad_options_are_clear_errors(lab: Lab, tmp_path: Path) -> None:
         done = probe_cli([*base, *extra], tmp_path / "config")
         assert done.returncode == 2, (extra, done.stderr)
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_blockpage_is_confirmed_by_the_fingerprint_layer(measured: dict[str, Any], shared_data: Path) -> None:
+    from netfreedom.analysis import analyze
+    from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
+
+    fingerprints = load_fingerprints(sources_in_dir(shared_data))
+    confirmed = {}
+    for name, m in measured["by_name"].items():
+        env = msgspec.json.decode(msgspec.json.encode(m), type=Envelope)
+        verdict = analyze(env, env.test_keys, fingerprints)
+        confirmed[name] = (verdict.outcome.value, verdict.confirmed, verdict.fingerprint)
+    assert confirmed.pop("blockpage") == ("blocked", True, "ooni.be_0")
+    # The injected 10.10.34.36 is the address of a known DNS blocking fingerprint (Iran, scope nat).
+    assert confirmed.pop("dns-bogon") == ("blocked", True, "ooni.ir_10dot10_ipv4_1")
+    assert not any(c for _, c, _ in confirmed.values()), confirmed
