@@ -143,10 +143,14 @@ def main() -> None:
         build_store(con, args.rows)
         print(f"store: {args.rows:,} verdict rows generated in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    refresh_cube(con, force=True)
+    rebuilt = refresh_cube(con, force=fresh)  # with --keep, only when the verdicts changed
     cube_s = time.perf_counter() - t
     cube_rows = con.execute("SELECT count(*) FROM report_facts").fetchone()[0]  # type: ignore[index]
-    print(f"cube:  {cube_rows:,} rows built in {cube_s:.1f} s (once per analysis run)")
+    built = f"built in {cube_s:.1f} s (once per analysis run)" if rebuilt else "reused (fresh)"
+    print(f"cube:  {cube_rows:,} rows {built}")
+    for name in ("report_facts_url_monthly", "report_facts_monthly"):
+        n = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
+        print(f"       {name}: {n:,} rows")
     sizes = con.execute("SELECT probe_cc, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC").fetchall()
     largest, median_cc = sizes[0], sizes[len(sizes) // 2]
     con.close()

@@ -136,3 +136,13 @@ def test_monthly_table_agrees_with_the_daily_one(con: duckdb.DuckDBPyConnection)
         assert monthly == daily and monthly.rows, axes
     assert Filters(since=dt.date(2018, 1, 1), until=dt.date(2018, 2, 28)).month_aligned
     assert not Filters(until=dt.date(2018, 2, 27)).month_aligned
+
+
+def test_a_changed_category_or_layer_refreshes_the_cube(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("UPDATE testlists SET category_code = 'HUMR' WHERE cc = 'ir'")
+    assert refresh_cube(con) is True
+    cats = {r["category"] for r in aggregate(con, Filters(probe_cc="IR"), Axis.CATEGORY).records()}
+    assert cats == {"HUMR", "COMM"}
+    con.execute("UPDATE verdicts SET layer = 'tcp' WHERE measurement_uid = 'u1'")
+    assert refresh_cube(con) is True
+    assert refresh_cube(con) is False

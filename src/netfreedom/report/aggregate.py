@@ -26,6 +26,8 @@ META = "report_cube_meta"
 NETWORKS = "report_networks"
 MONTHLY = "report_facts_monthly"
 URL_MONTHLY = "report_facts_url_monthly"
+# Part of the signature: a store whose cube was built by an older layout is rebuilt, not misread.
+CUBE_VERSION = 2
 
 # Test lists name the global list differently depending on the source; anything that is not a country's
 # own list counts as global.
@@ -166,13 +168,17 @@ def _has_table(con: Any, name: str) -> bool:
 def verdicts_signature(con: Any) -> str:
     """Changes whenever the verdicts table changes in a way the cube can see."""
     if not _has_table(con, "verdicts"):
-        return "none"
+        return f"v{CUBE_VERSION}:none"
     row = con.execute(
         "SELECT count(*), coalesce(max(analysis_version), 0), "
-        "coalesce(sum(hash(measurement_uid, outcome, confirmed)), 0) FROM verdicts"
+        "coalesce(sum(hash(measurement_uid, outcome, confirmed, layer, fingerprints_id)), 0) FROM verdicts"
     ).fetchone()
-    tl = con.execute("SELECT count(*) FROM testlists").fetchone() if _has_table(con, "testlists") else (0,)
-    return f"{row[0]}:{row[1]}:{row[2]}:{tl[0] if tl else 0}"
+    tl: Any = (0, 0)
+    if _has_table(con, "testlists"):
+        tl = con.execute(
+            "SELECT count(*), coalesce(sum(hash(cc, url, domain, category_code)), 0) FROM testlists"
+        ).fetchone()
+    return f"v{CUBE_VERSION}:{row[0]}:{row[1]}:{row[2]}:{tl[0]}:{tl[1]}"
 
 
 def cube_is_fresh(con: Any) -> bool:
