@@ -341,3 +341,50 @@ def test_every_reason_and_test_is_documented() -> None:
         assert f"`{reason.value}`" in text, reason
     for test_name in ANALYZERS:
         assert test_name in text, test_name
+
+
+SCOPES = st.sampled_from(["isp", "nat", "prod", "inst", "vbw", "fp"])
+FINGERPRINTS = st.builds(
+    Fingerprint,
+    name=st.sampled_from(["a", "cp.fp_x_cloudflare_check", "geo_x", "b"]),
+    scope=SCOPES,
+    location=st.sampled_from(["dns", "body", "header.location", "page"]),
+    pattern_type=st.sampled_from(list(PatternType)),
+    pattern=st.just("x"),
+    expected_countries=st.frozensets(st.sampled_from(["IR", "IT", "RU"]), max_size=2),
+)
+VERDICTS = st.builds(
+    Verdict,
+    outcome=st.sampled_from(list(Outcome)),
+    reason=st.sampled_from(list(Reason)),
+    confidence=st.floats(0, 1),
+    layer=st.none() | st.sampled_from(list(Layer)),
+    blocking=st.sampled_from([None, False, "dns", "tcp_ip"]),
+    accessible=st.sampled_from([None, True, False]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=VERDICTS,
+    matches=st.lists(FINGERPRINTS, max_size=4),
+    cc=st.sampled_from(["IR", "IT", "ZZ", None]),
+    control_failed=st.booleans(),
+)
+def test_overlay_properties(
+    base: Verdict, matches: list[Fingerprint], cc: str | None, control_failed: bool
+) -> None:
+    verdict = overlay(base, FingerprintDB.empty().judge(matches, cc), control_failed=control_failed)
+    assert (verdict.blocking, verdict.accessible) == (
+        base.blocking,
+        base.accessible,
+    )  # reproduction untouched
+    assert 0.0 <= verdict.confidence <= 1.0
+    if verdict.confirmed:
+        assert verdict.outcome is Outcome.BLOCKED
+        assert any(not fp.is_false_positive and fp.confirms(cc) for fp in matches)
+    if control_failed and verdict.outcome is Outcome.OK:
+        assert base.outcome is Outcome.OK  # fingerprints never turn a failed control into ok
+    http_fp = any(fp.is_false_positive for fp in matches)
+    if http_fp and verdict.confirmed:
+        assert verdict.reason is Reason.DNS_BLOCKPAGE_IP  # a false positive leaves only DNS confirmations

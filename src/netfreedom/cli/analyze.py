@@ -57,6 +57,37 @@ def _print(summary: AnalyzeSummary, *, store_mode: bool, to_stderr: bool) -> Non
         out.print(f"  … and {hidden} more (see --json)")
 
 
+class _Bar:
+    """A live count on stderr while a long run goes (terminals only; never with --json)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("analyse {task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.progress.add_task("analyse", counts="")
+        self.progress.start()
+
+    @classmethod
+    def start(cls, enabled: bool) -> _Bar | None:
+        from rich.console import Console
+
+        return cls() if enabled and Console(stderr=True).is_terminal else None
+
+    def update(self, summary: AnalyzeSummary) -> None:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
+        self.progress.update(self.task, counts=f"{summary.analysed} measurements ({counts})")
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def analyze(
@@ -110,19 +141,23 @@ def register(app: typer.Typer) -> None:
         if not files and output is not None:
             raise InputError("--output is for FILE mode; store mode writes verdicts into the store (--db)")
         fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
+        bar = _Bar.start(not as_json)
+        progress = bar.update if bar else None
         try:
             db_fp = _fingerprints(fingerprints_dir, fetcher, not no_fingerprints)
             if files:
                 to_stdout = output == "-"
                 summary = analyze_files(
-                    files, None if to_stdout else Path(str(output)), db_fp, fetcher=fetcher
+                    files, None if to_stdout else Path(str(output)), db_fp, fetcher=fetcher, progress=progress
                 )
             else:
                 to_stdout = False
                 with open_store(db) as store:
-                    summary = analyze_store(store, db_fp, batch_size=batch_size)
+                    summary = analyze_store(store, db_fp, batch_size=batch_size, progress=progress)
         finally:
             fetcher.close()
+            if bar:
+                bar.stop()
         if as_json:
             stream = sys.stderr if to_stdout else sys.stdout
             stream.write(json.dumps(summary.to_json(), ensure_ascii=False) + "\n")
