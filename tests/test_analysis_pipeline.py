@@ -222,3 +222,33 @@ def test_cli_store_mode(tmp_path: Path, measurements_dir: Path, shared_data: Pat
     assert json.loads(first.stdout)["stored"] == 90
     second = json.loads(_run(*args).stdout)
     assert (second["analysed"], second["stored"]) == (0, 0)
+
+
+def test_fingerprints_pickle_for_workers(db: FingerprintDB) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(db))
+    assert copy.id == db.id and len(copy) == len(db)
+    body = "<p>it-security-operations@etisalat.ae</p>"
+    assert [fp.name for fp in copy.match_page(body, None)] == [fp.name for fp in db.match_page(body, None)]
+
+
+def test_cli_store_mode_on_a_dask_cluster(tmp_path: Path, measurements_dir: Path, shared_data: Path) -> None:
+    store = tmp_path / "d.duckdb"
+    ingest_run = subprocess.run(
+        [sys.executable, "-m", "netfreedom", "ingest", str(measurements_dir), "--db", str(store)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+    )
+    assert ingest_run.returncode == 0, ingest_run.stderr
+    args = ("--db", str(store), "--fingerprints-dir", str(shared_data), "--json")
+    result = _run(*args, "--engine", "dask", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stored"] == 90
+    with open_store(store, read_only=True) as s:
+        confirmed = s.query("SELECT count(*) AS n FROM verdicts WHERE confirmed").column("n")[0].as_py()
+    assert confirmed == 3  # the fingerprints travelled to the worker
+    assert json.loads(_run(*args).stdout)["stored"] == 0  # the local engine sees them all done
+    assert _run(str(measurements_dir), "-o", str(tmp_path / "o.jsonl"), "--engine", "dask").returncode == 2

@@ -374,6 +374,10 @@ class FingerprintDB:
         """Source rows that were skipped (bad CSV/JSON rows, patterns the matcher refuses), with reasons."""
         return (*self.load_problems, *self._compile())
 
+    def __reduce__(self) -> tuple[type[FingerprintDB], tuple[tuple[Fingerprint, ...], tuple[str, ...]]]:
+        # Pickle the fingerprints, not the automata: a Dask worker rebuilds (and compiles) its own copy.
+        return (type(self), (self.fingerprints, self.load_problems))
+
     @classmethod
     def empty(cls) -> FingerprintDB:
         return cls(())

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from netfreedom.fetch import Fetcher
     from netfreedom.pipeline.analyze import AnalyzeSummary
 
+from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN_ERRORS = 20
 
@@ -123,6 +125,9 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(min=1, help="Measurements per store batch (bounds memory).")
         ] = 500,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary object.")] = False,
+        engine: EngineOpt = Engine.LOCAL,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = None,
     ) -> None:
         """Turn measurements into verdicts (outcome, layer, reason, confidence, confirmed blockpage).
 
@@ -140,6 +145,9 @@ def register(app: typer.Typer) -> None:
             raise InputError("analysing files needs --output OUT.jsonl (or --output - for stdout)")
         if not files and output is not None:
             raise InputError("--output is for FILE mode; store mode writes verdicts into the store (--db)")
+        cluster = engine_options(engine, scheduler, workers)
+        if files and cluster is not None:
+            raise InputError("--engine dask analyses the store; FILE mode runs in this process")
         fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
         bar = _Bar.start(not as_json)
         progress = bar.update if bar else None
@@ -153,7 +161,9 @@ def register(app: typer.Typer) -> None:
             else:
                 to_stdout = False
                 with open_store(db) as store:
-                    summary = analyze_store(store, db_fp, batch_size=batch_size, progress=progress)
+                    summary = analyze_store(
+                        store, db_fp, batch_size=batch_size, progress=progress, cluster=cluster
+                    )
         finally:
             fetcher.close()
             if bar:

@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -25,9 +26,18 @@ from netfreedom.fetch import Fetcher
 from netfreedom.ingest import MAX_LINE, Opened, Problem, Record, read_sources
 from netfreedom.models.measurement import Envelope, first_input
 from netfreedom.models.verdict import Outcome, Reason, Verdict
-from netfreedom.store import Store, VerdictRow
+from netfreedom.pipeline.scale.cluster import EngineOptions
+from netfreedom.store import Store, StoredMeasurement, VerdictRow
 
-__all__ = ["BATCH_SIZE", "AnalyzeSummary", "analyze_files", "analyze_store", "domain_of", "verdict_record"]
+__all__ = [
+    "BATCH_SIZE",
+    "AnalyzeSummary",
+    "analyze_batch",
+    "analyze_files",
+    "analyze_store",
+    "domain_of",
+    "verdict_record",
+]
 
 BATCH_SIZE = 500  # a web_connectivity measurement is ~100 KB of raw JSON: ~50 MB per batch
 MAX_ERRORS = 100
@@ -171,6 +181,21 @@ def analyze_files(
     return summary
 
 
+def analyze_batch(batch: Sequence[StoredMeasurement], fingerprints: FingerprintDB | None) -> list[VerdictRow]:
+    """Verdict rows for a batch of stored measurements (pure; picklable with ``functools.partial``, so the
+    Dask engine ships it to its workers)."""
+    rows: list[VerdictRow] = []
+    for stored in batch:
+        try:
+            env = _ENVELOPE.decode(stored.raw)
+        except msgspec.DecodeError:
+            verdict = _UNREADABLE  # ingest validated it; a damaged store row still gets a verdict
+        else:
+            verdict = analyze(env, env.test_keys, fingerprints)
+        rows.append(VerdictRow.of(stored.measurement_uid, domain_of(stored.input), verdict))
+    return rows
+
+
 def _stale_verdicts(store: Store, fingerprints_id: str) -> int:
     table = store.query(
         "SELECT count(*) AS n FROM verdicts WHERE analysis_version IS DISTINCT FROM $1 "
@@ -186,8 +211,10 @@ def analyze_store(
     *,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    cluster: EngineOptions | None = None,
 ) -> AnalyzeSummary:
-    """Give every stored measurement a verdict by the current rules and fingerprints."""
+    """Give every stored measurement a verdict by the current rules and fingerprints — in this process,
+    or on a Dask cluster (``cluster``) running the same :func:`analyze_batch` over the store's Parquet."""
     fingerprints_id = fingerprints.id if fingerprints else "none"
     summary = AnalyzeSummary(
         analysis_version=ANALYSIS_VERSION,
@@ -198,20 +225,34 @@ def analyze_store(
     if stale:
         store.reset_verdicts()
         summary.reset = stale
+    if cluster is not None:
+        return _on_cluster(store, fingerprints, summary, cluster)
     for batch in store.iter_measurements(batch_size=batch_size, without_verdicts=True):
-        rows: list[VerdictRow] = []
-        for stored in batch:
-            try:
-                env = _ENVELOPE.decode(stored.raw)
-            except msgspec.DecodeError:
-                verdict = _UNREADABLE  # ingest validated it; a damaged store row still gets a verdict
-            else:
-                verdict = analyze(env, env.test_keys, fingerprints)
-            summary.count(verdict)
-            rows.append(VerdictRow.of(stored.measurement_uid, domain_of(stored.input), verdict))
+        rows = analyze_batch(batch, fingerprints)
+        for row in rows:
+            summary.outcomes[row.outcome] += 1
+            summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+        summary.analysed += len(rows)
         summary.stored += store.add_verdicts(
             rows, analysis_version=ANALYSIS_VERSION, fingerprints_id=fingerprints_id
         )
         if progress:
             progress(summary)
+    return summary
+
+
+def _on_cluster(
+    store: Store, fingerprints: FingerprintDB | None, summary: AnalyzeSummary, cluster: EngineOptions
+) -> AnalyzeSummary:
+    from netfreedom.pipeline.scale.analyze import analyze_on_cluster
+
+    run = analyze_on_cluster(
+        store,
+        partial(analyze_batch, fingerprints=fingerprints),
+        analysis_version=summary.analysis_version,
+        fingerprints_id=summary.fingerprints_id,
+        options=cluster,
+    )
+    # the workers return rows only: outcome counts of a cluster run are not collected
+    summary.analysed, summary.stored = run.measurements, run.verdicts
     return summary
