@@ -220,8 +220,14 @@ def test_pending_batch_files_are_removed_on_open(db_path: Path, measurements_dir
                 [str(stray.relative_to(store.parquet_root))],
             )
         )
+        # ... and one killed after naming its files in the journal and writing one of them.
+        journalled = stray.with_name("dead2-0.parquet")
+        pq.write_table(pa.table({"a": [2]}), journalled)
+        journal = store.parquet_root / ".journal" / "dead2.pending"
+        journal.parent.mkdir(exist_ok=True)
+        journal.write_text(str(journalled.relative_to(store.parquet_root)) + "\nnever/written.parquet\n")
         assert any("unregistered" in p for p in store.check())
     with open_store(db_path) as store:
-        assert not stray.exists()
+        assert not stray.exists() and not journalled.exists() and not journal.exists()
         assert store.check() == []
         assert store.count_measurements() == 10

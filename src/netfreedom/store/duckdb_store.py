@@ -1,9 +1,10 @@
 """The embedded store: one DuckDB file (the catalogue) plus Parquet partitions beside it.
 
-Writes are batches.  A batch's Parquet files are first registered as *pending* (committed), then written
-under a temporary name and renamed, then marked *done* together with their catalogue rows in one
-transaction.  Opening the store for writing deletes whatever is still pending, so a crash or a kill at any
-point leaves the store as it was before the batch or after it.  (Files are not fsynced: this protects
+Writes are batches.  A batch's Parquet files are first named in a journal (``.journal/<batch>.pending``
+under the Parquet root), then written under a temporary name and renamed, then registered together with
+their catalogue rows in one DuckDB transaction, and the journal is removed.  Opening the store for writing
+deletes every journalled file that is not registered, so a crash or a kill at any point leaves the store
+as it was before the batch or after it.  (Files are not fsynced: this protects
 against a killed process, not against power loss.)
 
 DuckDB allows one read-write process per file.  Inside the process this object is used from one thread;
@@ -47,6 +48,7 @@ from netfreedom.store.schema import (
 DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_JOURNAL = ".journal"
 _DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "test_version"]
 _STATS_COLUMNS = [n for n, _, _ in ENVELOPE_COLUMNS]
 
@@ -76,6 +78,7 @@ class DuckDBStore:
     ) -> None:
         self._path = Path(path)
         self._root = self._path.with_name(self._path.stem + ".parquet")
+        self._made: set[Path] = set()  # partition folders known to exist (saves a mkdir per file)
         self.read_only = read_only
         if read_only and not self._path.is_file():
             raise StoreError(f"no store at {self._path} (run `netfreedom ingest` first)")
@@ -151,14 +154,25 @@ class DuckDBStore:
 
     def _recover(self) -> None:
         """Delete the files of batches that never completed (see the module docstring)."""
-        pending = [
+        doomed = [
             r[0] for r in self._con.execute("SELECT path FROM files WHERE state = 'pending'").fetchall()
         ]
-        for rel in pending:
+        journals = sorted((self._root / _JOURNAL).glob("*.pending"))
+        for journal in journals:
+            listed = [line for line in journal.read_text(encoding="utf-8").splitlines() if line]
+            registered = {
+                r[0]
+                for r in self._con.execute(
+                    "SELECT path FROM files WHERE list_contains($paths, path)", {"paths": listed}
+                ).fetchall()
+            }
+            doomed += [rel for rel in listed if rel not in registered]
+        for rel in doomed:
             for p in (self._root / rel, self._root / (rel + ".tmp")):
                 p.unlink(missing_ok=True)
-        if pending:
-            self._con.execute("DELETE FROM files WHERE state = 'pending'")
+        self._con.execute("DELETE FROM files WHERE state = 'pending'")
+        for journal in journals:
+            journal.unlink()
 
     def _require_writable(self) -> None:
         if self.read_only:
@@ -168,9 +182,9 @@ class DuckDBStore:
 
     def _write_batch(
         self, kind: str, table: pa.Table, keys: list[tuple[str, str, str]]
-    ) -> tuple[pa.Table, pa.Table]:
-        """Write ``table`` (rows partitioned by ``keys``) as pending files; return the catalogue rows
-        (without ``raw``) with a ``file`` column, and the files' paths, rows and bytes."""
+    ) -> tuple[pa.Table, pa.Table, Path]:
+        """Write ``table`` (rows partitioned by ``keys``) as files named in a journal; return the catalogue
+        rows (without ``raw``) with a ``file`` column, the files' paths, rows and bytes, and the journal."""
         batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         # Rows of a partition as runs of consecutive rows: input ordered like the archive (one partition
         # after another) then needs no copying, only zero-copy slices.
@@ -183,68 +197,64 @@ class DuckDBStore:
                 groups.setdefault(key, []).append([i, i + 1])
                 previous = key
         rels = [f"{partition_dir(kind, *key)}/{batch}-{n}.parquet" for n, key in enumerate(groups)]
+        journal = self._root / _JOURNAL / f"{batch}.pending"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        journal.write_text("".join(f"{rel}\n" for rel in rels), encoding="utf-8")
+        subs = [pa.concat_tables([table.slice(a, b - a) for a, b in runs]) for runs in groups.values()]
+        sizes = [self._write_file(rel, sub) for rel, sub in zip(rels, subs, strict=True)]
+        parts = []
+        for rel, sub in zip(rels, subs, strict=True):
+            rows = sub.drop_columns(["raw"]) if "raw" in sub.column_names else sub
+            parts.append(rows.append_column("file", pa.array([rel] * rows.num_rows, pa.string())))
         now = dt.datetime.now(dt.UTC)
-        pending = pa.table(
+        files = pa.table(
             {
                 "path": rels,
                 "kind": [kind] * len(rels),
                 "batch": [batch] * len(rels),
-                "state": ["pending"] * len(rels),
-                "rows": pa.nulls(len(rels), pa.int64()),
-                "bytes": pa.nulls(len(rels), pa.int64()),
+                "state": ["done"] * len(rels),
+                "rows": pa.array([sub.num_rows for sub in subs], pa.int64()),
+                "bytes": pa.array(sizes, pa.int64()),
                 "created": pa.array([now] * len(rels), pa.timestamp("us", tz="UTC")),
             }
         )
-        self._con.register("_pending", pending)
-        try:
-            self._con.execute("INSERT INTO files SELECT * FROM _pending")
-        finally:
-            self._con.unregister("_pending")
-        parts = []
-        done_rows: list[int] = []
-        done_bytes: list[int] = []
-        for rel, runs in zip(rels, groups.values(), strict=True):
-            sub = pa.concat_tables([table.slice(start, end - start) for start, end in runs])
-            final = self._root / rel
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(final.name + ".tmp")
-            if "raw" in sub.column_names:
-                pq.write_table(
-                    sub,
-                    tmp,
-                    compression="zstd",
-                    compression_level=1,
-                    use_dictionary=_DICT_COLUMNS,
-                    write_statistics=_STATS_COLUMNS,  # min/max of raw JSON is costly and useless
-                )
-            else:
-                pq.write_table(sub, tmp, compression="zstd", compression_level=1)
-            os.replace(tmp, final)
-            done_rows.append(sub.num_rows)
-            done_bytes.append(final.stat().st_size)
-            if "raw" in sub.column_names:
-                sub = sub.drop_columns(["raw"])
-            parts.append(sub.append_column("file", pa.array([rel] * sub.num_rows, pa.string())))
-        files = pa.table({"path": rels, "rows": done_rows, "bytes": done_bytes})
-        return pa.concat_tables(parts), files
+        return pa.concat_tables(parts), files, journal
 
-    def _commit_batch(self, table_name: str, catalogue: pa.Table, files: pa.Table) -> None:
-        self._con.register("_done", files)
+    def _write_file(self, rel: str, sub: pa.Table) -> int:
+        final = self._root / rel
+        if final.parent not in self._made:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(final.parent)
+        tmp = final.with_name(final.name + ".tmp")
+        if "raw" in sub.column_names:
+            pq.write_table(
+                sub,
+                tmp,
+                compression="zstd",
+                compression_level=1,
+                use_dictionary=_DICT_COLUMNS,
+                write_statistics=_STATS_COLUMNS,  # min/max of raw JSON is costly and useless
+            )
+        else:
+            pq.write_table(sub, tmp, compression="zstd", compression_level=1)
+        os.replace(tmp, final)
+        return final.stat().st_size
+
+    def _commit_batch(self, table_name: str, catalogue: pa.Table, files: pa.Table, journal: Path) -> None:
+        self._con.register("_files", files)
         self._con.register("_rows", catalogue)
         try:
             self._con.execute("BEGIN TRANSACTION")
-            self._con.execute(
-                "UPDATE files SET state = 'done', rows = _done.rows, bytes = _done.bytes "
-                "FROM _done WHERE files.path = _done.path"
-            )
+            self._con.execute("INSERT INTO files SELECT * FROM _files")
             self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM _rows")
             self._con.execute("COMMIT")
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
         finally:
-            self._con.unregister("_done")
+            self._con.unregister("_files")
             self._con.unregister("_rows")
+        journal.unlink()
 
     def _known(self, table_name: str, uids: pa.Array) -> pa.Array:
         """A boolean mask: which of ``uids`` are already in ``table_name`` (a DuckDB semi-join)."""
@@ -299,8 +309,8 @@ class DuckDBStore:
 
     def _write_and_commit(self, kind: str, table: pa.Table, keys: list[tuple[str, str, str]]) -> None:
         try:
-            catalogue, files = self._write_batch(kind, table, keys)
-            self._commit_batch(kind, catalogue, files)
+            catalogue, files, journal = self._write_batch(kind, table, keys)
+            self._commit_batch(kind, catalogue, files, journal)
         except (duckdb.Error, OSError, pa.ArrowException) as exc:
             self._recover()
             raise StoreError(f"cannot write a {kind} batch to {self._root}: {exc}") from exc
