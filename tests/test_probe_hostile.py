@@ -86,6 +86,19 @@ def test_lab_dialers_never_leave_the_lab(lab: Lab) -> None:
     ]
 
 
+def test_untrusted_certificate_is_a_tls_failure_not_sni_blocking(lab: Lab) -> None:
+    settings = lab.probe_settings(ca_file=None, timeout=TIMEOUT)
+
+    async def main() -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            return await measure(next(c.url for c in lab.cases if c.name == "tls-ok"), settings, client)
+
+    keys = asyncio.run(main())
+    assert [h["failure"] for h in keys["tls_handshakes"]] == ["ssl_unknown_authority"]
+    assert keys["x_sni_blocking"] is None
+    assert keys["requests"][0]["failure"] == "ssl_unknown_authority"
+
+
 def test_unreachable_control_is_a_control_failure(lab: Lab) -> None:
     settings = lab.probe_settings(control_url=f"http://{lab.ip(99)}:9/", timeout=TIMEOUT, control_timeout=2)
 

@@ -48,7 +48,7 @@ def measured(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     routes = lab.write_routes(tmp / "routes.json")
     out = tmp / "out.jsonl"
     args = ["--test-list", str(test_list), "--control", lab.control_url, "--resolver", lab.probe_resolver]
-    args += ["--lab-routes", str(routes)]
+    args += ["--lab-routes", str(routes), "--ca-file", str(lab.ca_file)]
     args += ["--output", str(out), "--timeout", "1", "--parallel", "8", "--probe-cc", "BE"]
     args += ["--probe-asn", "AS64496", "--yes"]
     done = probe_cli(args, tmp / "config")
@@ -102,6 +102,13 @@ def test_raw_observations_match_the_lab(measured: dict[str, Any]) -> None:
     assert BLOCKPAGE_PATTERN in first("blockpage")["response"]["body"]
     assert m["blockpage"]["control"]["http_request"]["status_code"] == 200
     assert m["down"]["control"]["http_request"]["failure"] == "connection_refused_error"
+    assert [h["failure"] for h in m["tls-ok"]["tls_handshakes"]] == [None]
+    assert m["tls-ok"]["tls_handshakes"][0]["peer_certificates"]
+    assert m["tls-ok"]["x_sni_blocking"] is None
+    [sni] = m["sni-blocked"]["x_sni_blocking"]
+    assert sni["target_failure"] == "connection_reset" and sni["control_failure"] is None
+    assert sni["sni_blocking"] is True
+    assert all(v["status"] for v in m["sni-blocked"]["control"]["tls_handshake"].values())
     assert not any(t["status"]["blocked"] for t in m["down"]["tcp_connect"])
 
 
@@ -114,6 +121,7 @@ OWN = {
     "http-diff": ("blocked", "http"),
     "blockpage": ("blocked", "http"),
     "down": ("down", "tcp"),
+    "tls": ("blocked", "tls"),
 }
 # expected lab verdict -> the probe's own `blocking` (web_connectivity 0.4 rules)
 BLOCKING = {
@@ -124,6 +132,7 @@ BLOCKING = {
     "http-diff": "http-diff",
     "blockpage": "http-diff",
     "down": "tcp_ip",  # 0.4 says tcp_ip whenever every connect failed; the own verdict knows better
+    "tls": "http-failure",
 }
 
 
@@ -148,6 +157,7 @@ def test_each_lab_case_gets_its_verdict(lab: Lab, measured: dict[str, Any]) -> N
     }
     assert reasons["dns-nxdomain"] == "dns.nxdomain" and reasons["dns-bogon"] == "dns.bogon"
     assert reasons["tcp-refused"] == "tcp.refused" and reasons["down"] == "site_down"
+    assert reasons["sni-blocked"] == "tls.reset"
 
 
 def test_output_reingests_without_a_rejected_line(measured: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ def lab(
     ] = Path("netfreedom-lab"),
 ) -> None:
     """Start DNS servers, web servers, censor middleboxes and a control on loopback; Ctrl-C stops."""
+    import shutil
     import threading
 
     from rich.console import Console
@@ -44,10 +45,15 @@ def lab(
         console.print(table)
         test_list = running.write_test_list(folder / "lab.csv")
         routes = running.write_routes(folder / "routes.json")
+        ca = ""
+        if running.ca_file:
+            ca = str(folder / "lab-ca.pem")
+            shutil.copyfile(running.ca_file, ca)
         console.print(f"control: {running.control_url}   censored resolver: {running.probe_resolver}")
         console.print(
             f"try: netfreedom probe run --test-list {test_list} --control {running.control_url} "
-            f"--resolver {running.probe_resolver} --lab-routes {routes} --output lab.jsonl --timeout 2",
+            f"--resolver {running.probe_resolver} --lab-routes {routes} --output lab.jsonl --timeout 2"
+            + (f" --ca-file {ca}" if ca else ""),
             soft_wrap=True,
             highlight=False,
         )

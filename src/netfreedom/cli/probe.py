@@ -115,6 +115,10 @@ def run(
         int, typer.Option("--body-cap", min=1024, help="Bytes of body kept per response.")
     ] = 131072,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept the risk notice without asking.")] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option("--ca-file", help="PEM CA certificates to trust instead of the system's."),
+    ] = None,
     lab_routes: Annotated[
         Path | None,
         typer.Option("--lab-routes", hidden=True, help="Censorship lab address map (JSON; lab runs only)."),
@@ -148,7 +152,10 @@ def run(
         control_timeout=max(30.0, 3 * timeout),
         body_cap=body_cap,
         routes=load_routes(lab_routes) if lab_routes is not None else {},
+        ca_file=str(ca_file) if ca_file is not None else None,
     )
+    if ca_file is not None and not ca_file.is_file():
+        raise InputError("CA file does not exist", file=str(ca_file))
     confirm_risk(yes)
     console = Console(stderr=True)
     blocked = 0

@@ -19,6 +19,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import shutil
+import ssl
+import subprocess
+import tempfile
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -72,6 +76,9 @@ class Lab:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="netfreedom-lab", daemon=True)
         self._control: BackgroundServer | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.ca_file: str | None = None  # the lab's self-signed CA, trusted by the lab's probe and control
 
     def ip(self, last: int) -> str:
         return f"{self.net}.{last}"
@@ -79,8 +86,8 @@ class Lab:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
 
-    async def _web_server(self, last: int, behaviour: Behaviour) -> WebServer:
-        server = WebServer(self.ip(last), behaviour)
+    async def _web_server(self, last: int, behaviour: Behaviour, **options: Any) -> WebServer:
+        server = WebServer(self.ip(last), behaviour, **options)
         await server.start()
         self._web.append(server)
         return server
@@ -99,14 +106,16 @@ class Lab:
             *,
             probe_dns: list[str] | str | None = None,
             control_side: WebServer | None = None,
+            https: bool = False,
         ) -> str:
             host = f"{name}.{DOMAIN}"
             address = f"{PUBLIC_NET}.{next(public)}"
             honest[host] = [address]
             censored[host] = probe_dns if probe_dns is not None else [address]
-            self.probe_routes[f"{address}:80"] = probe_side.address
-            self.control_routes[f"{address}:80"] = (control_side or site).address
-            url = f"http://{host}/"
+            port = 443 if https else 80
+            self.probe_routes[f"{address}:{port}"] = probe_side.address
+            self.control_routes[f"{address}:{port}"] = (control_side or site).address
+            url = f"{'https' if https else 'http'}://{host}/"
             if expected:
                 self.cases.append(LabCase(name, url, expected))
             return url
@@ -124,6 +133,14 @@ class Lab:
         add("http-diff", "http-diff", await self._web_server(15, Behaviour.DIFF))
         add("blockpage", "blockpage", await self._web_server(16, Behaviour.BLOCKPAGE))
         add("down", "down", closed, control_side=closed)
+        if self._tls_context is not None:
+            tls_site = await self._web_server(20, Behaviour.SITE, tls=self._tls_context)
+            add("tls-ok", "ok", tls_site, control_side=tls_site, https=True)
+            blocked = f"sni-blocked.{DOMAIN}"
+            dpi = await self._web_server(
+                21, Behaviour.SNI_FILTER, upstream=tls_site.address, blocked_name=blocked
+            )
+            add("sni-blocked", "tls", dpi, control_side=tls_site, https=True)
         for name, behaviour, last in (("trickle", Behaviour.TRICKLE, 18), ("endless", Behaviour.ENDLESS, 19)):
             server = await self._web_server(last, behaviour)
             self.hostile[name] = add(name, "", server, control_side=server)
@@ -135,7 +152,46 @@ class Lab:
         for dns in (self.censored_dns, self.honest_dns, self.garbage_dns):
             await dns.start()
 
+    def _make_certificate(self) -> None:
+        """A self-signed certificate for ``*.lab.test`` (OpenSSL's command line; no TLS cases without it)."""
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            return
+        self._tmp = tempfile.TemporaryDirectory(prefix="netfreedom-lab-")
+        folder = Path(self._tmp.name)
+        cert, key = folder / "lab-ca.pem", folder / "lab-key.pem"
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "2",
+                "-subj",
+                f"/CN={DOMAIN}",
+                "-addext",
+                f"subjectAltName=DNS:*.{DOMAIN},DNS:{DOMAIN}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        self._tls_context = context
+        self.ca_file = str(cert)
+
     def start(self) -> Lab:
+        self._make_certificate()
         self._thread.start()
         self._run(self._build())
         if self.with_control:
@@ -152,6 +208,7 @@ class Lab:
             "http_timeout": 4.0,
             "body_cap": 256 * 1024,
             "routes": dict(self.control_routes),
+            "ca_file": self.ca_file,
         }
         settings.update(overrides)
         return ControlConfig(**settings)
@@ -167,6 +224,7 @@ class Lab:
             "resolver": (self.censored_dns.host, self.censored_dns.port),
             "timeout": 1.0,
             "routes": dict(self.probe_routes),
+            "ca_file": self.ca_file,
         }
         settings.update(overrides)
         return ProbeSettings(**settings)
@@ -205,6 +263,8 @@ class Lab:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
         self._loop.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
     def __enter__(self) -> Lab:
         return self.start()

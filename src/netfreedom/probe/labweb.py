@@ -3,7 +3,9 @@
 ``Behaviour`` is the closed set: an honest multi-site web server (pages chosen by the Host header), a
 middlebox that resets, one that accepts and never answers, one that never accepts, a port where nothing
 listens (refused), one serving a blockpage for every request, one serving a different page (http-diff),
-and two hostile servers (a body trickled byte by byte, an endless body).
+a DPI middlebox that resets TLS connections whose ClientHello carries a blocked name (and relays the
+others to the real site), and two hostile servers (a body trickled byte by byte, an endless body).
+Any behaviour that answers HTTP can also speak TLS (``tls=`` a server context).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import html
 import socket
+import ssl
 import struct
 from enum import StrEnum
 
@@ -30,6 +33,7 @@ class Behaviour(StrEnum):
     DIFF = "diff"
     TRICKLE = "trickle"
     ENDLESS = "endless"
+    SNI_FILTER = "sni_filter"  # DPI: reset when the ClientHello names a blocked host, else pass through
 
 
 def site_page(host: str) -> bytes:
@@ -70,12 +74,38 @@ async def _read_head(reader: asyncio.StreamReader) -> dict[str, str] | None:
     return fields
 
 
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with SO_LINGER 0: the kernel sends RST, as a censor's middlebox does."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    if writer.can_write_eof():
+        writer.write_eof()
+
+
 class WebServer:
     """One behaviour on ``host`` (random port); start inside the lab's event loop."""
 
-    def __init__(self, host: str, behaviour: Behaviour) -> None:
+    def __init__(
+        self,
+        host: str,
+        behaviour: Behaviour,
+        *,
+        tls: ssl.SSLContext | None = None,
+        upstream: str = "",
+        blocked_name: str = "",
+    ) -> None:
         self.host = host
         self.behaviour = behaviour
+        self.tls = tls
+        self.upstream = upstream
+        self.blocked_name = blocked_name.encode()
         self.port = 0
         self._server: asyncio.Server | None = None
         self._sockets: list[socket.socket] = []
@@ -96,7 +126,7 @@ class WebServer:
         if self.behaviour is Behaviour.DROP:
             self._start_drop()
             return
-        self._server = await asyncio.start_server(self._client, self.host, 0, limit=16384)
+        self._server = await asyncio.start_server(self._client, self.host, 0, limit=16384, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _start_drop(self) -> None:
@@ -119,13 +149,32 @@ class WebServer:
         if task is not None:
             self._tasks.add(task)
         try:
-            await self._serve(reader, writer)
-        except (ConnectionError, OSError):
+            if self.behaviour is Behaviour.SNI_FILTER:
+                await self._filter(reader, writer)
+            else:
+                await self._serve(reader, writer)
+        except (ConnectionError, OSError, TimeoutError):
             pass  # the client left: normal for a censor and for hostile servers
         finally:
             if task is not None:
                 self._tasks.discard(task)
             writer.close()
+
+    async def _filter(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async with asyncio.timeout(5):
+            hello = await reader.read(16384)
+        if not hello:
+            return
+        if self.blocked_name in hello:  # the SNI travels in clear in the ClientHello
+            _reset(writer)
+            return
+        host, _, port = self.upstream.rpartition(":")
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        up_writer.write(hello)
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            up_writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await _read_head(reader)
@@ -133,9 +182,7 @@ class WebServer:
             return
         b = self.behaviour
         if b is Behaviour.RESET:
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()
+            _reset(writer)
             return
         if b is Behaviour.HANG:
             await reader.read()  # until the client gives up

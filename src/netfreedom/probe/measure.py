@@ -202,6 +202,9 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
         if tls.conn is not None:
             tls.conn.close()
             return tcp, tls, None
+        if (tls.failure or "").startswith("ssl_"):
+            # A certificate problem is the server's (or a MITM's) answer, not a handshake cut off by name.
+            return tcp, tls, None
         return tcp, tls, await _sni_check(ip, tls)
 
     async def _sni_check(ip: str, failed: TlsResult) -> dict[str, Any]:
