@@ -179,7 +179,7 @@ def test_query_timeout_interrupts(store: Path, tmp_path: Path) -> None:
         "INSERT INTO verdicts SELECT 'x' || i, 1, 't', "
         "TIMESTAMPTZ '2018-01-01 00:00:00+00' + to_seconds(i % 9999), "
         "'CN', 'AS1', 'n', 'web_connectivity', 'https://a' || i || '.example/', 'a' || i || '.example', "
-        "'ok', NULL, 'ok', 1, false, NULL, NULL, NULL, 'f' FROM range(2000000) t(i)"
+        "'ok', NULL, 'ok', 1, false, NULL, NULL, NULL, 'f' FROM range(1500000) t(i)"
     )
     con.close()
     with TestClient(create_app(db, query_timeout=0.05)) as c:
