@@ -283,6 +283,16 @@ def _downloads(con: Any, writer: _Writer) -> list[dict[str, Any]]:
                 "SELECT * FROM index_scores ORDER BY year, iso2, code",
             )
         )
+    if has_table(con, "index_flags"):
+        tables.append(("flags", "Review flags", "SELECT * FROM index_flags ORDER BY year, iso2, code, kind"))
+    if has_table(con, "index_evidence"):
+        tables.append(
+            (
+                "indicator-evidence",
+                "Measurement evidence behind each evidence-mapped indicator",
+                "SELECT * FROM index_evidence ORDER BY year, iso2, code",
+            )
+        )
     if has_table(con, FACTS):
         tables.append(
             (
