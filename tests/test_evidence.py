@@ -216,3 +216,41 @@ def test_no_verdicts_is_a_clear_error(tmp_path: Path) -> None:
         con.close()
     with open_store(tmp_path / "empty.duckdb") as store:  # a store without verdicts: no figures at all
         assert indicator_figures(store.query, load_methodology("fotn"), 2020) == {}
+
+
+def test_cli_build_loads_test_lists_and_shows_the_flag(store_path: Path, tmp_path: Path) -> None:
+    import csv
+    import subprocess
+    import sys
+
+    from .conftest import cli_env
+
+    (tmp_path / "m.toml").write_text(METHODOLOGY)
+    scores = _scores(tmp_path / "ir-2020.toml", 0).read_text().replace("year = 2022", "year = 2020")
+    (tmp_path / "ir-2020.toml").write_text(scores)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "netfreedom", "index", *args, "--db", str(store_path)]
+        return subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), cwd=tmp_path)
+
+    out = cli(
+        "build",
+        "--methodology",
+        "m.toml",
+        "--scores",
+        "ir-2020.toml",
+        "--year",
+        "2020",
+        "--testlists",
+        str(DATA / "test-lists"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "1 countries, 1 ranked, 1 review flags" in out.stdout and "test-list rows loaded" in out.stdout
+    out = cli("show", "--year", "2020", "--format", "csv")
+    [row] = list(csv.DictReader(out.stdout.splitlines()))
+    # fa.wikipedia.org (CULTR on Iran's list) answered with the national blockpage address in March 2020
+    assert (row["iso2"], row["total"], row["flags"]) == ("IR", "20", "evidence_contradicts:B1")
+    out = cli(
+        "build", "--methodology", "m.toml", "--scores", "ir-2020.toml", "--year", "2020", "--no-evidence"
+    )
+    assert out.returncode == 0 and "0 review flags" in out.stdout
