@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from netfreedom.analysis import ANALYSIS_VERSION, analyze
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import StoreError
-from netfreedom.evidence.aggregate import Axis, Grain, Period, evidence_table, summarise
+from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains, summarise
 from netfreedom.evidence.indicators import indicator_figures
 from netfreedom.evidence.tables import lists_table, read_index
 from netfreedom.index.methodology import Measure, load_methodology
@@ -127,6 +128,19 @@ def test_indicator_figures_follow_the_methodology(store_path: Path, tmp_path: Pa
     assert [(f.indicator, f.tested) for f in shipped["IR"]] == [("B1", 0), ("A3", 0), ("C4", 0)]
 
 
+@pytest.mark.parametrize("period", [Period.ALL, Period.YEAR, Period.QUARTER, Period.MONTH])
+def test_grain_form_gives_the_same_tables(store_path: Path, period: Period) -> None:
+    # The Dask engine folds grains computed per country; the local engine counts in one SQL statement.
+    with open_store(store_path, read_only=True) as store:
+        window = (dt.date(2010, 1, 1), dt.date(2030, 1, 1))
+        rows = grains(store.query, *window, period=period)
+        for axis in Axis:
+            for majority in (0.5, 0.9):
+                expected = evidence_table(store.query, axis, *window, period=period, majority=majority)
+                assert summarise(rows, axis, majority=majority) == expected, (axis, majority)
+                assert expected or axis is Axis.METHOD
+
+
 def test_app_tests_feed_the_app_blocking_indicator(store_path: Path) -> None:
     # fotn edition 2023 covers June 2022 - May 2023: Armenia's signal test of 2022-10 found it blocked
     with open_store(store_path, read_only=True) as store:
@@ -169,36 +183,76 @@ def test_disagreement_flag_raised_and_cleared(store_path: Path, tmp_path: Path) 
     assert stored.country("IR").total == result.country("IR").total == 24
 
 
-def test_majority_rule_and_confirmation() -> None:
-    def g(item: str, asn: str, conclusive: int, blocked: int, confirmed: int = 0) -> Grain:
-        return Grain(
-            "XX",
-            "2022",
-            item,
-            item[8:],
-            asn,
-            "",
-            "web_connectivity",
-            ("NEWS",),
-            conclusive,
-            conclusive,
-            blocked,
-            confirmed,
-            ("dns",) if blocked else (),
-        )
+def test_majority_rule_and_confirmation(tmp_path: Path) -> None:
+    import duckdb
 
-    rows = [
-        g("https://a.example/", "AS1", 10, 1),  # one in ten: noise, not blocked
-        g("https://b.example/", "AS1", 4, 2),  # half: blocked
-        g("https://c.example/", "AS2", 10, 1, 1),  # confirmed by a blockpage: blocked
-        g("https://d.example/", "AS2", 0, 0),  # nothing conclusive: not tested
-    ]
-    [news] = summarise(rows, Axis.CATEGORY)
-    assert (news.tested, news.blocked, news.confirmed, news.measurements, news.networks) == (3, 2, 1, 24, 2)
-    [by_domain_d] = [a for a in summarise(rows, Axis.DOMAIN) if a.key == "d.example/"]
-    assert (by_domain_d.tested, by_domain_d.blocked) == (0, 0)
-    [strict] = summarise(rows, Axis.CATEGORY, majority=0.9)
-    assert strict.blocked == 1
+    con = duckdb.connect(str(tmp_path / "plain.duckdb"))
+    con.execute(
+        "CREATE TABLE verdicts (measurement_start_time TIMESTAMPTZ, probe_cc VARCHAR, probe_asn VARCHAR, "
+        "probe_network_name VARCHAR, test_name VARCHAR, input VARCHAR, domain VARCHAR, outcome VARCHAR, "
+        "layer VARCHAR, confirmed BOOLEAN)"
+    )
+    rows = []
+    # (url, asn, conclusive, blocked, confirmed, inconclusive)
+    for url, asn, ok, blocked, confirmed, other in [
+        ("https://a.example/", "AS1", 9, 1, 0, 0),  # one in ten: noise, not blocked
+        ("https://b.example/", "AS1", 2, 2, 0, 0),  # half: blocked
+        ("https://c.example/", "AS2", 9, 0, 1, 0),  # confirmed by a blockpage: blocked
+        ("https://d.example/", "AS3", 0, 0, 0, 2),  # nothing conclusive: not tested, but counted
+    ]:
+        when = dt.datetime(2022, 5, 1, tzinfo=dt.UTC)
+        for outcome, n in (("ok", ok), ("blocked", blocked), ("confirmed", confirmed), ("down", other)):
+            for _ in range(n):
+                layer = "dns" if outcome in ("blocked", "confirmed") else None
+                rows.append(
+                    (
+                        when,
+                        "XX",
+                        asn,
+                        "Net",
+                        "web_connectivity",
+                        url,
+                        url[8:-1],
+                        "blocked" if outcome == "confirmed" else outcome,
+                        layer,
+                        outcome == "confirmed",
+                    )
+                )
+    con.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute(
+        "CREATE TABLE testlists AS SELECT 'global' AS cc, '' AS url, d AS domain, 'NEWS' AS category_code "
+        "FROM (VALUES ('a.example'), ('b.example'), ('c.example'), ('d.example')) t(d)"
+    )
+
+    def query(sql: str, params: object = None) -> Any:
+        return con.cursor().sql(sql, params=params).to_arrow_table()
+
+    try:
+        window = (dt.date(2022, 1, 1), dt.date(2023, 1, 1))
+        [news] = evidence_table(query, Axis.CATEGORY, *window)
+        assert (news.key, news.tested, news.blocked, news.confirmed) == ("NEWS", 3, 2, 1)
+        assert (news.measurements, news.networks) == (26, 3)  # the inconclusive URL's measurements too
+        [strict] = evidence_table(query, Axis.CATEGORY, *window, majority=0.9)
+        assert strict.blocked == 1  # only the confirmed URL
+        [blockpage, dns] = evidence_table(query, Axis.METHOD, *window)
+        assert (dns.key, dns.tested, dns.blocked, dns.networks) == ("dns", 3, 1, 1)  # b.example on AS1
+        assert (blockpage.key, blockpage.blocked, blockpage.confirmed, blockpage.networks) == (
+            "blockpage",
+            1,
+            1,
+            1,
+        )
+        d = {a.key: a for a in evidence_table(query, Axis.DOMAIN, *window)}["d.example"]
+        assert (d.tested, d.blocked, d.measurements) == (0, 0, 2)
+        asns = {a.key: a for a in evidence_table(query, Axis.ASN, *window, period=Period.MONTH)}
+        assert (asns["AS1"].period, asns["AS1"].label, asns["AS1"].tested, asns["AS1"].blocked) == (
+            "2022-05",
+            "Net",
+            2,
+            1,
+        )
+    finally:
+        con.close()
 
 
 def test_no_verdicts_is_a_clear_error(tmp_path: Path) -> None:

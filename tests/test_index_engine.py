@@ -91,6 +91,13 @@ def test_category_change_flag_for_published_scores() -> None:
     assert [(f.kind, f.code) for f in r.flags] == [(FlagKind.UNJUSTIFIED_CHANGE, "B")]
 
 
+def test_integer_values_from_the_api_work_like_floats() -> None:
+    entries = {"A": ScoreEntry("A", 0, 2), "B": ScoreEntry("B", 3, 3), "C": ScoreEntry("C", 3, 3)}
+    score = CountryScore(iso2="EE", year=2018, scale=Scale.ZERO_BEST, categories=entries)
+    [r] = build_index(LEGACY, [score], 2018).countries
+    assert (r.total, r.total_low, r.total_high) == (7, 6, 8)
+
+
 def test_ranges_give_score_and_rank_intervals_reproducibly() -> None:
     scores = [
         indicators("AA", 2018, {"B1": (0, 6)}),  # 0..6

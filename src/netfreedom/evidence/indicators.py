@@ -3,39 +3,38 @@ the methodology maps to evidence (e.g. B1 ← blocking of news, political and hu
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from netfreedom.evidence.aggregate import DEFAULT_MAJORITY, Grain, Query, Tally, grains
-from netfreedom.index.methodology import EvidenceRule, Measure, Methodology
+from netfreedom.evidence.base import (
+    DEFAULT_MAJORITY,
+    IS_BLOCKED_SQL,
+    Period,
+    Query,
+    base_sql,
+    fetch,
+    window_params,
+)
+from netfreedom.index.methodology import Measure, Methodology
 from netfreedom.index.results import EvidenceFigure
 
+# Items of one rule per country.  Parameter after the window: the rule's categories or tests; then majority.
+_FIGURE = """,
+chosen AS (SELECT * FROM vc WHERE {match}),
+items AS (SELECT cc, item, count(*) AS n, count(*) FILTER (WHERE conclusive) AS c,
+                 count(*) FILTER (WHERE blocked) AS b, count(*) FILTER (WHERE confirmed) AS f
+          FROM chosen GROUP BY ALL),
+per_cc AS (SELECT cc, count(*) FILTER (WHERE c > 0) AS tested,
+                  count(*) FILTER (WHERE c > 0 AND {is_blocked}) AS blocked_items,
+                  count(*) FILTER (WHERE c > 0 AND f > 0) AS confirmed_items,
+                  sum(n) AS measurements
+           FROM items GROUP BY cc),
+nets AS (SELECT cc, count(DISTINCT nullif(asn, '')) AS networks FROM chosen GROUP BY cc)
+SELECT p.cc, p.tested, p.blocked_items, p.confirmed_items, p.measurements, n.networks
+FROM per_cc p JOIN nets n USING (cc)
+"""
 
-def figure(rule: EvidenceRule, cc: str, rows: list[Grain], *, majority: float, period: str) -> EvidenceFigure:
-    """The figure for one rule from one country's grains."""
-    items: dict[str, Tally] = defaultdict(Tally)
-    wanted_cats = set(rule.categories)
-    wanted_tests = set(rule.tests)
-    for g in rows:
-        if rule.measure is Measure.URL_BLOCKING:
-            if g.item.startswith("http") and wanted_cats.intersection(g.categories):
-                items[g.item].add(g)
-        elif g.test_name in wanted_tests and not g.item.startswith("http"):
-            items[g.test_name].add(g)
-    tested = [t for t in items.values() if t.conclusive]
-    asns: set[str] = set()
-    for t in items.values():
-        asns |= t.asns
-    return EvidenceFigure(
-        iso2=cc,
-        indicator=rule.indicator,
-        measure=rule.measure,
-        tested=len(tested),
-        blocked=sum(1 for t in tested if t.is_blocked(majority)),
-        confirmed=sum(1 for t in tested if t.confirmed),
-        measurements=sum(t.measurements for t in items.values()),  # inconclusive ones included
-        networks=len(asns),
-        period=period,
-    )
+_MATCH = {
+    Measure.URL_BLOCKING: "is_url AND list_has_any(cats, ?::VARCHAR[])",
+    Measure.TEST_BLOCKING: "NOT is_url AND list_contains(?::VARCHAR[], test_name)",
+}
 
 
 def indicator_figures(
@@ -52,10 +51,27 @@ def indicator_figures(
     """
     since, until = methodology.coverage(year)
     period = f"{since.isoformat()}/{until.isoformat()}"
-    by_cc: dict[str, list[Grain]] = defaultdict(list)
-    for g in grains(query, since, until):
-        by_cc[g.probe_cc].append(g)
-    return {
-        cc: [figure(rule, cc, rows, majority=majority, period=period) for rule in methodology.evidence]
-        for cc, rows in sorted(by_cc.items())
-    }
+    base = base_sql(query, Period.ALL, None)
+    window = window_params(since, until, None)
+    countries = [r[0] for r in fetch(query, base + " SELECT DISTINCT cc FROM v ORDER BY cc", window)]
+    out: dict[str, list[EvidenceFigure]] = {cc: [] for cc in countries}
+    for rule in methodology.evidence:
+        values = list(rule.categories if rule.measure is Measure.URL_BLOCKING else rule.tests)
+        sql = base + _FIGURE.format(match=_MATCH[rule.measure], is_blocked=IS_BLOCKED_SQL)
+        found = {r[0]: r[1:] for r in fetch(query, sql, [*window, values, majority])}
+        for cc in countries:
+            tested, blocked, confirmed, measurements, networks = found.get(cc, (0, 0, 0, 0, 0))
+            out[cc].append(
+                EvidenceFigure(
+                    iso2=cc,
+                    indicator=rule.indicator,
+                    measure=rule.measure,
+                    tested=int(tested),
+                    blocked=int(blocked),
+                    confirmed=int(confirmed),
+                    measurements=int(measurements),
+                    networks=int(networks),
+                    period=period,
+                )
+            )
+    return out

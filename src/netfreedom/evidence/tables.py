@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from netfreedom.evidence.aggregate import Query, fetch, has_table
+from netfreedom.evidence.base import Query, fetch, has_table
 from netfreedom.index.methodology import Measure, Methodology, Scale
 from netfreedom.index.results import (
     CategoryResult,

@@ -52,14 +52,14 @@ def components(score: CountryScore, methodology: Methodology) -> tuple[list[Comp
             if entry.low is None or entry.high is None:
                 missing.append(cat.code)
             else:
-                parts.append(Component(cat.code, cat.code, entry.low, entry.high, cat.max))
+                parts.append(Component(cat.code, cat.code, float(entry.low), float(entry.high), cat.max))
             continue
         for ind in methodology.indicators_of(cat.code):
             ie = score.indicators.get(ind.code)
             if ie is None or ie.low is None or ie.high is None:
                 missing.append(ind.code)
             else:
-                parts.append(Component(ind.code, cat.code, ie.low, ie.high, ind.max))
+                parts.append(Component(ind.code, cat.code, float(ie.low), float(ie.high), ind.max))
     return parts, missing
 
 
