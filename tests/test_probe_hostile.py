@@ -110,3 +110,12 @@ def test_unreachable_control_is_a_control_failure(lab: Lab) -> None:
     assert keys["control"] is None
     assert keys["control_failure"] == "connection_refused"
     assert keys["requests"][0]["response"]["code"] == 200
+
+
+def test_redirects_are_followed_and_recorded_newest_first(lab: Lab) -> None:
+    url = next(c.url for c in lab.cases if c.name == "ok") + "moved"
+    keys, _, _ = run(lab, url, censored(lab))
+    hops = [(r["request"]["url"], r["response"]["code"]) for r in keys["requests"]]
+    assert hops == [(url.removesuffix("moved"), 200), (url, 302)]
+    assert keys["requests"][1]["response"]["headers"]["Location"] == "/"
+    assert keys["control"]["http_request"]["status_code"] == 200  # the control followed it too

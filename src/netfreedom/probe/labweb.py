@@ -51,6 +51,8 @@ BLOCKPAGE = (
     f"restricted because it hosts content {BLOCKPAGE_PATTERN}.</p></body></html>"
 ).encode()
 
+REDIRECT_PATH = "/moved"  # on the real site: 302 to "/"
+
 DIFF_PAGE = b"<html><head><title>Forbidden</title></head><body>Denied</body></html>"
 
 
@@ -66,8 +68,10 @@ async def _read_head(reader: asyncio.StreamReader) -> dict[str, str] | None:
             head = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
         return None
-    fields: dict[str, str] = {}
-    for line in head.decode("latin-1").split("\r\n")[1:]:
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    fields: dict[str, str] = {":path": parts[1] if len(parts) > 1 else "/"}
+    for line in lines[1:]:
         name, sep, value = line.partition(":")
         if sep:
             fields[name.strip().lower()] = value.strip()
@@ -207,6 +211,9 @@ class WebServer:
         elif b is Behaviour.DIFF:
             headers = [("Content-Type", "text/html"), ("Content-Length", str(len(DIFF_PAGE)))]
             writer.write(_response("403 Forbidden", DIFF_PAGE, headers))
+        elif head[":path"] == REDIRECT_PATH:
+            # The site's own redirect (to its front page): the probe must record both hops, newest first.
+            writer.write(_response("302 Found", b"", [("Location", "/"), ("Content-Length", "0")]))
         else:
             host = head.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
             body = site_page(host)
