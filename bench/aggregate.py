@@ -16,6 +16,7 @@ on the cube, and the same questions asked of the raw ``verdicts`` table in the s
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -161,6 +162,8 @@ def main() -> None:
         (f"URL × quarter, {largest[0]} ({largest[1]:,} rows)", largest[0]),
         (f"URL × quarter, {median_cc[0]} ({median_cc[1]:,} rows)", median_cc[0]),
     ]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmachine: {os.cpu_count()} cores, load average {load} (timings scale with it)")
     print(f"\n{'query (median of 5)':44} {'cube s':>8} {'raw s':>8} {'speed-up':>9} {'rows':>8}")
     for label, cc in cases:
         cube, n = median_of(
