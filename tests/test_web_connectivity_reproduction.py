@@ -163,7 +163,11 @@ def test_version_choice_follows_the_software() -> None:
     assert release.fixes.truncation
     # No test_version (stripped fixtures): x_* flags mean 0.5, the date picks the engine.
     assert choose(env(measurement_start_time="2023-07-06 18:38:40"), lte).algorithm is Algorithm.LTE_ORIG
-    assert choose(env(measurement_start_time="2024-05-01 00:00:00"), lte).algorithm is Algorithm.LTE_CLASSIC
+    stripped = choose(env(measurement_start_time="2024-05-01 00:00:00"), lte)
+    assert stripped.algorithm is Algorithm.LTE_CLASSIC and stripped.fixes.truncation
+    assert not choose(env(measurement_start_time="2024-01-10 00:00:00"), lte).fixes.website_down
+    assert choose(env(), WebConnectivityKeys(x_dns_flags=0)).algorithm is Algorithm.LTE_CLASSIC
+    assert choose(env(), keys).algorithm is Algorithm.GO
 
 
 def test_own_verdict_on_real_measurements(measurements_dir: Path) -> None:

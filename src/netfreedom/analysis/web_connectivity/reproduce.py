@@ -66,7 +66,12 @@ def _fixes_0528(when: dt.datetime | None) -> v05_classic.Fixes:
 
 
 def _is_lte(keys: WebConnectivityKeys) -> bool:
-    return keys.x_blocking_flags is not None or keys.x_control_request is not None
+    return (
+        keys.x_blocking_flags is not None
+        or keys.x_dns_flags is not None
+        or keys.x_null_null_flags is not None
+        or keys.x_control_request is not None
+    )
 
 
 def choose(env: Envelope, keys: WebConnectivityKeys) -> Choice:
@@ -74,9 +79,13 @@ def choose(env: Envelope, keys: WebConnectivityKeys) -> Choice:
     when = _when(env)
     if version[:2] == (0, 5) or (not version and _is_lte(keys)):
         if not version:
+            # Stripped of its version: the release that was current on the day (orig engine until
+            # 2023-12, 0.5.27 until the 0.5.28 releases of 2024-03).
             if when is not None and when < _day(2023, 12, 1):
                 return Choice(Algorithm.LTE_ORIG, lte_minor=26)
-            return Choice(Algorithm.LTE_CLASSIC, fixes=_fixes_0528(when))
+            if when is not None and when < _day(2024, 3, 1):
+                return Choice(Algorithm.LTE_CLASSIC, fixes=v05_classic.NO_FIXES)
+            return Choice(Algorithm.LTE_CLASSIC)
         minor = version[2] if len(version) > 2 else 0
         if minor <= 26:
             return Choice(Algorithm.LTE_ORIG, lte_minor=minor)
