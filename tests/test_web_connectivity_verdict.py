@@ -302,3 +302,29 @@ def test_analyze_turns_an_internal_error_into_analysis_error(monkeypatch: pytest
     assert (v.outcome, v.reason, v.confidence) == (Outcome.INCONCLUSIVE, Reason.ANALYSIS_ERROR, 0.0)
     with pytest.raises(ZeroDivisionError):
         verdict_for(env(), keys(queries=[query(SITE_IP)], control=control()))
+
+
+@pytest.mark.parametrize(
+    ("failure", "outcome", "reason"),
+    [
+        ("connection_refused_error", Outcome.BLOCKED, Reason.TCP_REFUSED),
+        ("connection_lost_error", Outcome.BLOCKED, Reason.HTTP_FAILURE),
+        ("response_never_received", Outcome.BLOCKED, Reason.HTTP_FAILURE),
+        ("ssl_error: certificate verify failed", Outcome.BLOCKED, Reason.TLS_FAILURE),
+        ("unknown_failure 'ascii' codec can't decode byte", Outcome.INCONCLUSIVE, Reason.PROBE_FAILURE),
+    ],
+)
+def test_legacy_probe_failures_recorded_only_in_http_experiment_failure(
+    failure: str, outcome: Outcome, reason: Reason
+) -> None:
+    v = verdict_for(
+        Envelope(test_name="web_connectivity", test_version="0.3.2", software_name="ooniprobe", input=URL),
+        keys(
+            queries=[query(SITE_IP)],
+            tcp_connect=[connect(SITE_IP)],
+            requests=[],
+            http_experiment_failure=failure,
+            control=control(),
+        ),
+    )
+    assert (v.outcome, v.reason) == (outcome, reason)

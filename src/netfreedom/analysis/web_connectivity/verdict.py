@@ -72,6 +72,26 @@ _TCP_REASON = {
     "timed_out": Reason.TCP_TIMEOUT,
     "connection_refused": Reason.TCP_REFUSED,
 }
+# Legacy (Twisted, Measurement Kit) failure names → the Go names the rules speak (ALGORITHMS.md §4).
+_LEGACY_FAILURES = {
+    "connection_refused_error": "connection_refused",
+    "tcp_timed_out_error": "generic_timeout_error",
+    "deferred_timeout_error": "generic_timeout_error",
+    "task_timed_out": "generic_timeout_error",
+    "response_never_received": "generic_timeout_error",
+    "connection_lost_error": "connection_reset",
+    "connection_done": "eof_error",
+}
+
+
+def _failure(text: str | None) -> str | None:
+    """A failure string reduced to its code (old probes appended details after a space)."""
+    if not text:
+        return None
+    code = text.split(" ", 1)[0].rstrip(":")
+    return _LEGACY_FAILURES.get(code, code)
+
+
 _TLS_REASON = {"connection_reset": Reason.TLS_RESET, "generic_timeout_error": Reason.TLS_TIMEOUT}
 
 
@@ -191,7 +211,7 @@ def _tcp_rule(keys: WebConnectivityKeys, f: _Facts) -> Own | None:
     connects = [t for t in keys.tcp_connect or () if t.ip and _fetching(t.tags)]
     if not connects or any(t.status is not None and t.status.success for t in connects):
         return None
-    failures = [t.status.failure if t.status is not None else None for t in connects]
+    failures = [_failure(t.status.failure) if t.status is not None else None for t in connects]
     failure = next((x for x in failures if x), None)
     ctcp = (keys.control.tcp_connect if keys.control is not None else None) or {}
     entries = [ctcp.get(hostport(t.ip or "", t.port)) for t in connects]
@@ -211,13 +231,13 @@ def _tcp_rule(keys: WebConnectivityKeys, f: _Facts) -> Own | None:
     return Own(Outcome.BLOCKED, reason, TCP.get(failure or "", TCP_OTHER) * scale, Layer.TCP)
 
 
-def _tls_rule(keys: WebConnectivityKeys, f: _Facts, first: HTTPRequestEntry | None) -> Own | None:
+def _tls_rule(keys: WebConnectivityKeys, f: _Facts, request_failure: str | None) -> Own | None:
     handshakes = [h for h in keys.tls_handshakes or () if h.address and _fetching(h.tags)]
     # One successful handshake means TLS works on this network; only all-failed counts.
     failed = [] if any(h.failure is None for h in handshakes) else [h for h in handshakes if h.failure]
-    failure = failed[0].failure if failed else None
-    if failure is None and first is not None and (first.failure or "").startswith("ssl_"):
-        failure = first.failure
+    failure = _failure(failed[0].failure) if failed else None
+    if failure is None and (request_failure or "").startswith("ssl_"):
+        failure = request_failure
     if failure is None:
         return None
     ctls = (keys.control.tls_handshake if keys.control is not None else None) or {}
@@ -284,11 +304,16 @@ def own_verdict(keys: WebConnectivityKeys | None, url: str | None) -> Own:
     tcp = _tcp_rule(keys, f)
     if tcp is not None:
         return tcp
-    tls = _tls_rule(keys, f, first)
+    # Old probes recorded a failed fetch only in http_experiment_failure, with requests=[].
+    request_failure = _failure(first.failure if first is not None else keys.http_experiment_failure)
+    tls = _tls_rule(keys, f, request_failure)
     if tls is not None:
         return tls
-    if first is not None and first.failure:
-        return _http_failure_rule(keys, f, first.failure)
+    if request_failure == "unknown_failure":
+        # The probe could not say what went wrong (e.g. the Python probe's own decoding crash).
+        return Own(Outcome.INCONCLUSIVE, Reason.PROBE_FAILURE, 0.0)
+    if request_failure:
+        return _http_failure_rule(keys, f, request_failure)
     if not keys.queries and not keys.tcp_connect and not requests:
         return NO_DATA
     if f.control_addrs or f.control_http_ok:
