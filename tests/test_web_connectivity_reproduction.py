@@ -233,3 +233,28 @@ def test_intermediate_values_agree_with_the_probe(measurements_dir: Path) -> Non
             assert ("consistent" if consistent else "inconsistent") == plain["dns_consistency"]
         compared[choice.algorithm.value] += 1
     assert set(compared) == {a.value for a in Algorithm}
+
+
+def test_helpers_for_the_fingerprint_layer(measurements_dir: Path) -> None:
+    from netfreedom.analysis.web_connectivity import dns_answers, response_bodies, response_headers
+
+    lines = (measurements_dir / "web_connectivity.jsonl").read_bytes().splitlines()
+
+    def keys_of(number: int) -> WebConnectivityKeys:
+        env = msgspec.json.decode(lines[number - 1], type=Envelope)
+        keys = decode_test_keys(env.test_name, env.test_keys)
+        assert isinstance(keys, WebConnectivityKeys)
+        return keys
+
+    # Every hop, final first: archive.org's Trustpositif page, then the 302 that led there (empty body).
+    bodies = list(response_bodies(keys_of(10)))
+    assert len(bodies) == 1 and "Trustpositif" in str(bodies[0])
+    locations = [h.get("Location") for h in response_headers(keys_of(10))]
+    assert locations == [None, "http://lamanlabuh.aduankonten.id/"]
+    # A base64 header value arrives decoded, as text.
+    (headers,) = response_headers(keys_of(17))
+    assert headers["Location"].startswith("http://192.168.22.1/UserCheck/")
+    # An invalid base64 body is skipped, not passed on as garbage.
+    assert list(response_bodies(keys_of(18))) == []
+    answers = [(q.hostname, a.ipv4) for q, a in dns_answers(keys_of(19))]
+    assert answers == [("www.facebook.com", "10.10.34.36")]
