@@ -27,6 +27,7 @@ from netfreedom.report.aggregate import FACTS, cube_is_fresh
 from netfreedom.report.evidence_view import Evidence, countries_with_evidence, country_evidence
 from netfreedom.report.geo import WorldMap
 from netfreedom.report.model import IndexData, Ranked, has_table, load_flags, load_index, load_scores
+from netfreedom.report.tabular import to_csv
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -339,14 +340,4 @@ def _jsonable(value: Any) -> Any:
 
 
 def _csv(cols: list[str], records: list[dict[str, Any]]) -> bytes:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
-    for r in records:
-        w.writerow(
-            ["; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v) for v in r.values()]
-        )
-    return buf.getvalue().encode()
+    return to_csv(cols, (list(r.values()) for r in records)).encode()

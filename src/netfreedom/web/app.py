@@ -8,9 +8,7 @@ carries a Content-Security-Policy, so even a measured URL rendered by a client c
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from netfreedom.errors import StoreError
 from netfreedom.report.aggregate import Axis, Filters, Table, aggregate, cube_is_fresh, measurements
 from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
 from netfreedom.report.model import has_table, load_flags, load_index, load_scores
+from netfreedom.report.tabular import to_csv
 
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
@@ -65,14 +64,7 @@ class _Filters:
 
 
 def _csv(table: Table) -> Response:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(table.columns)
-    for row in table.rows:
-        w.writerow(
-            ["" if v is None else ("; ".join(map(str, v)) if isinstance(v, list | tuple) else v) for v in row]
-        )
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+    return Response(to_csv(table.columns, table.rows), media_type="text/csv; charset=utf-8")
 
 
 def _respond(table: Table, fmt: Format, **extra: Any) -> Response:
