@@ -8,6 +8,7 @@ keeps the other entries.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import tarfile
 import zlib
@@ -30,6 +31,8 @@ from netfreedom.ingest.records import (
 # A ``.json`` file is one JSON document, so it is read whole; above this size use JSONL instead.
 MAX_JSON_FILE = 256 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+# Measurements are tens of kB: a 1 MiB buffer makes line reading about twice as fast as the default 8 kB.
+_BUFFER = 1 << 20
 MEASUREMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".post", ".tar.gz", ".tgz")
 _BYTE_POS = re.compile(r"\(byte (\d+)\)")
 
@@ -76,7 +79,7 @@ def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LIN
         return
     kind = _kind(path.name)
     try:
-        with open(path, "rb") as raw:
+        with io.BufferedReader(io.FileIO(path), _BUFFER) as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
             if kind == "postcan" and compressed:
@@ -87,6 +90,7 @@ def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LIN
             elif kind == "post":
                 yield from _read_post(raw.read(max_line + 1), name, 1, path.stem, max_line)
             elif compressed:
+                # GzipFile's own small buffer: a truncated stream still yields the lines before the damage.
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                     yield from _read_text(gz, name, kind, max_line)
             else:
