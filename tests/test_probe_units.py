@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import socket
 import ssl
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netfreedom.errors import InputError
 from netfreedom.probe import consent
@@ -136,3 +139,29 @@ def test_consent_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert path.is_file() and consent.accepted()
     path.write_text("{broken")
     assert not consent.accepted()
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=300, deadline=None)
+def test_lab_dns_never_raises_on_any_bytes(data: bytes) -> None:
+    out = respond(data, {"site.lab.test": ["127.0.0.10"]})
+    assert out is None or isinstance(out, bytes)
+
+
+@given(st.one_of(st.binary(max_size=400), st.dictionaries(st.text(max_size=20), st.text(max_size=40))))
+@settings(max_examples=300, deadline=None)
+def test_control_request_parsing_fails_only_with_input_error(value: bytes | dict[str, str]) -> None:
+    data = value if isinstance(value, bytes) else json.dumps(value).encode()
+    try:
+        req = parse_request(data, ControlConfig())
+    except InputError as exc:
+        assert str(exc).startswith(("invalid control request", "http_request", "bad port", "too many"))
+        return
+    assert req.http_request.startswith(("http://", "https://"))
+
+
+@given(st.text(max_size=60))
+def test_split_endpoint_round_trips(text: str) -> None:
+    parsed = split_endpoint(text)
+    if parsed is not None:
+        assert split_endpoint(endpoint(*parsed)) == parsed
