@@ -198,12 +198,19 @@ def test_bad_options_are_clear_errors(lab: Lab, tmp_path: Path) -> None:
     base = ["--control", lab.control_url, "--output", str(tmp_path / "o.jsonl"), "--yes"]
     bad_routes = tmp_path / "routes.json"
     bad_routes.write_text('{"192.88.99.1:80": "somewhere"}')
+    bad_list = tmp_path / "bad.csv"
+    bad_list.write_text(
+        "url,category_code,category_description,date_added,source,notes\nhttp://[::1/,NEWS,,,,\n"
+    )
     for extra, words in (
         (["--url", "ftp://x/"], "not an http(s) URL"),
+        (["--url", "http://[::1/"], "not a valid URL"),
+        (["--url", "http://x:99999/"], "not a valid URL"),
         (["--url", "http://x/", "--resolver", "nope"], "--resolver"),
         (["--url", "http://x/", "--probe-cc", "Belgium"], "--probe-cc"),
         ([], "nothing to measure"),
         (["--test-list", str(tmp_path / "missing.csv")], "cannot read test list"),
+        (["--test-list", str(bad_list)], "bad.csv"),
         (["--url", "http://x/", "--lab-routes", str(bad_routes)], "is not IP:port"),
     ):
         done = probe_cli([*base, *extra], tmp_path / "config")

@@ -38,7 +38,11 @@ def load_urls(urls: list[str], lists: list[Path]) -> list[str]:
 
     found: dict[str, None] = {}
     for url in urls:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # raises on a port that is not a number in range
+        except ValueError as exc:
+            raise InputError(f"not a valid URL: {url!r} ({exc})") from exc
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(f"not an http(s) URL: {url!r}")
         found.setdefault(url, None)
@@ -49,7 +53,10 @@ def load_urls(urls: list[str], lists: list[Path]) -> list[str]:
             raise InputError(f"cannot read test list: {exc.strerror}", file=str(path)) from exc
         except UnicodeDecodeError as exc:
             raise InputError("test list is not UTF-8", file=str(path)) from exc
-        entries, problems = parse_list(text, str(path), path.stem.lower())
+        try:
+            entries, problems = parse_list(text, str(path), path.stem.lower())
+        except ValueError as exc:  # a URL urllib cannot split; the reader should report it as a bad row
+            raise InputError(f"unreadable test list: {exc}", file=str(path)) from exc
         for problem in problems:
             typer.echo(f"warning: {problem}", err=True)
         for entry in entries:
