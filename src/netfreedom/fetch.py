@@ -52,7 +52,10 @@ class Fetcher:
             if prefix != "*" and url.startswith(prefix) and len(prefix) > len(best):
                 best = prefix
         if best:
-            return self.mirrors[best].rstrip("/") + "/" + url[len(best) :].lstrip("/")
+            rest = url[len(best) :].lstrip("/")
+            target = self.mirrors[best]
+            # A prefix that is the whole URL maps one file to one file: no trailing slash.
+            return target.rstrip("/") + "/" + rest if rest else target
         if "*" in self.mirrors:
             parts = urllib.parse.urlsplit(url)
             rest = parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,87 @@
+"""The fetcher: mirrors to folders and base URLs, the cache, and clean errors — against a real HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netfreedom.errors import FetchError
+from netfreedom.fetch import Fetcher, parse_mirrors
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    hits: list[str] = []  # noqa: RUF012 - shared by the test server's threads
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _Handler.hits.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "www"
+    (root / "lists").mkdir(parents=True)
+    (root / "lists" / "global.csv").write_text("url,category_code\n")
+    (root / "one.json").write_text('{"ok": true}')
+    _Handler.hits = []
+
+    def handler(*args: object, **kwargs: object) -> _Handler:
+        return _Handler(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_parse_mirrors_prefix_and_catch_all() -> None:
+    got = parse_mirrors(["https://example.org/a=/tmp/x", "../shared/data"])
+    assert got == {"https://example.org/a": "/tmp/x", "*": "../shared/data"}
+
+
+def test_prefix_mirror_to_base_url_and_whole_file(server: str, tmp_path: Path) -> None:
+    f = Fetcher(
+        cache_dir=tmp_path / "cache",
+        mirrors={
+            "https://example.org/lists": f"{server}/lists",
+            "https://example.org/map.json": f"{server}/one.json",
+        },
+    )
+    assert f.resolve("https://example.org/map.json") == f"{server}/one.json"
+    assert f.fetch("https://example.org/map.json").read_text() == '{"ok": true}'
+    assert f.get_bytes("https://example.org/lists/global.csv") == b"url,category_code\n"
+
+
+def test_cache_is_used_on_the_second_fetch(server: str, tmp_path: Path) -> None:
+    f = Fetcher(cache_dir=tmp_path / "cache", mirrors={"https://example.org/": f"{server}/"})
+    first = f.fetch("https://example.org/one.json")
+    second = f.fetch("https://example.org/one.json")
+    assert first == second
+    assert _Handler.hits.count("/one.json") == 1
+    assert not list((tmp_path / "cache").glob(".part-*"))
+
+
+def test_catch_all_mirror_to_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "example.org" / "d").mkdir(parents=True)
+    (tmp_path / "example.org" / "d" / "f.txt").write_text("hi")
+    f = Fetcher(cache_dir=tmp_path / "cache", mirrors={"*": str(tmp_path)})
+    assert f.fetch("https://example.org/d/f.txt").read_text() == "hi"
+    with pytest.raises(FetchError, match="does not exist"):
+        f.fetch("https://example.org/d/missing.txt")
+
+
+def test_http_errors_become_fetch_errors(server: str, tmp_path: Path) -> None:
+    f = Fetcher(cache_dir=tmp_path / "cache", mirrors={"https://example.org/": f"{server}/"})
+    with pytest.raises(FetchError) as info:
+        f.fetch("https://example.org/nope.json")
+    assert info.value.url == "https://example.org/nope.json"
+    assert not list((tmp_path / "cache").glob("*"))
