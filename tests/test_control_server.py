@@ -154,3 +154,52 @@ def test_beyond_max_concurrency_the_control_answers_503(lab: Lab) -> None:
     assert results == [200]
     assert busy.status_code == 503
     assert after.status_code == 200
+
+
+def test_control_serve_command(lab: Lab) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from .conftest import cli_env
+
+    with socket.socket() as probe_port:
+        probe_port.bind((lab.ip(7), 0))
+        port = probe_port.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netfreedom",
+            "control",
+            "serve",
+            "--host",
+            lab.ip(7),
+            "--port",
+            str(port),
+            "--resolver",
+            lab.honest_dns.address,
+            "--timeout",
+            "2",
+        ],
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://{lab.ip(7)}:{port}/"
+        for _ in range(100):
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        # Its resolver is the lab's honest DNS; without --allow-private a loopback target is never dialed.
+        site = lab.control_routes[f"{PUBLIC_NET}.10:80"]
+        control = ask(url, f"http://{site}/", [site]).json()
+        nx = ask(url, "http://nowhere.lab.test/").json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert control["tcp_connect"] == {} and control["http_request"]["failure"] == "dns_lookup_error"
+    assert nx["dns"] == {"failure": "dns_name_error", "addrs": []}

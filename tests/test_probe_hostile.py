@@ -119,3 +119,34 @@ def test_redirects_are_followed_and_recorded_newest_first(lab: Lab) -> None:
     assert hops == [(url.removesuffix("moved"), 200), (url, 302)]
     assert keys["requests"][1]["response"]["headers"]["Location"] == "/"
     assert keys["control"]["http_request"]["status_code"] == 200  # the control followed it too
+
+
+def test_a_probe_bug_on_one_url_neither_ends_the_run_nor_becomes_a_verdict(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import msgspec
+
+    from netfreedom.analysis.web_connectivity import analyze_raw
+    from netfreedom.models.measurement import Envelope
+    from netfreedom.probe import runner
+
+    real = runner.measure
+    broken = next(c.url for c in lab.cases if c.name == "ok")
+
+    async def flaky(url: str, settings: Any, client: httpx.AsyncClient) -> dict[str, Any]:
+        if url == broken:
+            raise RuntimeError("bug at 10.0.0.1")
+        return await real(url, settings, client)
+
+    monkeypatch.setattr(runner, "measure", flaky)
+    urls = [c.url for c in lab.cases if c.name in ("ok", "http-diff")]
+    out = io.BytesIO()
+    count = asyncio.run(runner.run(urls, lab.probe_settings(), out, parallel=2))
+    lines = {msgspec.json.decode(line, type=Envelope).input: line for line in out.getvalue().splitlines()}
+    assert count == 2 and len(lines) == 2
+    bad = msgspec.json.decode(lines[broken], type=Envelope)
+    failure = msgspec.json.decode(bad.test_keys)["failure"]
+    assert failure.startswith("unknown_failure: probe error RuntimeError") and "10.0.0.1" not in failure
+    assert analyze_raw(bad, bad.test_keys)[1].outcome.value != "ok"

@@ -18,6 +18,7 @@ import httpx
 import msgspec
 
 from netfreedom import __version__
+from netfreedom.probe.failures import scrub
 from netfreedom.probe.measure import ProbeSettings, measure
 from netfreedom.probe.summary import summarize
 
@@ -103,7 +104,23 @@ async def measure_one(
 ) -> dict[str, Any]:
     start = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     began = time.monotonic()
-    keys = await measure(url, settings, client)
+    try:
+        keys = await measure(url, settings, client)
+    except Exception as exc:
+        # Network trouble never lands here (it is data in the keys); a probe bug does.  It must neither end
+        # the run nor pass for a verdict: the measurement says what happened and carries no conclusion.
+        keys = {"failure": f"unknown_failure: probe error {type(exc).__name__}: {scrub(str(exc))}"}
+        keys.update({"blocking": None, "accessible": None})
+        return envelope(
+            url,
+            keys,
+            settings=settings,
+            vantage=vantage,
+            report=report,
+            test_start=test_start,
+            start=start,
+            runtime=time.monotonic() - began,
+        )
     runtime = time.monotonic() - began
     m = envelope(
         url,
