@@ -6,47 +6,36 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
+import pickle
+import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
-from netfreedom.analysis.web_connectivity import analyze_raw
+from netfreedom.analysis import FingerprintDB
+from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import InputError
 from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains
 from netfreedom.evidence.tables import lists_table
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import Filters
-from netfreedom.ingest.testlists import domain_of, read_testlists
-from netfreedom.models.measurement import Envelope
-from netfreedom.models.verdict import Outcome, Reason, Verdict
+from netfreedom.ingest.testlists import read_testlists
+from netfreedom.pipeline.analyze import AnalyzeSummary, analyze_store
 from netfreedom.pipeline.ingest import ingest
 from netfreedom.pipeline.scale import EngineOptions, connect
-from netfreedom.pipeline.scale.analyze import analyze_on_cluster
+from netfreedom.pipeline.scale.analyze import StoreVerdicts, analyze_store_on_cluster
 from netfreedom.pipeline.scale.evidence import evidence_on_cluster, grains_on_cluster
 from netfreedom.pipeline.scale.ingest import group_sources, ingest_on_cluster, partition_of
-from netfreedom.store import StoredMeasurement, VerdictRow, open_store
+from netfreedom.store import open_store
 
-from .conftest import DATA, ROOT
+from .conftest import DATA, ROOT, cli_env
 
 sys.path.insert(0, str(ROOT / "bench"))
 from corpus import COUNTRIES, build_corpus
-
-
-def wc_analyzer(batch: Sequence[StoredMeasurement]) -> list[VerdictRow]:
-    """The verdict of the web_connectivity analysis (on main); other tests get ``unsupported_test``."""
-    out = []
-    for m in batch:
-        env = msgspec.json.decode(m.raw, type=Envelope)
-        if m.test_name == "web_connectivity":
-            _, v = analyze_raw(env, env.test_keys)
-        else:
-            v = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.UNSUPPORTED_TEST, confidence=0.0)
-        out.append(VerdictRow.of(m.measurement_uid, domain_of(m.input) if m.input else None, v))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -139,47 +128,64 @@ def test_grouping_by_partition() -> None:
     ]
 
 
+Analysed = tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
+
+
 @pytest.fixture(scope="module")
-def analysed(tmp_path_factory: pytest.TempPathFactory, client: Any, corpus: Path) -> tuple[Path, Path, Any]:
-    """The corpus analysed by the local loop and by the cluster: (local store, dask store, the dask run)."""
+def fingerprints() -> FingerprintDB:
+    return load_fingerprints(sources_in_dir(DATA))
+
+
+@pytest.fixture(scope="module")
+def analysed(
+    tmp_path_factory: pytest.TempPathFactory, client: Any, corpus: Path, fingerprints: FingerprintDB
+) -> tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]:
+    """The corpus analysed by both engines: (local store, dask store, local summary, dask summary)."""
     root = tmp_path_factory.mktemp("analysed")
     lists = lists_table(read_testlists(DATA / "test-lists", countries=COUNTRIES))
     with open_store(root / "local.duckdb") as local:
         ingest(local, [str(corpus)])
-        for batch in local.iter_measurements(batch_size=700, without_verdicts=True):
-            local.add_verdicts(wc_analyzer(batch), analysis_version=1, fingerprints_id="fp")
+        expected = analyze_store(local, fingerprints, batch_size=700)
         local.write_table("testlists", lists)
     with open_store(root / "dask.duckdb") as store:
         ingest(store, [str(corpus)])
-        run = analyze_on_cluster(
-            store, wc_analyzer, analysis_version=1, fingerprints_id="fp", client=client, task_rows=20
-        )
+        got = analyze_store_on_cluster(store, fingerprints, client=client, task_rows=20)
         store.write_table("testlists", lists)
-    return root / "local.duckdb", root / "dask.duckdb", run
+    return root / "local.duckdb", root / "dask.duckdb", expected, got
 
 
-def test_verdicts_on_the_cluster_match_local(client: Any, analysed: tuple[Path, Path, Any]) -> None:
-    local_path, dask_path, run = analysed
+def test_verdicts_on_the_cluster_match_local(
+    client: Any, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary], fingerprints: FingerprintDB
+) -> None:
+    local_path, dask_path, expected_summary, summary = analysed
+    assert summary.to_json() == expected_summary.to_json()
     with open_store(local_path, read_only=True) as local:
         expected = table_rows(local, "verdicts")
     with open_store(dask_path) as store:
-        assert run.workers == 2 and run.tasks > 2
-        assert run.measurements == run.verdicts == store.count_measurements()
+        assert summary.stored == summary.analysed == store.count_measurements() == len(expected)
         assert store.check() == []
         assert table_rows(store, "verdicts") == expected
         # Written back as verdict Parquet partitions, registered in the store.
         files = store.query("SELECT count(*) AS n FROM files WHERE kind = 'verdicts' AND state = 'done'")
         assert files.column("n")[0].as_py() > 1
-        again = analyze_on_cluster(
-            store, wc_analyzer, analysis_version=1, fingerprints_id="fp", client=client
-        )
-        assert (again.tasks, again.verdicts) == (0, 0)
+        again = analyze_store_on_cluster(store, fingerprints, client=client)
+        assert (again.analysed, again.stored, again.reset) == (0, 0, 0)
     outcomes = {r["outcome"] for r in expected}
     assert {"ok", "blocked", "inconclusive"} <= outcomes
+    assert any(r["confirmed"] for r in expected)  # blockpage fingerprints applied on the workers
+    assert len({r["fingerprints_id"] for r in expected}) == 1
 
 
-def test_evidence_on_the_cluster_matches_local(client: Any, analysed: tuple[Path, Path, Any]) -> None:
-    local_path, dask_path, _ = analysed
+def test_analyzer_travels_without_its_compiled_patterns(fingerprints: FingerprintDB) -> None:
+    shipped = pickle.loads(pickle.dumps(StoreVerdicts(fingerprints)))
+    assert shipped.fingerprints is not None and shipped.fingerprints.id == fingerprints.id
+    assert pickle.loads(pickle.dumps(StoreVerdicts(None))).fingerprints is None
+
+
+def test_evidence_on_the_cluster_matches_local(
+    client: Any, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
+) -> None:
+    local_path, dask_path, _, _ = analysed
     since, until = dt.date(2024, 3, 1), dt.date(2024, 3, 3)  # the corpus spans 1-3 March: one day is cut
     axes = list(Axis)
     with open_store(local_path, read_only=True) as local:
@@ -197,8 +203,10 @@ def test_evidence_on_the_cluster_matches_local(client: Any, analysed: tuple[Path
     assert sum(a.measurements for a in got[Axis.METHOD]) <= sum(g.measurements for g in window)
 
 
-def test_grains_on_the_cluster_match_local(client: Any, analysed: tuple[Path, Path, Any]) -> None:
-    local_path, dask_path, _ = analysed
+def test_grains_on_the_cluster_match_local(
+    client: Any, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
+) -> None:
+    local_path, dask_path, _, _ = analysed
     since, until = dt.date(2024, 1, 1), dt.date(2025, 1, 1)
     with open_store(local_path, read_only=True) as local:
         expected = grains(local.query, since, until, period=Period.ALL)
@@ -206,6 +214,72 @@ def test_grains_on_the_cluster_match_local(client: Any, analysed: tuple[Path, Pa
         got = grains_on_cluster(store, since, until, period=Period.ALL, client=client)
     assert got == expected
     assert len({g.probe_cc for g in got}) == len(COUNTRIES)
+
+
+def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netfreedom", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+    )
+
+
+def test_cli_on_an_existing_scheduler(
+    tmp_path: Path, client: Any, measurements_dir: Path, fingerprints: FingerprintDB
+) -> None:
+    """`ingest` and `analyze` with --engine dask --scheduler ADDRESS (this module's cluster) give the
+    local engine's store."""
+    address = client.scheduler.address
+    with open_store(tmp_path / "local.duckdb") as local:
+        ingest(local, [str(measurements_dir)])
+        expected = analyze_store(local, fingerprints)
+        expected_rows = table_rows(local, "verdicts")
+    db = tmp_path / "dask.duckdb"
+    done = run_cli(
+        "ingest", measurements_dir, "--db", db, "--engine", "dask", "--scheduler", address, "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ingested"] == expected.analysed
+    done = run_cli(
+        "analyze",
+        "--db",
+        db,
+        "--fingerprints-dir",
+        DATA,
+        "--json",
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected.to_json()
+    with open_store(db) as store:
+        assert table_rows(store, "verdicts") == expected_rows
+        # Other fingerprints: every verdict is redone, as locally.
+        redo = analyze_store_on_cluster(store, None, client=client)
+        assert redo.reset == redo.stored == len(expected_rows)
+        assert redo.fingerprints_id == "none"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "--workers", "2"], "need --engine dask"),
+        (["analyze", "--engine", "dask", "x.jsonl", "-o", "o.jsonl"], "analyses the store"),
+        (["ingest", "x.jsonl", "--scheduler", "tcp://127.0.0.1:9"], "need --engine dask"),
+        (
+            ["ingest", "x.jsonl", "--engine", "dask", "--workers", "1", "--scheduler", "tcp://h:1"],
+            "--scheduler",
+        ),
+    ],
+)
+def test_cli_engine_option_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    done = run_cli(*args, "--db", tmp_path / "s.duckdb")
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_options_are_checked() -> None:

@@ -39,7 +39,7 @@ class EngineOptions:
 
     def __post_init__(self) -> None:
         if self.scheduler and self.workers:
-            raise InputError("give --scheduler (an existing cluster) or --workers (a local one), not both")
+            raise InputError("give --scheduler or --workers, not both")
         if self.workers is not None and self.workers < 1:
             raise InputError("--workers must be at least 1")
 
