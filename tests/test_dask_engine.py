@@ -48,7 +48,7 @@ def client() -> Iterator[Any]:
 def corpus(tmp_path_factory: pytest.TempPathFactory, measurements_dir: Path) -> Path:
     """The shared measurements re-issued into ~6 MB of .jsonl.gz, plus a file with bad lines."""
     root = tmp_path_factory.mktemp("corpus")
-    info = build_corpus(size_mb=6, fmt="jsonl.gz", file_mb=2, root=root, source=measurements_dir)
+    info = build_corpus(size_mb=6, fmt="jsonl.gz", days=3, file_mb=2, root=root, source=measurements_dir)
     folder = Path(info.path)
     good = (measurements_dir / "telegram.jsonl").read_bytes().splitlines()
     with gzip.open(folder / "zz-bad.jsonl.gz", "wb") as f:

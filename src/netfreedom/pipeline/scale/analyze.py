@@ -86,28 +86,36 @@ class AnalyzeRun:
     seconds: float = 0.0
 
 
-def pending_files(store: Store) -> list[tuple[str, int]]:
-    """Measurement files (relative paths) holding measurements without a verdict, with their row counts,
-    in path order."""
+def pending_files(store: Store) -> list[tuple[str, int, int]]:
+    """Measurement files (relative paths) holding measurements without a verdict, with their rows and
+    bytes, in path order (date, country, test)."""
     table = store.query(
-        "SELECT m.file AS file, any_value(f.rows) AS rows FROM measurements m "
-        "JOIN files f ON f.path = m.file "
+        "SELECT m.file AS file, any_value(f.rows) AS rows, any_value(f.bytes) AS bytes "
+        "FROM measurements m JOIN files f ON f.path = m.file "
         "WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.measurement_uid = m.measurement_uid) "
         "GROUP BY m.file ORDER BY m.file"
     )
-    return list(zip(table.column("file").to_pylist(), table.column("rows").to_pylist(), strict=True))
+    columns = (table.column(n).to_pylist() for n in ("file", "rows", "bytes"))
+    return list(zip(*columns, strict=True))
 
 
-def plan(files: Sequence[tuple[str, int]], task_rows: int = TASK_ROWS) -> Iterator[FileGroup]:
-    """Group consecutive files into tasks of about ``task_rows`` rows (a big file is a task of its own)."""
+def plan(
+    files: Sequence[tuple[str, int, int]], workers: int, task_rows: int = TASK_ROWS
+) -> Iterator[FileGroup]:
+    """Group consecutive files into tasks of at most ``task_rows`` rows, and of about an eighth of a
+    worker's share of the bytes (work follows bytes: a web_connectivity body weighs more than a ping), so
+    every worker gets several tasks and none waits long for the last one.  A big file is a task alone."""
+    total = sum(b or 0 for _, _, b in files)
+    task_bytes = max(1, total // (8 * max(1, workers)))
     group: list[str] = []
-    rows = 0
-    for path, n in files:
+    rows = size = 0
+    for path, n, b in files:
         group.append(path)
         rows += n or 0
-        if rows >= task_rows:
+        size += b or 0
+        if rows >= task_rows or size >= task_bytes:
             yield FileGroup(tuple(group), rows)
-            group, rows = [], 0
+            group, rows, size = [], 0, 0
     if group:
         yield FileGroup(tuple(group), rows)
 
@@ -180,7 +188,7 @@ def analyze_on_cluster(
     run.tasks = run_in_order(
         client,
         analyze_group,
-        plan(pending_files(store), task_rows),
+        plan(pending_files(store), run.workers, task_rows),
         str(store.parquet_root),
         shipped,
         window=2 * run.workers + 1,

@@ -91,7 +91,7 @@ def grains_of(task: CountryFiles, root: str, testlists: pa.Table | None, window:
             con.unregister("_testlists")
 
         def query(sql: str, params: Sequence[object] | None = None) -> pa.Table:
-            return con.execute(sql, list(params) if params is not None else None).to_arrow_table()
+            return con.sql(sql, params=list(params) if params is not None else None).to_arrow_table()
 
         return grains(query, window.since, window.until, period=window.period)
     finally:

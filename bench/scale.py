@@ -1,0 +1,145 @@
+"""Scale-out: the ≥ 200 MB corpus analysed by the Dask engine with 1 and 2 workers, and by the local engine.
+
+Builds (or reuses) the corpus with bench/corpus.py, ingests it once into a store in a temporary folder,
+then for each engine drops every verdict and analyses the whole store again (with the shared blockpage
+fingerprints), ``--repeat`` times.  Prints median wall-clock rates (measurements/s and MB/s of raw JSON),
+the 2-worker speed-up over 1 worker (target ≥ 1.7 on 2 free cores), each Dask run against the local
+engine measured in the same run, the workers' peak memory, and the machine's load, which matters: the
+speed-up is only meaningful on cores nobody else is using.  Cluster start-up is timed separately.
+
+    python bench/scale.py                          # the issue's figure: 200 MB, 3 runs each
+    python bench/scale.py --size-mb 20 --repeat 1  # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+from corpus import SHARED, build_corpus  # noqa: E402
+
+
+def _rss_mib() -> float:
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed_local(store: Any, fingerprints: Any) -> float:
+    from netfreedom.pipeline.analyze import analyze_store
+
+    store.reset_verdicts()
+    start = time.perf_counter()
+    summary = analyze_store(store, fingerprints)
+    took = time.perf_counter() - start
+    assert summary.stored == store.count_measurements(), summary
+    return took
+
+
+def timed_dask(store: Any, fingerprints: Any, client: Any) -> float:
+    from netfreedom.pipeline.scale.analyze import analyze_store_on_cluster
+
+    store.reset_verdicts()
+    start = time.perf_counter()
+    summary = analyze_store_on_cluster(store, fingerprints, client=client)
+    took = time.perf_counter() - start
+    assert summary.stored == store.count_measurements(), summary
+    return took
+
+
+def timed_evidence(store: Any, client: Any | None) -> float:
+    from netfreedom.evidence.aggregate import Period, grains
+    from netfreedom.pipeline.scale.evidence import grains_on_cluster
+
+    since, until = dt.date(2024, 1, 1), dt.date(2025, 1, 1)
+    start = time.perf_counter()
+    if client is None:
+        grains(store.query, since, until, period=Period.MONTH)
+    else:
+        grains_on_cluster(store, since, until, period=Period.MONTH, client=client)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--memory-limit", default="1GiB", help="per Dask worker (default 1GiB)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary store")
+    args = ap.parse_args()
+
+    from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
+    from netfreedom.pipeline.ingest import ingest
+    from netfreedom.pipeline.scale import EngineOptions, connect
+    from netfreedom.store import open_store
+
+    info = build_corpus(size_mb=args.size_mb, fmt="jsonl")
+    mb = info.bytes / 1e6
+    print(f"corpus: {info.path} ({len(info.files)} files, {info.measurements} measurements, {mb:.1f} MB)")
+    fingerprints = load_fingerprints(sources_in_dir(SHARED / "data"))
+    work = Path(tempfile.mkdtemp(prefix="nf-scale-"))
+    load_start = os.getloadavg()[0]
+    try:
+        with open_store(work / "store.duckdb") as store:
+            start = time.perf_counter()
+            ingest(store, [str(Path(info.path) / f) for f in info.files])
+            print(f"ingest (local, once): {time.perf_counter() - start:.1f} s")
+            n = store.count_measurements()
+            results: dict[str, list[float]] = {"local": []}
+            evidence: dict[str, float] = {}
+            for _ in range(args.repeat):
+                results["local"].append(timed_local(store, fingerprints))
+            evidence["local"] = timed_evidence(store, None)
+            peaks: dict[str, float] = {}
+            for workers in (1, 2):
+                name = f"dask {workers}w"
+                start = time.perf_counter()
+                with connect(EngineOptions(workers=workers, memory_limit=args.memory_limit)) as client:
+                    startup = time.perf_counter() - start
+                    results[name] = [timed_dask(store, fingerprints, client) for _ in range(args.repeat)]
+                    evidence[name] = timed_evidence(store, client)
+                    rss = client.run(_peak_rss_mib)
+                    peaks[name] = max(rss.values())
+                print(f"{name}: cluster start-up {startup:.1f} s")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    load_end = os.getloadavg()[0]
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"\nanalysis of {n} measurements ({mb:.1f} MB), median of {args.repeat} run(s), wall clock:")
+    print(f"{'engine':<10} {'seconds':>8} {'meas/s':>9} {'MB/s':>7} {'vs local':>9} {'peak RSS/worker':>16}")
+    for name, secs in med.items():
+        peak = f"{peaks[name]:.0f} MiB" if name in peaks else f"{_peak_rss_mib():.0f} MiB (client)"
+        print(
+            f"{name:<10} {secs:8.1f} {n / secs:9.0f} {mb / secs:7.2f} {med['local'] / secs:9.2f} {peak:>16}"
+        )
+    speedup = med["dask 1w"] / med["dask 2w"]
+    print(f"\nspeed-up 2 workers / 1 worker: {speedup:.2f}   (target >= 1.7 on 2 free cores)")
+    print("evidence grains (month, whole store): " + ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items()))
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_start:.1f} at the start, "
+        f"{load_end:.1f} at the end (other work counts too); client RSS now {_rss_mib():.0f} MiB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
