@@ -88,6 +88,7 @@ def main() -> int:
     from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
     from netfreedom.pipeline.ingest import ingest
     from netfreedom.pipeline.scale import EngineOptions, connect
+    from netfreedom.pipeline.scale.ingest import ingest_on_cluster
     from netfreedom.store import open_store
 
     info = build_corpus(size_mb=args.size_mb, fmt="jsonl")
@@ -95,12 +96,13 @@ def main() -> int:
     print(f"corpus: {info.path} ({len(info.files)} files, {info.measurements} measurements, {mb:.1f} MB)")
     fingerprints = load_fingerprints(sources_in_dir(SHARED / "data"))
     work = Path(tempfile.mkdtemp(prefix="nf-scale-"))
+    files = [str(Path(info.path) / f) for f in info.files]
     load_start = os.getloadavg()[0]
     try:
         with open_store(work / "store.duckdb") as store:
             start = time.perf_counter()
-            ingest(store, [str(Path(info.path) / f) for f in info.files])
-            print(f"ingest (local, once): {time.perf_counter() - start:.1f} s")
+            ingest(store, files)
+            ingest_local = time.perf_counter() - start
             n = store.count_measurements()
             results: dict[str, list[float]] = {"local": []}
             evidence: dict[str, float] = {}
@@ -113,6 +115,11 @@ def main() -> int:
                 start = time.perf_counter()
                 with connect(EngineOptions(workers=workers, memory_limit=args.memory_limit)) as client:
                     startup = time.perf_counter() - start
+                    if workers == 2:
+                        with open_store(work / "ingest-dask.duckdb") as other:
+                            start = time.perf_counter()
+                            ingest_on_cluster(other, files, client=client)
+                            ingest_dask = time.perf_counter() - start
                     results[name] = [timed_dask(store, fingerprints, client) for _ in range(args.repeat)]
                     evidence[name] = timed_evidence(store, client)
                     rss = client.run(_peak_rss_mib)
@@ -133,6 +140,10 @@ def main() -> int:
         )
     speedup = med["dask 1w"] / med["dask 2w"]
     print(f"\nspeed-up 2 workers / 1 worker: {speedup:.2f}   (target >= 1.7 on 2 free cores)")
+    print(
+        f"ingest, once each: local {ingest_local:.1f} s ({mb / ingest_local:.2f} MB/s, "
+        f"{n / ingest_local:.0f} meas/s); dask 2w {ingest_dask:.1f} s ({mb / ingest_dask:.2f} MB/s)"
+    )
     print("evidence grains (month, whole store): " + ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items()))
     print(
         f"machine: {os.cpu_count()} CPUs, load average {load_start:.1f} at the start, "

@@ -26,8 +26,9 @@ from netfreedom.ingest import Filters
 from netfreedom.ingest.testlists import read_testlists
 from netfreedom.pipeline.analyze import AnalyzeSummary, analyze_store
 from netfreedom.pipeline.ingest import ingest
-from netfreedom.pipeline.scale import EngineOptions, connect
+from netfreedom.pipeline.scale import EngineOptions, connect, require_dask
 from netfreedom.pipeline.scale.analyze import StoreVerdicts, analyze_store_on_cluster
+from netfreedom.pipeline.scale.analyze import plan as plan_analysis
 from netfreedom.pipeline.scale.evidence import evidence_on_cluster, grains_on_cluster
 from netfreedom.pipeline.scale.ingest import group_sources, ingest_on_cluster, partition_of
 from netfreedom.store import open_store
@@ -295,3 +296,25 @@ def test_an_unreachable_scheduler_is_a_clean_error() -> None:
         connect(EngineOptions(scheduler="tcp://127.0.0.1:9", connect_timeout=1)),
     ):
         pass
+
+
+def test_without_the_dask_extra_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` meets when absent
+    with pytest.raises(InputError, match=r"pip install 'netfreedom\[dask\]'"):
+        require_dask()
+    with pytest.raises(InputError, match="netfreedom"), connect(EngineOptions(workers=1)):
+        pass
+
+
+def test_tasks_are_sized_by_bytes_and_rows() -> None:
+    files = [
+        (f"measurements/date=2024-03-01/probe_cc=IT/test_name=t{i}/0.parquet", 10, 100) for i in range(40)
+    ]
+    groups = list(plan_analysis(files, workers=2))
+    # A task takes an eighth of a worker's share of the bytes (4000 / 16 = 250): three files of 100 each.
+    assert [len(g.files) for g in groups] == [3] * 13 + [1]
+    assert [f for g in groups for f in g.files] == [f for f, _, _ in files]  # every file once, in order
+    assert sum(g.rows for g in groups) == 400
+    assert all(g.rows <= 20 for g in plan_analysis(files, workers=1, task_rows=20))
+    big = [("a.parquet", 5, 10_000), ("b.parquet", 5, 1), ("c.parquet", 5, 1)]
+    assert [g.files for g in plan_analysis(big, workers=4)] == [("a.parquet",), ("b.parquet", "c.parquet")]
