@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from netfreedom.ingest.testlists import read_testlists
 from netfreedom.pipeline.analyze import AnalyzeSummary, analyze_store
 from netfreedom.pipeline.ingest import ingest
 from netfreedom.pipeline.scale import EngineOptions, connect, require_dask
-from netfreedom.pipeline.scale.analyze import StoreVerdicts, analyze_store_on_cluster
 from netfreedom.pipeline.scale.analyze import plan as plan_analysis
 from netfreedom.pipeline.scale.evidence import evidence_on_cluster, grains_on_cluster
 from netfreedom.pipeline.scale.ingest import group_sources, ingest_on_cluster, partition_of
@@ -43,6 +41,11 @@ from corpus import COUNTRIES, build_corpus
 def client() -> Iterator[Any]:
     with connect(EngineOptions(workers=2, memory_limit="512MiB")) as c:
         yield c
+
+
+def on(client: Any) -> EngineOptions:
+    """Options that reach this module's cluster through its scheduler's address, as a user would."""
+    return EngineOptions(scheduler=client.scheduler.address)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +153,7 @@ def analysed(
         local.write_table("testlists", lists)
     with open_store(root / "dask.duckdb") as store:
         ingest(store, [str(corpus)])
-        got = analyze_store_on_cluster(store, fingerprints, client=client, task_rows=20)
+        got = analyze_store(store, fingerprints, cluster=on(client))
         store.write_table("testlists", lists)
     return root / "local.duckdb", root / "dask.duckdb", expected, got
 
@@ -169,18 +172,12 @@ def test_verdicts_on_the_cluster_match_local(
         # Written back as verdict Parquet partitions, registered in the store.
         files = store.query("SELECT count(*) AS n FROM files WHERE kind = 'verdicts' AND state = 'done'")
         assert files.column("n")[0].as_py() > 1
-        again = analyze_store_on_cluster(store, fingerprints, client=client)
+        again = analyze_store(store, fingerprints, cluster=on(client))
         assert (again.analysed, again.stored, again.reset) == (0, 0, 0)
     outcomes = {r["outcome"] for r in expected}
     assert {"ok", "blocked", "inconclusive"} <= outcomes
     assert any(r["confirmed"] for r in expected)  # blockpage fingerprints applied on the workers
     assert len({r["fingerprints_id"] for r in expected}) == 1
-
-
-def test_analyzer_travels_without_its_compiled_patterns(fingerprints: FingerprintDB) -> None:
-    shipped = pickle.loads(pickle.dumps(StoreVerdicts(fingerprints)))
-    assert shipped.fingerprints is not None and shipped.fingerprints.id == fingerprints.id
-    assert pickle.loads(pickle.dumps(StoreVerdicts(None))).fingerprints is None
 
 
 def test_evidence_on_the_cluster_matches_local(
@@ -260,7 +257,7 @@ def test_cli_on_an_existing_scheduler(
     with open_store(db) as store:
         assert table_rows(store, "verdicts") == expected_rows
         # Other fingerprints: every verdict is redone, as locally.
-        redo = analyze_store_on_cluster(store, None, client=client)
+        redo = analyze_store(store, None, cluster=on(client))
         assert redo.reset == redo.stored == len(expected_rows)
         assert redo.fingerprints_id == "none"
 

@@ -246,13 +246,18 @@ def _on_cluster(
 ) -> AnalyzeSummary:
     from netfreedom.pipeline.scale.analyze import analyze_on_cluster
 
+    def count(rows: list[VerdictRow]) -> None:
+        for row in rows:
+            summary.outcomes[row.outcome] += 1
+            summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+
     run = analyze_on_cluster(
         store,
         partial(analyze_batch, fingerprints=fingerprints),
         analysis_version=summary.analysis_version,
         fingerprints_id=summary.fingerprints_id,
         options=cluster,
+        observe=count,
     )
-    # the workers return rows only: outcome counts of a cluster run are not collected
     summary.analysed, summary.stored = run.measurements, run.verdicts
     return summary

@@ -15,12 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze
-from netfreedom.models.measurement import Envelope
-from netfreedom.models.verdict import Outcome, Reason, Verdict
-from netfreedom.pipeline.analyze import AnalyzeSummary, domain_of
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
 
@@ -30,41 +24,6 @@ Analyzer = Callable[[Sequence[StoredMeasurement]], list[VerdictRow]]
 
 TASK_ROWS = 5_000
 READ_BATCH = 1_000
-_ENVELOPE = msgspec.json.Decoder(Envelope)
-_UNREADABLE = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.NO_DATA, confidence=0.0)
-
-
-class StoreVerdicts:
-    """The local engine's per-measurement step (``pipeline.analyze.analyze_store``) as an ``Analyzer``:
-    decode the envelope, ``analysis.analyze`` with the fingerprints, one ``VerdictRow`` keyed by the input's
-    domain.  (tests/test_dask_engine.py pins it to the local engine, verdict for verdict.)
-
-    A ``FingerprintDB`` holds compiled RE2 sets, which cannot be pickled: the fingerprint rows travel
-    instead, and each worker compiles them once when it receives this object (about 0.3 s).
-    """
-
-    def __init__(self, fingerprints: FingerprintDB | None) -> None:
-        self.fingerprints = fingerprints
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        rows = self.fingerprints.fingerprints if self.fingerprints is not None else None
-        return (_store_verdicts, (rows,))
-
-    def __call__(self, batch: Sequence[StoredMeasurement]) -> list[VerdictRow]:
-        rows: list[VerdictRow] = []
-        for stored in batch:
-            try:
-                env = _ENVELOPE.decode(stored.raw)
-            except msgspec.DecodeError:
-                verdict = _UNREADABLE  # as locally: a damaged store row still gets a verdict
-            else:
-                verdict = analyze(env, env.test_keys, self.fingerprints)
-            rows.append(VerdictRow.of(stored.measurement_uid, domain_of(stored.input), verdict))
-        return rows
-
-
-def _store_verdicts(rows: Any) -> StoreVerdicts:
-    return StoreVerdicts(FingerprintDB(rows) if rows is not None else None)
 
 
 @dataclass(frozen=True)
@@ -196,52 +155,3 @@ def analyze_on_cluster(
     )
     run.seconds = time.perf_counter() - started
     return run
-
-
-def _stale_verdicts(store: Store, fingerprints_id: str) -> int:
-    table = store.query(
-        "SELECT count(*) AS n FROM verdicts WHERE analysis_version IS DISTINCT FROM $1 "
-        "OR fingerprints_id IS DISTINCT FROM $2",
-        [ANALYSIS_VERSION, fingerprints_id],
-    )
-    return int(table.column("n")[0].as_py())
-
-
-def analyze_store_on_cluster(
-    store: Store,
-    fingerprints: FingerprintDB | None,
-    *,
-    options: EngineOptions | None = None,
-    client: Any = None,
-    task_rows: int = TASK_ROWS,
-    progress: Callable[[AnalyzeSummary], None] | None = None,
-) -> AnalyzeSummary:
-    """``pipeline.analyze.analyze_store`` on a Dask cluster: the same reset when the rules or the
-    fingerprints changed, the same verdicts, the same summary."""
-    fingerprints_id = fingerprints.id if fingerprints else "none"
-    summary = AnalyzeSummary(fingerprints_id=fingerprints_id)
-    stale = _stale_verdicts(store, fingerprints_id)
-    if stale:
-        store.reset_verdicts()
-        summary.reset = stale
-
-    def observe(rows: list[VerdictRow]) -> None:
-        summary.analysed += len(rows)
-        for row in rows:
-            summary.outcomes[row.outcome] += 1
-            summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR
-        if progress:
-            progress(summary)
-
-    run = analyze_on_cluster(
-        store,
-        StoreVerdicts(fingerprints),
-        analysis_version=ANALYSIS_VERSION,
-        fingerprints_id=fingerprints_id,
-        options=options,
-        client=client,
-        task_rows=task_rows,
-        observe=observe,
-    )
-    summary.stored = run.verdicts
-    return summary
