@@ -54,11 +54,12 @@ def timed_local(store: Any, fingerprints: Any) -> float:
 
 
 def timed_dask(store: Any, fingerprints: Any, client: Any) -> float:
-    from netfreedom.pipeline.scale.analyze import analyze_store_on_cluster
+    from netfreedom.pipeline.analyze import analyze_store
+    from netfreedom.pipeline.scale import EngineOptions
 
     store.reset_verdicts()
     start = time.perf_counter()
-    summary = analyze_store_on_cluster(store, fingerprints, client=client)
+    summary = analyze_store(store, fingerprints, cluster=EngineOptions(scheduler=client.scheduler.address))
     took = time.perf_counter() - start
     assert summary.stored == store.count_measurements(), summary
     return took
