@@ -36,33 +36,35 @@ def _rss_mib() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
-def _peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _cpu() -> float:
+    return time.process_time()
 
 
-def timed_local(store: Any, fingerprints: Any) -> float:
+def timed_local(store: Any, fingerprints: Any) -> tuple[float, float]:
+    """Wall-clock seconds and CPU seconds (this process) of one analysis of the whole store."""
     from netfreedom.pipeline.analyze import analyze_store
 
     store.reset_verdicts()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     summary = analyze_store(store, fingerprints)
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert summary.stored == store.count_measurements(), summary
-    return took
+    return took, cpu
 
 
-def timed_dask(store: Any, fingerprints: Any, client: Any) -> float:
+def timed_dask(store: Any, fingerprints: Any, client: Any) -> tuple[float, float]:
+    """Wall-clock seconds and CPU seconds (all workers together) of one analysis of the whole store."""
     from netfreedom.pipeline.analyze import analyze_store
     from netfreedom.pipeline.scale import EngineOptions
 
     store.reset_verdicts()
+    before = sum(client.run(_cpu).values())
     start = time.perf_counter()
     summary = analyze_store(store, fingerprints, cluster=EngineOptions(scheduler=client.scheduler.address))
     took = time.perf_counter() - start
+    cpu = sum(client.run(_cpu).values()) - before
     assert summary.stored == store.count_measurements(), summary
-    return took
+    return took, cpu
 
 
 def timed_evidence(store: Any, client: Any | None) -> float:
@@ -105,7 +107,7 @@ def main() -> int:
             ingest(store, files)
             ingest_local = time.perf_counter() - start
             n = store.count_measurements()
-            results: dict[str, list[float]] = {"local": []}
+            results: dict[str, list[tuple[float, float]]] = {"local": []}
             evidence: dict[str, float] = {}
             for _ in range(args.repeat):
                 results["local"].append(timed_local(store, fingerprints))
@@ -123,7 +125,7 @@ def main() -> int:
                             ingest_dask = time.perf_counter() - start
                     results[name] = [timed_dask(store, fingerprints, client) for _ in range(args.repeat)]
                     evidence[name] = timed_evidence(store, client)
-                    rss = client.run(_peak_rss_mib)
+                    rss = client.run(_rss_mib)
                     peaks[name] = max(rss.values())
                 print(f"{name}: cluster start-up {startup:.1f} s")
     finally:
@@ -131,16 +133,22 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     load_end = os.getloadavg()[0]
 
-    med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"\nanalysis of {n} measurements ({mb:.1f} MB), median of {args.repeat} run(s), wall clock:")
-    print(f"{'engine':<10} {'seconds':>8} {'meas/s':>9} {'MB/s':>7} {'vs local':>9} {'peak RSS/worker':>16}")
+    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in results.items()}
+    print(f"\nanalysis of {n} measurements ({mb:.1f} MB), median of {args.repeat} run(s):")
+    print(
+        f"{'engine':<10} {'wall s':>7} {'meas/s':>7} {'MB/s':>6} {'vs local':>8} "
+        f"{'CPU s':>7} {'meas/CPU-s':>10} {'RSS/worker':>18}"
+    )
     for name, secs in med.items():
-        peak = f"{peaks[name]:.0f} MiB" if name in peaks else f"{_peak_rss_mib():.0f} MiB (client)"
+        peak = f"{peaks[name]:.0f} MiB" if name in peaks else f"{_rss_mib():.0f} MiB (client)"
         print(
-            f"{name:<10} {secs:8.1f} {n / secs:9.0f} {mb / secs:7.2f} {med['local'] / secs:9.2f} {peak:>16}"
+            f"{name:<10} {secs:7.1f} {n / secs:7.0f} {mb / secs:6.2f} {med['local'] / secs:8.2f} "
+            f"{cpu[name]:7.1f} {n / cpu[name]:10.0f} {peak:>18}"
         )
     speedup = med["dask 1w"] / med["dask 2w"]
     print(f"\nspeed-up 2 workers / 1 worker: {speedup:.2f}   (target >= 1.7 on 2 free cores)")
+    print("CPU s: the local process, or all Dask workers together (the client's writing not included)")
     print(
         f"ingest, once each: local {ingest_local:.1f} s ({mb / ingest_local:.2f} MB/s, "
         f"{n / ingest_local:.0f} meas/s); dask 2w {ingest_dask:.1f} s ({mb / ingest_dask:.2f} MB/s)"
