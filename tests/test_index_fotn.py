@@ -191,3 +191,49 @@ def test_cli_import_build_show(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.returncode == 2 and "no scores for 2019" in out.stderr
+
+
+def test_workbook_problems_are_listed_with_sheet_and_row(tmp_path: Path) -> None:
+    import openpyxl
+
+    from netfreedom.errors import InputError
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "2017"
+    sheet.append(["Freedom on the Net 2017"])
+    sheet.append(["Country", "Status", "A: Obstacles", "B: Limits", "C: Violations", "Total Score"])
+    sheet.append(["Estonia", "FREE", 1, 2, 3, 6])
+    sheet.append(["Atlantis", "FREE", 1, 1, 1, 3])
+    sheet.append(["Iceland", "FREE", 1, 2, 3, 7])
+    sheet.append(["Canada", "FREE", 1, None, 3, 4])
+    sheet.append([])
+    path = tmp_path / "fh.xlsx"
+    book.save(path)
+    result = read_fh_workbook(path)
+    assert (result.year, result.scale) == (2017, Scale.ZERO_BEST)
+    assert [s.iso2 for s in result.scores] == ["EE", "IS"]
+    assert result.problems == [
+        f"{path}:2017!4: unknown country name 'Atlantis'",
+        f"{path}:2017!5: Iceland: A+B+C = 6 but total is 7",
+        f"{path}:2017!6: Canada: no number in column(s) B",
+    ]
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"not a workbook")
+    with pytest.raises(InputError, match=r"garbage\.xlsx: cannot read workbook"):
+        read_fh_workbook(garbage)
+
+
+def test_change_from_a_stored_edition_on_the_other_scale(tmp_path: Path) -> None:
+    from netfreedom.pipeline.index import build, import_fh
+
+    _, csv_path = import_fh(WORKBOOK, tmp_path / "fh.csv")
+    db = tmp_path / "store.duckdb"
+    build("fotn-legacy", [csv_path], 2018, db, use_evidence=False)
+    (tmp_path / "ee-2019.toml").write_text(
+        'iso2 = "EE"\nyear = 2019\nscale = "100-best"\n[categories]\nA = 24\nB = 32\nC = 36\n'
+    )
+    result = build("fotn", [tmp_path / "ee-2019.toml"], 2019, db, use_evidence=False).result
+    ee = result.country("EE")
+    # 2018 was stored on the legacy scale as 6; on the 100-best scale that is 94
+    assert (ee.total, ee.previous_total, ee.change, ee.status) == (92, 94, -2, "Free")

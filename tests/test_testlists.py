@@ -187,3 +187,12 @@ def test_fetch_without_global_list_fails_clearly(tmp_path: Path) -> None:
     fetcher = Fetcher(cache_dir=tmp_path / "cache", mirrors={PUBLIC_HOME: str(tmp_path)})
     with pytest.raises(FetchError, match=r"global\.csv"):
         fetch_testlists(fetcher, ["ir"])
+
+
+def test_pipeline_loads_lists_from_a_folder_or_the_public_home_mirrored(tmp_path: Path) -> None:
+    from netfreedom.pipeline.index import load_testlists
+
+    local = load_testlists(str(LISTS.parent))
+    mirrored = load_testlists("public", mirrors=[f"{PUBLIC_HOME}={LISTS}"], cache_dir=tmp_path)
+    assert set(mirrored.lists) <= set(local.lists) and "global" in mirrored.lists
+    assert mirrored.lists["ir"] == local.lists["ir"]

@@ -76,13 +76,15 @@ def _number(value: Any) -> float | None:
 
 def read_fh_workbook(path: Path, *, year: int | None = None, scale: Scale | None = None) -> FHImport:
     """Read the workbook at ``path`` (openpyxl, read-only streaming)."""
+    import zipfile
+
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     file = str(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, InvalidFileException, KeyError, ValueError) as exc:
+    except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise InputError(f"cannot read workbook: {exc}", file=file) from exc
     try:
         sheet = book.worksheets[0]
