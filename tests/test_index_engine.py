@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from netfreedom.index.engine import build_index, competition_ranks
 from netfreedom.index.methodology import Measure, Scale, load_methodology
 from netfreedom.index.results import EvidenceFigure, FlagKind
@@ -182,3 +185,36 @@ def test_category_level_scores_are_checked_at_category_level() -> None:
     assert "(checked against category B)" in r.flags[0].message
     r = build_index(LEGACY, [cats("IR", 2018, 15, 30, 35)], 2018, evidence=evidence).country("IR")
     assert r.flags == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 25), st.integers(0, 35), st.integers(0, 40), st.integers(0, 3)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_both_scales_agree_on_status_rank_and_intervals(rows: list[tuple[int, int, int, int]]) -> None:
+    scores = []
+    for n, (a, b, c, spread) in enumerate(rows):
+        entries = {
+            "A": ScoreEntry("A", a, a),
+            "B": ScoreEntry("B", max(0, b - spread), min(35, b + spread)),
+            "C": ScoreEntry("C", c, c),
+        }
+        scores.append(
+            CountryScore(iso2=f"Q{chr(65 + n)}", year=2018, scale=Scale.ZERO_BEST, categories=entries)
+        )
+    few = dataclasses.replace(LEGACY.uncertainty, draws=200)  # keeps the property test fast
+    legacy = build_index(dataclasses.replace(LEGACY, uncertainty=few), scores, 2018)
+    current = build_index(dataclasses.replace(CURRENT, uncertainty=few), scores, 2018)
+    for x in legacy.countries:
+        y = current.country(x.iso2)
+        assert x.total is not None and y.total is not None
+        assert x.total + y.total == 100 and x.status == y.status and x.rank == y.rank
+        assert (x.rank_low, x.rank_high) == (y.rank_low, y.rank_high)
+        assert x.total_low is not None and y.total_high is not None and x.total_low + y.total_high == 100
+        assert x.total_low <= x.total <= (x.total_high or 0)
+        better = sum(1 for o in legacy.countries if (o.total or 0) < x.total)
+        assert x.rank == better + 1

@@ -63,9 +63,13 @@ def test_conversion_is_exact_and_reversible() -> None:
             assert 0 <= there <= maximum
 
 
-def test_rounding_is_half_away_from_zero() -> None:
-    m = load_methodology("fotn")
-    assert [m.round(x) for x in (0.5, 1.5, 2.5, 2.49, -2.5)] == [1, 2, 3, 2, -3]
+def test_rounding_ties_go_toward_less_freedom_on_both_scales() -> None:
+    legacy, current = load_methodology("fotn-legacy"), load_methodology("fotn")
+    assert [legacy.round(x) for x in (0.5, 1.5, 2.5, 2.49, 60.5)] == [1, 2, 3, 2, 61]
+    assert [current.round(x) for x in (99.5, 98.5, 97.5, 97.51, 39.5)] == [99, 98, 97, 98, 39]
+    for tenth in range(1001):
+        v = tenth / 10
+        assert legacy.round(v) + current.round(100 - v) == 100
 
 
 def test_evidence_rules_are_shipped() -> None:

@@ -105,6 +105,7 @@ def simulate(
     settings = methodology.uncertainty
     rng = random.Random(settings.seed)
     whole = methodology.decimals == 0
+    legacy = methodology.scale is Scale.ZERO_BEST
     fixed = {iso2: sum(p.low for p in ps if p.low == p.high) for iso2, ps in parts.items()}
     ranged = {iso2: [p for p in ps if p.low != p.high] for iso2, ps in parts.items()}
     order = sorted(parts)
@@ -115,10 +116,14 @@ def simulate(
         for iso2 in order:
             total = fixed[iso2]
             for p in ranged[iso2]:
-                if whole and float(p.low).is_integer() and float(p.high).is_integer():
-                    total += rng.randint(int(p.low), int(p.high))
+                # Draw the restriction (the 0-best value) whatever the scale, so a build on either scale
+                # sees the same draws, mirrored, and reports mirrored intervals.
+                lo, hi = (p.low, p.high) if legacy else (p.maximum - p.high, p.maximum - p.low)
+                if whole and lo.is_integer() and hi.is_integer():
+                    x = float(rng.randint(int(lo), int(hi)))
                 else:
-                    total += rng.uniform(p.low, p.high)
+                    x = rng.uniform(lo, hi)
+                total += x if legacy else p.maximum - x
             draw[iso2] = methodology.round(total)
             totals[iso2].append(draw[iso2])
         for iso2, rank in competition_ranks(draw, methodology).items():

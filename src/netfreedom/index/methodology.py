@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -157,11 +158,16 @@ class Methodology:
         return self.category(code).max
 
     def round(self, value: float) -> float:
-        """Round half away from zero (as published indexes do), not Python's half-to-even."""
-        factor = 10**self.decimals
-        scaled = abs(value) * factor + 0.5
-        out: float = int(scaled) / factor
-        return out if value >= 0 else -out
+        """Round to ``decimals``, a tie going toward less freedom: up on ``0-best``, down on ``100-best``.
+
+        Python's half-to-even would round 0.5 and 1.5 differently; and a tie rule tied to the number (half
+        up) would round 0.5 on one scale and 99.5 on the other to values that no longer sum to 100.  Ties
+        toward restriction on both scales keep the conversion exact after rounding.
+        """
+        factor = 10.0**self.decimals
+        if self.scale is Scale.ZERO_BEST:
+            return math.floor(value * factor + 0.5) / factor
+        return math.ceil(value * factor - 0.5) / factor
 
     def status_for(self, total: float) -> str:
         rounded = self.round(total)
