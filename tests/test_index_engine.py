@@ -170,6 +170,8 @@ def test_thin_evidence_is_flagged_and_widens_the_interval() -> None:
     assert [(f.kind, f.code) for f in r.flags] == [(FlagKind.THIN_EVIDENCE, "B1")]
     assert r.total == 2 and r.total_low is not None and r.total_high is not None
     assert r.total_low < 2 < r.total_high  # one point of doubt either side
+    top = build_index(CURRENT, [indicators("EE", 2018, {"B1": 0})], 2018, evidence=thin).country("EE")
+    assert top.total == 100 and (top.total_low, top.total_high) == (99, 100)  # clipped at the maximum
     none = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018, evidence={}).country("EE")
     assert {f.code for f in none.flags} == {"B1", "A3", "C4"}
     without = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018).country("EE")

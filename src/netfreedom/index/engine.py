@@ -52,14 +52,16 @@ def components(score: CountryScore, methodology: Methodology) -> tuple[list[Comp
             if entry.low is None or entry.high is None:
                 missing.append(cat.code)
             else:
-                parts.append(Component(cat.code, cat.code, float(entry.low), float(entry.high), cat.max))
+                parts.append(
+                    Component(cat.code, cat.code, float(entry.low), float(entry.high), float(cat.max))
+                )
             continue
         for ind in methodology.indicators_of(cat.code):
             ie = score.indicators.get(ind.code)
             if ie is None or ie.low is None or ie.high is None:
                 missing.append(ind.code)
             else:
-                parts.append(Component(ind.code, cat.code, float(ie.low), float(ie.high), ind.max))
+                parts.append(Component(ind.code, cat.code, float(ie.low), float(ie.high), float(ind.max)))
     return parts, missing
 
 
@@ -79,7 +81,7 @@ def _widen(parts: list[Component], code: str, margin: float, methodology: Method
     out = []
     for p in parts:
         if p.code == code or (p.code == category and p.category == category):
-            low, high = max(0.0, p.low - margin), min(p.maximum, p.high + margin)
+            low, high = max(0.0, p.low - margin), min(float(p.maximum), p.high + margin)
             out.append(Component(p.code, p.category, low, high, p.maximum))
         else:
             out.append(p)
@@ -183,11 +185,13 @@ def build_index(
     all_scores = [s.on_scale(methodology) for s in scores]
     current = {s.iso2: s for s in all_scores if s.year == year}
     before = {s.iso2: s for s in all_scores if s.year == year - 1}
-    parts: dict[str, list[Component]] = {}
+    parts: dict[str, list[Component]] = {}  # as scored: point totals and category ranges come from these
+    doubt: dict[str, list[Component]] = {}  # widened where evidence is thin: only the simulation uses these
     missing: dict[str, list[str]] = {}
     flags: dict[str, list[Flag]] = {}
     for iso2, score in current.items():
         ps, miss = components(score, methodology)
+        parts[iso2] = ps
         flags[iso2] = []
         if miss:
             flags[iso2].append(Flag(FlagKind.MISSING, ",".join(miss), f"not assessed: {', '.join(miss)}"))
@@ -199,14 +203,15 @@ def build_index(
                     ps = _widen(ps, rule.indicator, rule.thin_margin, methodology)
         if iso2 in before:
             flags[iso2].extend(change_flags(score, before[iso2], methodology))
-        parts[iso2] = ps
+        doubt[iso2] = ps
         missing[iso2] = miss
 
     complete = {iso2: ps for iso2, ps in parts.items() if not missing[iso2]}
     totals = {iso2: methodology.round(sum(p.point for p in ps)) for iso2, ps in complete.items()}
     ranks = competition_ranks(totals, methodology)
-    if any(p.low != p.high for ps in complete.values() for p in ps):
-        intervals = simulate(complete, methodology)
+    uncertain = {iso2: doubt[iso2] for iso2 in complete}
+    if any(p.low != p.high for ps in uncertain.values() for p in ps):
+        intervals = simulate(uncertain, methodology)
     else:
         intervals = {iso2: (t, t, ranks[iso2], ranks[iso2]) for iso2, t in totals.items()}
 
