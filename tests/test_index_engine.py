@@ -173,7 +173,9 @@ def test_thin_evidence_is_flagged_and_widens_the_interval() -> None:
     top = build_index(CURRENT, [indicators("EE", 2018, {"B1": 0})], 2018, evidence=thin).country("EE")
     assert top.total == 100 and (top.total_low, top.total_high) == (99, 100)  # clipped at the maximum
     none = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018, evidence={}).country("EE")
-    assert {f.code for f in none.flags} == {"B1", "A3", "C4"}
+    assert [(f.kind, f.code) for f in none.flags] == [(FlagKind.THIN_EVIDENCE, "B1,A3,C4")]
+    assert none.flags[0].message == "no measurements in the coverage period to check B1, A3, C4"
+    assert none.total_low is not None and none.total_low < 2  # still doubt, on every mapped indicator
     without = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018).country("EE")
     assert without.flags == () and (without.total_low, without.total_high) == (2, 2)
 

@@ -32,6 +32,13 @@ def evidence_flags(
     flags: list[Flag] = []
     thin: set[str] = set()
     by_target = {f.indicator: f for f in figures}
+    if not figures and methodology.evidence:
+        # No measurement at all in the period: one flag for the country, not one per rule.
+        codes = [r.indicator for r in methodology.evidence if _scored(score, r.indicator, methodology)]
+        if codes:
+            message = f"no measurements in the coverage period to check {', '.join(codes)}"
+            flags.append(Flag(FlagKind.THIN_EVIDENCE, ",".join(codes), message))
+        return flags, set(codes)
     for rule in methodology.evidence:
         found = _scored(score, rule.indicator, methodology)
         if found is None:
