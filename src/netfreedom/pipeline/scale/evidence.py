@@ -1,13 +1,14 @@
-"""Evidence on the Dask engine: the evidence package's own grouping SQL run per country on the workers,
-straight over the verdict Parquet partitions.
+"""Evidence on the Dask engine: the evidence package's grain query run per country on the workers, straight
+over the verdict Parquet partitions.
 
-Every figure of ``evidence`` is folded from *grains* (verdicts grouped by country, period, URL and network),
-and a grain never spans two countries, so the verdict files are grouped by their ``probe_cc=`` folder (a
-sanitised value: a true country code maps to exactly one folder) and each group is one task.  A task opens an
-in-memory DuckDB on the worker, exposes its files as the ``verdicts`` table and the store's test lists as
-``testlists``, and calls ``evidence.aggregate.grains`` — the same function the local engine calls on the
-store.  The client sorts the grains as the local query does and folds them with ``evidence.summarise``, so
-the tables are the local engine's, row for row.  Date partitions outside [since, until) are never read.
+Every figure of ``evidence`` can be folded from *grains* (verdicts grouped by country, period, URL and
+network: ``evidence.grains``, which the evidence package holds to the same answers as its in-store SQL), and
+a grain never spans two countries, so the verdict files are grouped by their ``probe_cc=`` folder (a
+sanitised value: a true country code maps to exactly one folder) and each group is one task.  A task opens
+an in-memory DuckDB on the worker, exposes its files as the ``verdicts`` table and the store's test lists as
+``testlists``, and calls ``evidence.grains.grains``.  The client sorts the grains as the local query does and
+folds them with ``evidence.grains.summarise``, so the tables are ``evidence_table``'s, row for row.  Date
+partitions outside [since, until) are never read.
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def plan(store: Store, since: dt.date, until: dt.date) -> list[CountryFiles]:
 
 
 def grains_of(task: CountryFiles, root: str, testlists: pa.Table | None, window: Window) -> list[Grain]:
-    """On a worker: the grains of one country's verdict files, by ``evidence.aggregate.grains``."""
+    """On a worker: the grains of one country's verdict files, by ``evidence.grains.grains``."""
     import duckdb
 
-    from netfreedom.evidence.aggregate import grains
+    from netfreedom.evidence.grains import grains
 
     con = duckdb.connect(config={"threads": 1, "memory_limit": WORKER_MEMORY})
     try:
@@ -107,7 +108,7 @@ def grains_on_cluster(
     options: EngineOptions | None = None,
     client: Any = None,
 ) -> list[Grain]:
-    """``evidence.aggregate.grains(store.query, since, until, period=)``, computed on a Dask cluster."""
+    """``evidence.grains.grains(store.query, since, until, period=)``, computed on a Dask cluster."""
     if client is None:
         with connect(options or EngineOptions()) as own:
             return grains_on_cluster(store, since, until, period=period, client=own)
