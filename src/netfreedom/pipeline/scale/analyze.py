@@ -24,6 +24,7 @@ Analyzer = Callable[[Sequence[StoredMeasurement]], list[VerdictRow]]
 
 TASK_ROWS = 5_000
 READ_BATCH = 1_000
+WRITE_ROWS = 2_000  # verdict rows per store write: the local engine's batch (pipeline.analyze.BATCH_SIZE)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def analyze_on_cluster(
     options: EngineOptions | None = None,
     client: Any = None,
     task_rows: int = TASK_ROWS,
+    write_rows: int = WRITE_ROWS,
     progress: Callable[[AnalyzeRun], None] | None = None,
     observe: Callable[[list[VerdictRow]], None] | None = None,
 ) -> AnalyzeRun:
@@ -125,6 +127,7 @@ def analyze_on_cluster(
                 fingerprints_id=fingerprints_id,
                 client=own,
                 task_rows=task_rows,
+                write_rows=write_rows,
                 progress=progress,
                 observe=observe,
             )
@@ -133,16 +136,26 @@ def analyze_on_cluster(
     # Ship the analyzer (and the fingerprints it holds) once to every worker, not once per task.
     shipped = client.scatter(analyzer, broadcast=True, hash=False)
 
+    # Each ``add_verdicts`` call has a fixed cost (a join against the catalogue, a transaction), so results
+    # are written in batches of ``write_rows`` rather than one call per task.
+    buffer: list[VerdictRow] = []
+
+    def flush() -> None:
+        run.verdicts += store.add_verdicts(
+            buffer, analysis_version=analysis_version, fingerprints_id=fingerprints_id
+        )
+        buffer.clear()
+        if progress:
+            progress(run)
+
     def write(_: FileGroup, result: tuple[int, list[VerdictRow]]) -> None:
         seen, rows = result
         run.measurements += seen
         if observe:
             observe(rows)
-        run.verdicts += store.add_verdicts(
-            rows, analysis_version=analysis_version, fingerprints_id=fingerprints_id
-        )
-        if progress:
-            progress(run)
+        buffer.extend(rows)
+        if len(buffer) >= write_rows:
+            flush()
 
     run.tasks = run_in_order(
         client,
@@ -153,5 +166,7 @@ def analyze_on_cluster(
         window=2 * run.workers + 1,
         on_result=write,
     )
+    if buffer:
+        flush()
     run.seconds = time.perf_counter() - started
     return run
