@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from netfreedom import __version__
 from netfreedom.errors import NetfreedomError
@@ -62,7 +63,8 @@ def main() -> None:
     try:
         app()
     except NetfreedomError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # The message quotes user input (paths, URLs) that may look like Rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

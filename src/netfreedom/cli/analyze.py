@@ -136,10 +136,10 @@ def register(app: typer.Typer) -> None:
         verdict yet (re-analysing all when the rules or the fingerprints changed).  Fingerprints come from
         their public homes (cached; --mirror maps them) or --fingerprints-dir.
         """
-        from netfreedom.errors import InputError
+        from netfreedom.errors import InputError, StoreError
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
         from netfreedom.pipeline.analyze import analyze_files, analyze_store
-        from netfreedom.store import open_store
+        from netfreedom.store import default_db_path, open_store
 
         if files and output is None:
             raise InputError("analysing files needs --output OUT.jsonl (or --output - for stdout)")
@@ -148,6 +148,11 @@ def register(app: typer.Typer) -> None:
         cluster = engine_options(engine, scheduler, workers)
         if files and cluster is not None:
             raise InputError("--engine dask analyses the store; FILE mode runs in this process")
+        db_path = db or default_db_path()
+        if not files and not db_path.exists():
+            # Checked before the fingerprints are fetched: a mistyped --db must not cost a download, nor
+            # leave an empty store behind.
+            raise StoreError(f"no store at {db_path} (run `netfreedom ingest` or `netfreedom build` first)")
         fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
         bar = _Bar.start(not as_json)
         progress = bar.update if bar else None
@@ -160,7 +165,7 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 to_stdout = False
-                with open_store(db) as store:
+                with open_store(db_path) as store:
                     summary = analyze_store(
                         store, db_fp, batch_size=batch_size, progress=progress, cluster=cluster
                     )

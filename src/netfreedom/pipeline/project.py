@@ -8,6 +8,7 @@ a base URL) serves every remote input of the project — tests and offline build
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -144,7 +145,7 @@ STARTER = """# A netfreedom project.  `netfreedom build` reads this file; paths 
 # Remote inputs are fetched from their public homes (with a cache, ~/.cache/netfreedom); for offline use,
 # `netfreedom build --mirror ROOT` serves each from ROOT/<path given in [mirror_layout]>.
 
-title = "{title}"
+title = {title}
 
 # Editions (years) to compute.  Each needs expert scores for that year.
 years = [{year}]
@@ -194,15 +195,19 @@ def write_starter(folder: Path, *, title: str, year: int) -> list[Path]:
     target = folder / PROJECT_FILE
     if target.exists():
         raise ConfigError("a project already exists here; not overwriting it", file=str(target))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "scores").mkdir(exist_ok=True)
-    target.write_text(
-        STARTER.format(title=title, year=year, testlists=TESTLISTS_HOME, world=WORLD_ATLAS), encoding="utf-8"
-    )
+    # A JSON string is a valid TOML basic string: quotes and backslashes in the title stay text.
+    text = STARTER.format(title=json.dumps(title), year=year, testlists=TESTLISTS_HOME, world=WORLD_ATLAS)
     example = folder / "scores" / "README.md"
-    if not example.exists():
-        example.write_text(
-            "Put expert score files here: one TOML per country-year or CSVs (format: docs/methodology.md).\n",
-            encoding="utf-8",
-        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "scores").mkdir(exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        if not example.exists():
+            example.write_text(
+                "Put expert score files here: one TOML per country-year or CSVs"
+                " (format: docs/methodology.md).\n",
+                encoding="utf-8",
+            )
+    except OSError as exc:
+        raise ConfigError(f"cannot create the project: {exc.strerror or exc}", file=str(folder)) from exc
     return [target, example]
