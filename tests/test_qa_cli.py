@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,57 @@ def test_analyze_store_mode_without_a_store(tmp_path: Path) -> None:
     assert f"no store at {db}" in message
     assert not db.exists()
     assert not (tmp_path / "cache").exists()
+
+
+def test_report_map_file_missing_or_not_topojson_names_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    db.write_bytes(b"")  # the map is read before the store is opened
+    missing = tmp_path / "nowhere.json"
+    message = _clean_error(
+        _run("report", "--db", str(db), "-o", str(tmp_path / "site"), "--map-url", str(missing))
+    )
+    assert str(missing) in message
+    assert "cannot read the map" in message
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    message = _clean_error(
+        _run("report", "--db", str(db), "-o", str(tmp_path / "site"), "--map-url", str(junk))
+    )
+    assert f"{junk}: not a TopoJSON topology" in message
+
+
+def test_report_output_that_cannot_be_a_folder(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    db.write_bytes(b"")
+    taken = tmp_path / "a-file"
+    taken.write_text("x")
+    for output in (taken, taken / "site"):
+        message = _clean_error(_run("report", "--db", str(db), "-o", str(output), "--no-map"))
+        assert f"{output}: cannot create the site folder" in message
+    assert db.read_bytes() == b""
+
+
+def test_serve_a_site_folder_that_holds_no_site(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    db.write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    for site in (tmp_path / "missing", tmp_path / "empty"):
+        message = _clean_error(_run("serve", "--db", str(db), "--site", str(site), "--port", "0"))
+        assert f"{site}: no site here" in message
+
+
+def test_serve_on_a_taken_port_or_a_foreign_address(tmp_path: Path) -> None:
+    import duckdb
+
+    db = tmp_path / "store.duckdb"
+    duckdb.connect(str(db)).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        message = _clean_error(_run("serve", "--db", str(db), "--port", port))
+        assert f"cannot listen on 127.0.0.1:{port}" in message
+        assert "serving" not in message
+    # An address this machine does not have (TEST-NET-1): no name lookup, the bind itself fails.
+    message = _clean_error(_run("serve", "--db", str(db), "--host", "192.0.2.1", "--port", "0"))
+    assert "cannot listen on 192.0.2.1:0" in message

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         they are.  With --mirror every remote input is read from a local copy (offline builds).
         """
         from rich.console import Console
+        from rich.markup import escape
 
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher
         from netfreedom.pipeline.build import build_project
@@ -55,12 +56,12 @@ def register(app: typer.Typer) -> None:
             with console.status("starting") as status:
 
                 def progress(step: str, message: str) -> None:
-                    status.update(f"[bold]{step}[/]: {message}")
+                    status.update(f"[bold]{step}[/]: {escape(message)}")
 
                 results = build_project(project, db=db_path, fetcher=fetcher, progress=progress)
                 for r in results:
                     mark = "[green]✓[/]" if r.changed else "[dim]=[/]"
-                    console.print(f"{mark} {r.step:<11} {r.detail} [dim]({r.seconds:.1f} s)[/]")
+                    console.print(f"{mark} {r.step:<11} {escape(r.detail)} [dim]({r.seconds:.1f} s)[/]")
                 status.update("[bold]report[/]: map")
                 world = load_world(fetcher, project.map)
                 status.update("[bold]report[/]: aggregation tables and pages")
@@ -74,4 +75,6 @@ def register(app: typer.Typer) -> None:
             f"{site.files - len(site.written)} unchanged{'; aggregation tables rebuilt' if rebuilt else ''} "
             f"[dim]({time.perf_counter() - t:.1f} s)[/]"
         )
-        console.print(f"built in {time.perf_counter() - started:.1f} s: open {out / 'index.html'}")
+        console.print(
+            f"built in {time.perf_counter() - started:.1f} s: open {escape(str(out / 'index.html'))}"
+        )

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         left untouched.
         """
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
-        from netfreedom.report.geo import WORLD_ATLAS_URL, world_map
+        from netfreedom.report.geo import WORLD_ATLAS_URL
         from netfreedom.report.publish import load_world, publish
         from netfreedom.store import default_db_path
 
@@ -43,14 +43,11 @@ def register(app: typer.Typer) -> None:
             raise StoreError(f"no store at {db_path} (run `netfreedom ingest` or `netfreedom build` first)")
         world = None
         if not no_map:
-            if map_url and not map_url.startswith(("http://", "https://")):
-                world = world_map(Path(map_url).read_bytes())
-            else:
-                fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
-                try:
-                    world = load_world(fetcher, map_url or WORLD_ATLAS_URL)
-                finally:
-                    fetcher.close()
+            fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
+            try:
+                world = load_world(fetcher, map_url or WORLD_ATLAS_URL)
+            finally:
+                fetcher.close()
         rebuilt, site = publish(db_path, output, world=world, title=title)
         typer.echo(
             f"site: {site.pages} pages in {output} ({len(site.written)} files written, "

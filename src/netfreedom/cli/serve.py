@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -34,5 +35,28 @@ def register(app: typer.Typer) -> None:
         from netfreedom.web import create_app
 
         api = create_app(db or default_db_path(), site=site, query_timeout=query_timeout)
-        typer.echo(f"serving http://{host}:{port}/  (API: /api/v1/, OpenAPI: /openapi.json)", err=True)
-        uvicorn.run(api, host=host, port=port, log_level="warning")
+        sock = _listen(host, port)
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"serving http://{shown}:{bound}/  (API: /api/v1/, OpenAPI: /openapi.json)", err=True)
+        server = uvicorn.Server(uvicorn.Config(api, log_level="warning"))
+        server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before announcing: a taken port or an unknown host is a clear error, and --port 0 shows the port
+    the system chose."""
+    from netfreedom.errors import InputError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netfreedom import __version__
-from netfreedom.errors import StoreError
+from netfreedom.errors import InputError, StoreError
 from netfreedom.report.aggregate import Axis, Filters, Table, aggregate, cube_is_fresh, measurements
 from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
 from netfreedom.report.model import has_table, load_flags, load_index, load_scores
@@ -79,6 +79,8 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
 
     if not db.is_file():
         raise StoreError(f"no store at {db}")
+    if site is not None and not (site / "index.html").is_file():
+        raise InputError("no site here (write one with `netfreedom report --output DIR`)", file=str(site))
     try:
         root = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
