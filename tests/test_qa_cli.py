@@ -109,3 +109,13 @@ def test_serve_on_a_taken_port_or_a_foreign_address(tmp_path: Path) -> None:
     # An address this machine does not have (TEST-NET-1): no name lookup, the bind itself fails.
     message = _clean_error(_run("serve", "--db", str(db), "--host", "192.0.2.1", "--port", "0"))
     assert "cannot listen on 192.0.2.1:0" in message
+
+
+def test_analyze_output_that_cannot_be_written(tmp_path: Path) -> None:
+    source = tmp_path / "m.jsonl"
+    source.write_text('{"test_name": "web_connectivity", "measurement_start_time": "2024-01-01 00:00:00"}\n')
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for output, problem in ((tmp_path, "is a folder"), (blocker / "out.jsonl", "cannot write the verdicts")):
+        message = _clean_error(_run("analyze", str(source), "-o", str(output), "--no-fingerprints"))
+        assert f"{output}: {problem}" in message

@@ -22,6 +22,7 @@ import msgspec
 import orjson
 
 from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze
+from netfreedom.errors import InputError
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import MAX_LINE, Opened, Problem, Record, read_sources
 from netfreedom.models.measurement import Envelope, first_input
@@ -131,8 +132,14 @@ def verdict_record(record: Record, verdict: Verdict) -> dict[str, Any]:
 def _open_output(output: Path | None) -> tuple[IO[bytes], Path | None]:
     if output is None:
         return os.fdopen(os.dup(1), "wb"), None
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    # Refused before any work: a folder or an unwritable place would otherwise fail only at the rename.
+    if output.is_dir():
+        raise InputError("is a folder; --output needs a file name", file=str(output))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    except OSError as exc:
+        raise InputError(f"cannot write the verdicts: {exc.strerror or exc}", file=str(output)) from exc
     return os.fdopen(fd, "wb"), Path(tmp)
 
 
