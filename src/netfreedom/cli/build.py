@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 MIRROR_HELP = (
-    "Serve remote inputs from here: a folder or base URL laid out as the project's \\[mirror_layout] says, "
+    "Serve remote inputs from here: a folder or base URL laid out as the project's mirror_layout table says, "
     "or URL_PREFIX=TARGET (repeatable)."
 )
 
