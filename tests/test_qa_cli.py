@@ -119,3 +119,25 @@ def test_analyze_output_that_cannot_be_written(tmp_path: Path) -> None:
     for output, problem in ((tmp_path, "is a folder"), (blocker / "out.jsonl", "cannot write the verdicts")):
         message = _clean_error(_run("analyze", str(source), "-o", str(output), "--no-fingerprints"))
         assert f"{output}: {problem}" in message
+
+
+def test_a_hostile_probe_cc_never_names_a_file_outside_the_site(tmp_path: Path) -> None:
+    # probe_cc comes from measurements anyone can write; it once became country/../../pwned.html.
+    source = tmp_path / "m.jsonl"
+    lines = [
+        '{"test_name": "web_connectivity", "measurement_start_time": "2024-02-01 00:00:00", '
+        f'"probe_cc": "{cc}", "input": "http://example.org/", "test_keys": {{}}}}'
+        for cc in ("../../pwned", "[/]", "IT")
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    db = str(tmp_path / "store.duckdb")
+    for args in (
+        ("ingest", str(source)),
+        ("analyze", "--no-fingerprints"),
+        ("report", "-o", "out/site", "--no-map"),
+    ):
+        result = _run(*args, "--db", db, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.html"))
+    assert written == ["site/country/IT.html", "site/data.html", "site/index.html", "site/methodology.html"]
+    assert not list(tmp_path.rglob("pwned*"))

@@ -185,4 +185,12 @@ def country_evidence(con: Any, cc: str, *, top: int = 25, anomalies: int = 30) -
 
 
 def countries_with_evidence(con: Any) -> list[str]:
-    return [str(r[0]) for r in con.execute(f"SELECT DISTINCT probe_cc FROM {FACTS} ORDER BY 1").fetchall()]
+    """Probe countries that get a page: ISO 3166 alpha-2 shaped codes only (``ZZ`` = unknown).  probe_cc
+    comes from measurements, which anyone can write; it names a file, so ``../x`` must never pass."""
+    return [
+        str(r[0])
+        for r in con.execute(
+            f"SELECT DISTINCT probe_cc FROM {FACTS} "
+            "WHERE regexp_full_match(probe_cc, '[A-Z]{2}') ORDER BY 1"
+        ).fetchall()
+    ]

@@ -95,6 +95,9 @@ class _Writer:
 
     def write(self, rel: str, data: bytes) -> None:
         path = self.root / rel
+        # Page names come partly from data; nothing may land outside the site folder.
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise StoreError(f"refusing to write {rel!r} outside the site folder {self.root}")
         self.keep.add(path)
         self.result.files += 1
         if path.is_file() and path.read_bytes() == data:
