@@ -121,6 +121,9 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
         dupes += summary.duplicates
         rejected += summary.rejected
         first_errors += [f"{e.file}:{e.line}: {e.reason}" for e in summary.errors[:3]]
+        if summary.files == 0 and not summary.errors:
+            # Said aloud: an archive prefix or filter that matches nothing otherwise looks like "up to date".
+            first_errors.append(f"{spec}: no measurement files found")
     detail = f"{added} new, {dupes} already stored, {rejected} rejected"
     if first_errors:
         detail += " (e.g. " + "; ".join(first_errors[:2]) + ")"

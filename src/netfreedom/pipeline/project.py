@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from netfreedom.analysis.fingerprint_sources import CP_HOME, OONI_HOME
 from netfreedom.errors import ConfigError
 
 PROJECT_FILE = "netfreedom.toml"
@@ -187,6 +188,8 @@ scores = ["scores/"]
 [mirror_layout]
 "{testlists}" = "test-lists/lists/"
 "https://unpkg.com/world-atlas@2.0.2/" = "geo/"
+"{ooni_fingerprints}" = "ooni/fingerprints/"
+"{cp_fingerprints}" = "censoredplanet/"
 """
 
 
@@ -196,7 +199,14 @@ def write_starter(folder: Path, *, title: str, year: int) -> list[Path]:
     if target.exists():
         raise ConfigError("a project already exists here; not overwriting it", file=str(target))
     # A JSON string is a valid TOML basic string: quotes and backslashes in the title stay text.
-    text = STARTER.format(title=json.dumps(title), year=year, testlists=TESTLISTS_HOME, world=WORLD_ATLAS)
+    text = STARTER.format(
+        title=json.dumps(title),
+        year=year,
+        testlists=TESTLISTS_HOME,
+        world=WORLD_ATLAS,
+        ooni_fingerprints=OONI_HOME,
+        cp_fingerprints=CP_HOME,
+    )
     example = folder / "scores" / "README.md"
     try:
         folder.mkdir(parents=True, exist_ok=True)
