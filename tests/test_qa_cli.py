@@ -163,3 +163,19 @@ def test_starter_project_builds_offline_from_the_mirror(tmp_path: Path) -> None:
     assert "2018: 65 countries" in out
     assert (tmp_path / "st" / "site" / "index.html").is_file()
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_import_fh_out_that_cannot_be_written(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    workbook = str(DATA / "fotn" / "fotn_2018_freedomhouse.xlsx")
+    for out, problem in ((tmp_path, "is a folder"), (blocker / "fh.csv", "cannot write the score file")):
+        message = _clean_error(_run("index", "import-fh", workbook, "--out", str(out)))
+        assert f"{out}: {problem}" in message
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_engine_help_keeps_the_extra_name() -> None:
+    # Rich read "[dask]" as markup and printed "pip install 'netfreedom'".
+    result = _run("analyze", "--help")
+    assert "dask extra" in " ".join(result.stdout.split())

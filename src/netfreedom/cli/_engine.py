@@ -18,7 +18,7 @@ EngineOpt = Annotated[
         "--engine",
         case_sensitive=False,
         help="local: this process with DuckDB (default). dask: a Dask cluster over the store's Parquet "
-        "(needs pip install 'netfreedom[dask]').",
+        "(needs the dask extra of netfreedom).",
     ),
 ]
 SchedulerOpt = Annotated[

@@ -28,10 +28,17 @@ def import_fh(
     if not result.scores:
         raise InputError("no country rows could be read: " + "; ".join(result.problems[:3]), file=str(xlsx))
     out = out or Path(f"fh-{result.year}.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise InputError("is a folder; --out needs a file name", file=str(out))
     tmp = out.with_name(out.name + ".part")
-    tmp.write_text(write_scores_csv(result.scores), encoding="utf-8")
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(write_scores_csv(result.scores), encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        if tmp.is_file():
+            tmp.unlink()
+        raise InputError(f"cannot write the score file: {exc.strerror or exc}", file=str(out)) from exc
     return result, out
 
 
