@@ -20,6 +20,8 @@ from netfreedom.models.verdict import Verdict
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from netfreedom.store.staged import StagedVerdicts
+
 
 class BatchResult(msgspec.Struct, frozen=True):
     added: int
@@ -124,6 +126,11 @@ class Store(Protocol):
 
     def add_verdicts(self, rows: Sequence[VerdictRow], *, analysis_version: int, fingerprints_id: str) -> int:
         """Store verdicts for measurements that have none yet; returns how many were added."""
+        ...
+
+    def add_verdict_files(self, staged: StagedVerdicts) -> int:
+        """Register verdict files written elsewhere (``store.staged``); returns how many verdicts were
+        added."""
         ...
 
     def reset_verdicts(self) -> None:

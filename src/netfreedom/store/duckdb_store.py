@@ -19,6 +19,7 @@ import itertools
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +45,7 @@ from netfreedom.store.schema import (
     VERDICT_PARQUET,
     partition_dir,
 )
+from netfreedom.store.staged import STAGING, StagedVerdicts
 
 DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
@@ -105,6 +107,8 @@ class DuckDBStore:
             else:
                 self._init_schema()
                 self._recover()
+                # Files staged by workers of a run that never registered them (see store.staged).
+                shutil.rmtree(self._root / STAGING, ignore_errors=True)
         except BaseException:
             self._con.close()
             raise
@@ -394,6 +398,78 @@ class DuckDBStore:
         ]
         self._write_and_commit("verdicts", table, keys)
         return int(table.num_rows)
+
+    def add_verdict_files(self, staged: StagedVerdicts) -> int:
+        """Register verdict files written elsewhere (``store.staged.stage_verdicts``): journal their final
+        names, rename them into their partitions and register them with their catalogue rows in one
+        transaction, as ``add_verdicts`` does with the files it writes itself.  Verdicts for measurements
+        that already have one (or that the catalogue does not hold) are dropped, as in ``add_verdicts``;
+        returns how many were added.  The staged files are gone afterwards, registered or deleted."""
+        self._require_writable()
+        for f in staged.files:
+            if not f.path.startswith(STAGING + "/") or ".." in f.path.split("/"):
+                raise StoreError(f"not a staged verdict file: {f.path}")
+        try:
+            return self._register_staged(staged)
+        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+            self._recover()
+            raise StoreError(f"cannot register verdict files in {self._root}: {exc}") from exc
+        finally:
+            for f in staged.files:
+                (self._root / f.path).unlink(missing_ok=True)
+
+    def _register_staged(self, staged: StagedVerdicts) -> int:
+        rows = staged.rows
+        if rows.num_rows == 0:
+            return 0
+        self._con.register("_staged", rows.select(["measurement_uid"]))
+        try:
+            fresh = self._con.execute(
+                "SELECT count(DISTINCT s.measurement_uid) AS n, count(*) AS total FROM _staged s "
+                "SEMI JOIN measurements m USING (measurement_uid) "
+                "ANTI JOIN verdicts o USING (measurement_uid)"
+            ).fetchall()[0]
+        finally:
+            self._con.unregister("_staged")
+        if fresh[0] != rows.num_rows or fresh[1] != rows.num_rows:
+            # Some rows are not new (a partly analysed store): write the new ones the ordinary way.
+            given = rows.select(VERDICT_INPUT.names).to_pylist()
+            version = rows.column("analysis_version")[0].as_py()
+            fp = rows.column("fingerprints_id")[0].as_py()
+            return self.add_verdicts(
+                [VerdictRow(**r) for r in given], analysis_version=version, fingerprints_id=fp
+            )
+        batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+        finals = {f.path: f"{f.partition}/{batch}-{n}.parquet" for n, f in enumerate(staged.files)}
+        journal = self._root / _JOURNAL / f"{batch}.pending"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        journal.write_text("".join(f"{rel}\n" for rel in finals.values()), encoding="utf-8")
+        for f in staged.files:
+            final = self._root / finals[f.path]
+            if final.parent not in self._made:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(final.parent)
+            os.replace(self._root / f.path, final)
+        now = dt.datetime.now(dt.UTC)
+        n = len(staged.files)
+        files = pa.table(
+            {
+                "path": list(finals.values()),
+                "kind": ["verdicts"] * n,
+                "batch": [batch] * n,
+                "state": ["done"] * n,
+                "rows": pa.array([f.rows for f in staged.files], pa.int64()),
+                "bytes": pa.array([f.bytes for f in staged.files], pa.int64()),
+                "created": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+            }
+        )
+        renamed = pc.take(
+            pa.array(list(finals.values()), pa.string()),
+            pc.index_in(rows.column("file"), value_set=pa.array(list(finals), pa.string())),
+        )
+        catalogue = rows.set_column(rows.schema.get_field_index("file"), "file", renamed)
+        self._commit_batch("verdicts", catalogue, files, journal)
+        return int(rows.num_rows)
 
     def reset_verdicts(self) -> None:
         self._require_writable()

@@ -2,13 +2,17 @@
 
 The client asks the catalogue which measurement files still hold measurements without a verdict, groups
 them (in path order, i.e. by date × country × test) into tasks of about ``task_rows`` measurements, and
-sends each task to a worker.  The worker reads its files straight from the Parquet root and runs the
-``Analyzer`` — the very function the local engine runs on each batch — and returns verdict rows; the client
-hands them to ``Store.add_verdicts``, which writes them as verdict Parquet partitions and registers them.
+sends each task to a worker.  The worker reads its files straight from the Parquet root, runs the
+``Analyzer`` — the very function the local engine runs on each batch — and writes the verdicts itself as
+staged Parquet files, one per partition (``store.staged``); it returns only their paths and catalogue rows.
+The client, the single writer, hands each task's files to ``Store.add_verdict_files``, which journals,
+renames and registers them in one transaction.  Writing Parquet is thus spread over the workers, and the
+client's share of a task is a few renames and one insert.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +21,8 @@ from typing import Any
 
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
+from netfreedom.store.schema import MEASUREMENT_PARQUET
+from netfreedom.store.staged import StagedVerdicts, new_run, stage_verdicts, verdict_input, verdict_table
 
 # One batch of stored measurements in, one verdict row per measurement out (pure, picklable: a module-level
 # function or a functools.partial of one, so that it can be shipped to the workers).
@@ -24,7 +30,6 @@ Analyzer = Callable[[Sequence[StoredMeasurement]], list[VerdictRow]]
 
 TASK_ROWS = 5_000
 READ_BATCH = 1_000
-WRITE_ROWS = 2_000  # verdict rows per store write: the local engine's batch (pipeline.analyze.BATCH_SIZE)
 
 
 @dataclass(frozen=True)
@@ -80,24 +85,48 @@ def plan(
         yield FileGroup(tuple(group), rows)
 
 
-def read_measurements(path: Path, batch_size: int = READ_BATCH) -> Iterator[list[StoredMeasurement]]:
-    """The measurements of one Parquet file, in batches (the columns are the store's contract)."""
+@dataclass(frozen=True)
+class Target:
+    """Where and how a task's verdicts are staged: the Parquet root, the run's staging folder, and the
+    version and fingerprints they are stamped with."""
+
+    root: str
+    run: str
+    analysis_version: int
+    fingerprints_id: str
+
+
+def analyze_group(task: FileGroup, analyzer: Analyzer, target: Target) -> tuple[int, StagedVerdicts]:
+    """On a worker: analyse every measurement of the task's files and stage the verdicts under ``run``;
+    (measurements read, staged verdicts)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(path) as pf:
-        for rb in pf.iter_batches(batch_size=batch_size):
-            yield [StoredMeasurement(**row) for row in rb.to_pylist()]
-
-
-def analyze_group(task: FileGroup, root: str, analyzer: Analyzer) -> tuple[int, list[VerdictRow]]:
-    """On a worker: analyse every measurement of the task's files; (measurements read, verdict rows)."""
-    rows: list[VerdictRow] = []
+    given: list[VerdictRow] = []
+    envelopes: list[pa.Table] = []
     seen = 0
     for rel in task.files:
-        for batch in read_measurements(Path(root) / rel):
-            seen += len(batch)
-            rows.extend(analyzer(batch))
-    return seen, rows
+        with pq.ParquetFile(Path(target.root) / rel) as pf:
+            for rb in pf.iter_batches(batch_size=READ_BATCH):
+                batch = [StoredMeasurement(**row) for row in rb.to_pylist()]
+                seen += len(batch)
+                given.extend(analyzer(batch))
+                envelopes.append(pa.Table.from_batches([rb.drop_columns(["raw"])]))
+    table = verdict_table(
+        verdict_input(given),
+        pa.concat_tables(envelopes) if envelopes else MEASUREMENT_PARQUET.empty_table(),
+        analysis_version=target.analysis_version,
+        fingerprints_id=target.fingerprints_id,
+    )
+    # Named after the task's first file: unique within the run, and stable for a retried task.
+    name = task.files[0].replace("/", "_").removesuffix(".parquet") if task.files else "empty"
+    return seen, stage_verdicts(target.root, target.run, name, table)
+
+
+def _observed(staged: StagedVerdicts) -> list[VerdictRow]:
+    names = ["measurement_uid", "domain", "outcome", "layer", "reason", "confidence", "confirmed"]
+    names += ["fingerprint", "blocking", "accessible"]
+    return [VerdictRow(**r) for r in staged.rows.select(names).to_pylist()]
 
 
 def analyze_on_cluster(
@@ -109,12 +138,12 @@ def analyze_on_cluster(
     options: EngineOptions | None = None,
     client: Any = None,
     task_rows: int = TASK_ROWS,
-    write_rows: int = WRITE_ROWS,
     progress: Callable[[AnalyzeRun], None] | None = None,
     observe: Callable[[list[VerdictRow]], None] | None = None,
 ) -> AnalyzeRun:
     """Analyse every stored measurement without a verdict on a Dask cluster (``client``, or one made from
     ``options``).  Idempotent like the local engine: the store adds verdicts only where there are none.
+    The workers need the store's Parquet root at the same path (a shared file system on a real cluster).
 
     Resetting verdicts when the analysis version or fingerprints change is the caller's job, as locally.
     """
@@ -127,7 +156,6 @@ def analyze_on_cluster(
                 fingerprints_id=fingerprints_id,
                 client=own,
                 task_rows=task_rows,
-                write_rows=write_rows,
                 progress=progress,
                 observe=observe,
             )
@@ -136,37 +164,29 @@ def analyze_on_cluster(
     # Ship the analyzer (and the fingerprints it holds) once to every worker, not once per task.
     shipped = client.scatter(analyzer, broadcast=True, hash=False)
 
-    # Each ``add_verdicts`` call has a fixed cost (a join against the catalogue, a transaction), so results
-    # are written in batches of ``write_rows`` rather than one call per task.
-    buffer: list[VerdictRow] = []
-
-    def flush() -> None:
-        run.verdicts += store.add_verdicts(
-            buffer, analysis_version=analysis_version, fingerprints_id=fingerprints_id
-        )
-        buffer.clear()
+    def register(_: FileGroup, result: tuple[int, StagedVerdicts]) -> None:
+        seen, staged = result
+        run.measurements += seen
+        if observe:
+            observe(_observed(staged))
+        run.verdicts += store.add_verdict_files(staged)
         if progress:
             progress(run)
 
-    def write(_: FileGroup, result: tuple[int, list[VerdictRow]]) -> None:
-        seen, rows = result
-        run.measurements += seen
-        if observe:
-            observe(rows)
-        buffer.extend(rows)
-        if len(buffer) >= write_rows:
-            flush()
-
-    run.tasks = run_in_order(
-        client,
-        analyze_group,
-        plan(pending_files(store), run.workers, task_rows),
-        str(store.parquet_root),
-        shipped,
-        window=2 * run.workers + 1,
-        on_result=write,
-    )
-    if buffer:
-        flush()
+    staging = new_run()
+    try:
+        run.tasks = run_in_order(
+            client,
+            analyze_group,
+            plan(pending_files(store), run.workers, task_rows),
+            shipped,
+            Target(str(store.parquet_root), staging, analysis_version, fingerprints_id),
+            window=2 * run.workers + 1,
+            on_result=register,
+        )
+    finally:
+        # Files of tasks that failed or were cancelled (a task still running may add more: opening the
+        # store for writing deletes the whole staging folder).
+        shutil.rmtree(store.parquet_root / staging, ignore_errors=True)
     run.seconds = time.perf_counter() - started
     return run

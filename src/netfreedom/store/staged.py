@@ -1,0 +1,121 @@
+"""Verdict Parquet files written outside the store's process (Dask workers), for the store to register.
+
+A worker writes its verdicts under ``<parquet root>/.staging/<run>/`` — one file per partition
+(date × country × test), in the store's verdict schema — and hands back only the files' paths and their
+catalogue rows (a small Arrow table).  The single writer then journals, renames and registers them with
+``DuckDBStore.add_verdict_files``.  Nothing under ``.staging`` is ever registered, so opening the store for
+writing deletes it whole: a worker or client killed at any point leaves no trace in the store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from netfreedom.store.base import VerdictRow
+from netfreedom.store.schema import VERDICT_COLUMNS, VERDICT_INPUT, VERDICT_PARQUET, partition_dir
+
+STAGING = ".staging"
+# The envelope columns a verdict copies from its measurement (the rest comes from the analysis).
+VERDICT_ENVELOPE = [n for n, _, _ in VERDICT_COLUMNS[3:] if n not in VERDICT_INPUT.names]
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """One staged verdict file: its path relative to the Parquet root, its partition folder, its rows
+    and bytes."""
+
+    path: str
+    partition: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class StagedVerdicts:
+    """What a worker hands back: its staged files and their catalogue rows (the verdict columns plus
+    ``file``, the staged path)."""
+
+    files: tuple[StagedFile, ...]
+    rows: pa.Table
+
+
+def new_run() -> str:
+    """A fresh staging folder name for one run (relative to the Parquet root)."""
+    return f"{STAGING}/{secrets.token_hex(8)}"
+
+
+def verdict_input(rows: Sequence[VerdictRow]) -> pa.Table:
+    """Verdict rows as an Arrow table in the ``VERDICT_INPUT`` schema."""
+    return pa.table(
+        {name: [getattr(r, name) for r in rows] for name in VERDICT_INPUT.names}, schema=VERDICT_INPUT
+    )
+
+
+def verdict_table(
+    given: pa.Table, envelopes: pa.Table, *, analysis_version: int, fingerprints_id: str
+) -> pa.Table:
+    """Complete verdicts (``VERDICT_PARQUET``): each row of ``given`` (``VERDICT_INPUT``) joined with its
+    measurement's envelope columns from ``envelopes``.  Like ``add_verdicts``, the first verdict of a
+    measurement wins and a verdict for a measurement not in ``envelopes`` is dropped."""
+    seen: set[str] = set()
+    keep = []
+    for u in given.column("measurement_uid").to_pylist():
+        keep.append(u not in seen)
+        seen.add(u)
+    given = given.filter(pa.array(keep, pa.bool_()))
+    where = pc.index_in(given.column("measurement_uid"), value_set=envelopes.column("measurement_uid"))
+    found = pc.is_valid(where)
+    given, where = given.filter(found), where.filter(found)
+    env = envelopes.select(VERDICT_ENVELOPE).take(where)
+    n = given.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "measurement_uid": given.column("measurement_uid"),
+        "analysis_version": pa.array([analysis_version] * n, pa.int32()),
+        "fingerprints_id": pa.array([fingerprints_id] * n, pa.string()),
+    }
+    for name in VERDICT_PARQUET.names[3:]:
+        columns[name] = env.column(name) if name in VERDICT_ENVELOPE else given.column(name)
+    return pa.table(columns).cast(VERDICT_PARQUET)
+
+
+def partition_keys(table: pa.Table) -> list[str]:
+    """The verdict partition folder of each row."""
+    days = pc.strftime(table.column("measurement_start_time"), format="%Y-%m-%d").to_pylist()
+    return [
+        partition_dir("verdicts", day, cc, test)
+        for day, cc, test in zip(
+            days, table.column("probe_cc").to_pylist(), table.column("test_name").to_pylist(), strict=True
+        )
+    ]
+
+
+def stage_verdicts(root: Path | str, run: str, name: str, table: pa.Table) -> StagedVerdicts:
+    """On a worker: write ``table`` (``VERDICT_PARQUET``) as one file per partition under
+    ``<root>/<run>/<partition>/<name>.parquet``; the files and their catalogue rows."""
+    keys = partition_keys(table)
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    files: list[StagedFile] = []
+    parts: list[pa.Table] = []
+    for partition, indices in groups.items():
+        rel = f"{run}/{partition}/{name}.parquet"
+        path = Path(root) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sub = table.take(pa.array(indices, pa.int64()))
+        pq.write_table(sub, path, compression="zstd", compression_level=1)
+        files.append(StagedFile(rel, partition, sub.num_rows, path.stat().st_size))
+        parts.append(sub.append_column("file", pa.array([rel] * sub.num_rows, pa.string())))
+    rows = (
+        pa.concat_tables(parts)
+        if parts
+        else VERDICT_PARQUET.empty_table().append_column("file", pa.array([], pa.string()))
+    )
+    return StagedVerdicts(tuple(files), rows)
