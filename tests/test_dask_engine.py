@@ -315,3 +315,49 @@ def test_tasks_are_sized_by_bytes_and_rows() -> None:
     assert all(g.rows <= 20 for g in plan_analysis(files, workers=1, task_rows=20))
     big = [("a.parquet", 5, 10_000), ("b.parquet", 5, 1), ("c.parquet", 5, 1)]
     assert [g.files for g in plan_analysis(big, workers=4)] == [("a.parquet",), ("b.parquet", "c.parquet")]
+
+
+def test_a_failed_task_leaves_no_half_batch(
+    tmp_path: Path, client: Any, corpus: Path, fingerprints: FingerprintDB
+) -> None:
+    """A task that fails on a worker: the run stops with its error; every task registered before it is
+    whole (each measurement file fully analysed or not at all), nothing is left staged, and a second run
+    completes the store."""
+    from functools import partial
+
+    from netfreedom.pipeline.analyze import analyze_batch
+    from netfreedom.pipeline.scale.analyze import analyze_on_cluster
+
+    real = partial(analyze_batch, fingerprints=fingerprints)
+    # A lambda travels by value to the workers (this test module is not importable there).
+    failing = lambda batch, real=real: (  # noqa: E731
+        real(batch) if all(m.probe_cc != "IR" for m in batch) else int("IR")
+    )
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, [str(corpus)])
+        with pytest.raises(ValueError, match="IR"):
+            analyze_on_cluster(
+                store,
+                failing,
+                analysis_version=1,
+                fingerprints_id=fingerprints.id,
+                client=client,
+                task_rows=60,
+            )
+        per_file = store.query(
+            "SELECT m.file, count(*) AS n, count(v.measurement_uid) AS done FROM measurements m "
+            "LEFT JOIN verdicts v USING (measurement_uid) GROUP BY m.file"
+        ).to_pylist()
+        assert all(r["done"] in (0, r["n"]) for r in per_file)
+        assert any(r["done"] == 0 for r in per_file)
+        assert store.check() == []
+        assert not any((store.parquet_root / ".staging").rglob("*.parquet"))
+        run = analyze_on_cluster(
+            store, real, analysis_version=1, fingerprints_id=fingerprints.id, client=client
+        )
+        assert (
+            store.stats().verdicts
+            == store.count_measurements()
+            == run.verdicts + sum(r["done"] for r in per_file)
+        )
+        assert store.check() == []

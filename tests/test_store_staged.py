@@ -1,0 +1,143 @@
+"""Verdict files written outside the store (as Dask workers do) and registered by it: same rows as
+``add_verdicts``, and a kill at any point leaves the store as before the batch, with no stray files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from msgspec.structs import replace
+
+from netfreedom.errors import StoreError
+from netfreedom.ingest import Record, read_source
+from netfreedom.models.verdict import Layer, Outcome, Reason, Verdict
+from netfreedom.store import DuckDBStore, VerdictRow, open_store
+from netfreedom.store.staged import (
+    STAGING,
+    StagedFile,
+    StagedVerdicts,
+    new_run,
+    stage_verdicts,
+    verdict_input,
+    verdict_table,
+)
+
+
+def _fill(store: DuckDBStore, measurements_dir: Path) -> list[VerdictRow]:
+    store.add_measurements([r for r in read_source(str(measurements_dir)) if isinstance(r, Record)])
+    rows = []
+    for i, m in enumerate(m for b in store.iter_measurements() for m in b):
+        v = Verdict(
+            outcome=Outcome.BLOCKED, reason=Reason.DNS_INCONSISTENT, confidence=i / 100, layer=Layer.DNS
+        )
+        rows.append(VerdictRow.of(m.measurement_uid, f"d{i}.example", v))
+    return rows
+
+
+def _stage(store: DuckDBStore, rows: list[VerdictRow], run: str, name: str = "t") -> StagedVerdicts:
+    """What a worker does: read the measurement Parquet, join the verdicts, write staged files."""
+    envelopes = pa.concat_tables(
+        pq.read_table(p).drop_columns(["raw"])
+        for p in sorted(store.parquet_root.glob("measurements/**/*.parquet"))
+    )
+    table = verdict_table(verdict_input(rows), envelopes, analysis_version=3, fingerprints_id="fp1")
+    return stage_verdicts(store.parquet_root, run, name, table)
+
+
+def _verdicts(store: DuckDBStore) -> list[dict[str, object]]:
+    return store.query("SELECT * EXCLUDE (file) FROM verdicts ORDER BY measurement_uid").to_pylist()
+
+
+def test_staged_files_register_like_add_verdicts(tmp_path: Path, measurements_dir: Path) -> None:
+    with open_store(tmp_path / "a.duckdb") as expected:
+        rows = _fill(expected, measurements_dir)
+        assert expected.add_verdicts(rows, analysis_version=3, fingerprints_id="fp1") == len(rows)
+        want = _verdicts(expected)
+    with open_store(tmp_path / "b.duckdb") as store:
+        rows = _fill(store, measurements_dir)
+        run = new_run()
+        # A duplicate verdict (first wins) and one for an unknown measurement (dropped), as in add_verdicts.
+        extra = [replace(rows[0], domain="second.example"), replace(rows[1], measurement_uid="nope")]
+        staged = _stage(store, rows + extra, run)
+        assert staged.rows.num_rows == len(rows) and len(staged.files) > 1
+        assert all((store.parquet_root / f.path).is_file() for f in staged.files)
+        assert store.add_verdict_files(staged) == len(rows)
+        assert _verdicts(store) == want
+        assert store.check() == []
+        assert not any((store.parquet_root / run).rglob("*.parquet"))
+        # Verdict files keep the partition layout other code reads.
+        parts = {
+            str(p.parent.relative_to(store.parquet_root))
+            for p in store.parquet_root.glob("verdicts/**/*.parquet")
+        }
+        assert parts == {f.partition for f in staged.files}
+        # Already analysed: a second staging adds nothing and leaves no file behind.
+        again = _stage(store, rows, run, "again")
+        assert store.add_verdict_files(again) == 0
+        assert store.check() == [] and _verdicts(store) == want
+
+
+def test_partly_analysed_store_gets_only_the_new_verdicts(tmp_path: Path, measurements_dir: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as store:
+        rows = _fill(store, measurements_dir)
+        assert store.add_verdicts(rows[:10], analysis_version=3, fingerprints_id="fp1") == 10
+        assert store.add_verdict_files(_stage(store, rows, new_run())) == len(rows) - 10
+        assert store.stats().verdicts == len(rows)
+        assert store.check() == []
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not an error the store catches, so nothing is cleaned up in the process."""
+
+
+def test_a_kill_during_registration_leaves_the_store_as_before(
+    tmp_path: Path, measurements_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.duckdb"
+    with open_store(db) as store:
+        rows = _fill(store, measurements_dir)
+        assert store.add_verdicts(rows[:5], analysis_version=3, fingerprints_id="fp1") == 5
+        before = _verdicts(store)
+        staged = _stage(store, rows[5:], new_run())
+
+        def die(*_: object) -> None:
+            raise Killed
+
+        # After the journal is written and every file renamed into its partition, before the commit.
+        monkeypatch.setattr(DuckDBStore, "_commit_batch", die)
+        with pytest.raises(Killed):
+            store.add_verdict_files(staged)
+        assert list((store.parquet_root / ".journal").glob("*.pending"))
+    monkeypatch.undo()
+    with open_store(db) as store:
+        assert _verdicts(store) == before
+        assert store.check() == []
+        on_disk = list(store.parquet_root.glob("verdicts/**/*.parquet"))
+        assert sum(pq.read_metadata(p).num_rows for p in on_disk) == 5
+
+
+def test_files_staged_by_a_run_that_died_are_removed_on_open(tmp_path: Path, measurements_dir: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    with open_store(db) as store:
+        rows = _fill(store, measurements_dir)
+        staged = _stage(store, rows, new_run())
+        assert store.check()  # the staged files are not part of the store
+    with open_store(db) as store:
+        assert not (store.parquet_root / STAGING).exists()
+        assert store.check() == [] and store.stats().verdicts == 0
+        assert all(not (store.parquet_root / f.path).exists() for f in staged.files)
+
+
+def test_only_staged_files_can_be_registered(tmp_path: Path, measurements_dir: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as store:
+        rows = _fill(store, measurements_dir)
+        staged = _stage(store, rows, new_run())
+        victim = next(store.parquet_root.glob("measurements/**/*.parquet"))
+        rel = str(victim.relative_to(store.parquet_root))
+        for path in (rel, f"{STAGING}/../{rel}"):
+            bad = StagedVerdicts((StagedFile(path, "verdicts/x", 1, 1), *staged.files[1:]), staged.rows)
+            with pytest.raises(StoreError, match="not a staged verdict file"):
+                store.add_verdict_files(bad)
+        assert victim.is_file() and store.check()[0].startswith("unregistered file .staging/")
