@@ -62,26 +62,29 @@ class ArchivalKeys(msgspec.Struct, kw_only=True):
 K = TypeVar("K")
 
 
-def decoder(model: type[K]) -> Callable[[bytes | msgspec.Raw], K | Verdict | None]:
-    """A decoding function for ``model``: the keys, None for ``null``, or an inconclusive verdict when the
-    JSON does not fit the model (never an exception)."""
+def decoder(model: type[K]) -> Callable[[bytes | msgspec.Raw], K | Verdict]:
+    """A decoding function for ``model``: the keys, or the verdict to return instead — ``NO_DATA`` for
+    ``null`` keys, ``UNREADABLE`` when the JSON does not fit the model (never an exception)."""
     dec: msgspec.json.Decoder[Any] = msgspec.json.Decoder(model | None)
 
-    def run(raw: bytes | msgspec.Raw) -> K | Verdict | None:
+    def run(raw: bytes | msgspec.Raw) -> K | Verdict:
         try:
-            return dec.decode(raw)  # type: ignore[no-any-return]
+            keys = dec.decode(raw)
         except msgspec.DecodeError:
             return UNREADABLE
+        return NO_DATA if keys is None else keys
 
     return run
 
 
-def decode(raw: bytes | msgspec.Raw) -> Any:
-    """Generic JSON (for tests whose keys vary too much between versions to type usefully)."""
+def decode(raw: bytes | msgspec.Raw) -> dict[str, Any] | Verdict:
+    """Generic JSON keys (for tests whose keys vary too much between versions to type usefully), or the
+    verdict to return instead: ``UNREADABLE`` for invalid JSON, ``NO_DATA`` for anything but an object."""
     try:
-        return msgspec.json.decode(raw)
+        keys = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         return UNREADABLE
+    return keys if isinstance(keys, dict) else NO_DATA
 
 
 def host(url: str | None) -> str:

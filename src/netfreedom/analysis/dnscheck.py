@@ -41,6 +41,4 @@ def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: Fingerpr
     keys = decode(raw)
     if isinstance(keys, Verdict):
         return keys
-    if not isinstance(keys, dict):
-        return NO_DATA
     return verdict(keys)

@@ -75,12 +75,8 @@ def verdict(keys: ArchivalKeys, summary: dict[str, object]) -> Verdict:
 
 def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: FingerprintDB | None) -> Verdict:
     summary = decode(raw)
-    if summary is None:
-        return NO_DATA
     if isinstance(summary, Verdict):
         return summary
-    if not isinstance(summary, dict):
-        return NO_DATA
     try:
         keys = _KEYS.decode(raw)
     except msgspec.DecodeError:

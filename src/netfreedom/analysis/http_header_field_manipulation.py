@@ -69,8 +69,6 @@ def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: Fingerpr
     keys = decode(raw)
     if isinstance(keys, Verdict):
         return keys
-    if not isinstance(keys, dict):
-        return NO_DATA
     base, body, headers = verdict(keys)
     if fingerprints and (body or headers):
         matches = fingerprints.match_page(body, headers)

@@ -58,8 +58,6 @@ def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: Fingerpr
     keys = decode(raw)
     if isinstance(keys, Verdict):
         return keys
-    if not isinstance(keys, dict):
-        return NO_DATA
     base = verdict(keys)
     if fingerprints:
         matches: list[Fingerprint] = []

@@ -42,8 +42,6 @@ def verdict(keys: PsiphonKeys) -> Verdict:
 
 def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: FingerprintDB | None) -> Verdict:
     keys = _decode(raw)
-    if keys is None:
-        return NO_DATA
     if isinstance(keys, Verdict):
         return keys
     return verdict(keys)

@@ -63,8 +63,6 @@ def verdict(keys: TelegramKeys) -> Verdict:
 
 def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: FingerprintDB | None) -> Verdict:
     keys = _decode(raw)
-    if keys is None:
-        return NO_DATA
     if isinstance(keys, Verdict):
         return keys
     return with_fingerprints(verdict(keys), envelope, fingerprints, keys)

@@ -78,8 +78,6 @@ def verdict(keys: WhatsappKeys) -> Verdict:
 
 def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: FingerprintDB | None) -> Verdict:
     keys = _decode(raw)
-    if keys is None:
-        return NO_DATA
     if isinstance(keys, Verdict):
         return keys
     return with_fingerprints(verdict(keys), envelope, fingerprints, keys)
