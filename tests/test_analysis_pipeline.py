@@ -233,6 +233,32 @@ def test_fingerprints_pickle_for_workers(db: FingerprintDB) -> None:
     assert [fp.name for fp in copy.match_page(body, None)] == [fp.name for fp in db.match_page(body, None)]
 
 
+def test_a_compiled_fingerprint_set_ships_its_automata(db: FingerprintDB) -> None:
+    import pickle
+
+    import hyperscan
+
+    body = "<p>it-security-operations@etisalat.ae</p>"
+    expected = [fp.name for fp in db.match_page(body, None)]  # compiles db
+    assert expected
+    copy = pickle.loads(pickle.dumps(db))
+    assert copy._refused == db._refused  # loaded, not left to compile
+    assert [fp.name for fp in copy.match_page(body, None)] == expected
+    assert copy.problems == db.problems
+
+    # A database this CPU cannot load (a cluster of mixed machines; here: corrupt bytes) is compiled again.
+    _, args = db.__reduce__()[:2]
+    fingerprints, problems, compiled = args
+    assert compiled is not None
+    refused, body_set, block, headers = compiled
+    broken = (refused, (body_set[0], body_set[1], b"not a database"), block, headers)
+    with pytest.raises(hyperscan.error):
+        hyperscan.loadb(b"not a database", hyperscan.HS_MODE_BLOCK)
+    again = db.__reduce__()[0](fingerprints, problems, broken)
+    assert again._refused is None
+    assert [fp.name for fp in again.match_page(body, None)] == expected
+
+
 def test_cli_store_mode_on_a_dask_cluster(tmp_path: Path, measurements_dir: Path, shared_data: Path) -> None:
     store = tmp_path / "d.duckdb"
     ingest_run = subprocess.run(

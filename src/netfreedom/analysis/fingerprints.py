@@ -27,7 +27,7 @@ import io
 import ipaddress
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import cast
@@ -285,6 +285,24 @@ class _PatternSet:
         self._database = _compile(self._expressions) if self._expressions else None
         return refused
 
+    def dump(self) -> _SetState:
+        """The compiled set, for pickling: its expressions, their owners and the serialised database."""
+        database = hyperscan.dumpb(self._database) if self._database is not None else None
+        return (tuple(self._expressions), tuple(tuple(o) for o in self._owners), database)
+
+    @classmethod
+    def load(cls, state: _SetState) -> _PatternSet:
+        """A set from ``dump``; raises ``hyperscan.error`` when this CPU cannot run the database (a
+        cluster of mixed machines), and the caller compiles instead."""
+        expressions, owners, database = state
+        pattern_set = cls()
+        pattern_set._expressions = list(expressions)
+        pattern_set._owners = [list(o) for o in owners]
+        pattern_set._slot = {e: i for i, e in enumerate(expressions)}
+        if database is not None:
+            pattern_set._database = hyperscan.loadb(database, hyperscan.HS_MODE_BLOCK)
+        return pattern_set
+
     def match(self, data: bytes) -> list[int]:
         if self._database is None or not data:
             return []
@@ -294,6 +312,12 @@ class _PatternSet:
         slots: list[int] = []
         self._database.scan(data, match_event_handler=_collect, context=slots, scratch=scratch)
         return [owner for slot in slots for owner in self._owners[slot]]
+
+
+# A compiled pattern set as pickled: expressions, owners per expression, serialised Hyperscan database.
+_SetState = tuple[tuple[bytes, ...], tuple[tuple[int, ...], ...], bytes | None]
+# A compiled FingerprintDB as pickled: refused-pattern problems, then the body, block and header sets.
+_Compiled = tuple[tuple[str, ...], _SetState, _SetState, dict[str, _SetState]]
 
 
 def _collect(slot: int, start: int, end: int, flags: int, slots: object) -> None:
@@ -326,7 +350,8 @@ def _dns_pattern(value: str) -> str:
 class FingerprintDB:
     """Compiled fingerprints.  ``id`` is a content hash: verdicts record it, and a store re-analyses its
     measurements when it changes.  The automata are compiled on first use (about a second), so a set
-    that only needs its ``id`` costs nothing.  ``problems`` lists source rows that were skipped."""
+    that only needs its ``id`` costs nothing; a pickle of a compiled set carries the serialised automata.
+    ``problems`` lists source rows that were skipped."""
 
     fingerprints: tuple[Fingerprint, ...]
     load_problems: tuple[str, ...] = ()
@@ -374,9 +399,32 @@ class FingerprintDB:
         """Source rows that were skipped (bad CSV/JSON rows, patterns the matcher refuses), with reasons."""
         return (*self.load_problems, *self._compile())
 
-    def __reduce__(self) -> tuple[type[FingerprintDB], tuple[tuple[Fingerprint, ...], tuple[str, ...]]]:
-        # Pickle the fingerprints, not the automata: a Dask worker rebuilds (and compiles) its own copy.
-        return (type(self), (self.fingerprints, self.load_problems))
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[..., FingerprintDB], tuple[tuple[Fingerprint, ...], tuple[str, ...], _Compiled | None]
+    ]:
+        # Pickle the compiled automata too, serialised: a Dask worker loads them in milliseconds instead of
+        # compiling its own copy (about a second per worker, which a short run cannot amortise).
+        compiled: _Compiled | None = None
+        if self._refused is not None:
+            headers = {name: s.dump() for name, s in self._headers.items()}
+            compiled = (self._refused, self._body.dump(), self._block.dump(), headers)
+        return (_unpickle, (self.fingerprints, self.load_problems, compiled))
+
+    def _load(self, compiled: _Compiled) -> None:
+        """Take the automata from a pickle; left to compile on first use when this CPU cannot run them."""
+        refused, body, block, headers = compiled
+        try:
+            sets = (
+                _PatternSet.load(body),
+                _PatternSet.load(block),
+                {n: _PatternSet.load(h) for n, h in headers.items()},
+            )
+        except hyperscan.error:
+            return
+        self._body, self._block, self._headers = sets
+        self._refused = refused
 
     @classmethod
     def empty(cls) -> FingerprintDB:
@@ -438,3 +486,12 @@ class FingerprintDB:
             ),
         )
         return Finding(blockpage=best, confirmed=best.confirms(probe_cc), false_positive=false_positive)
+
+
+def _unpickle(
+    fingerprints: tuple[Fingerprint, ...], load_problems: tuple[str, ...], compiled: _Compiled | None
+) -> FingerprintDB:
+    db = FingerprintDB(fingerprints, load_problems)
+    if compiled is not None:
+        db._load(compiled)
+    return db

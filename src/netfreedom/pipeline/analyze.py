@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze
 from netfreedom.errors import InputError
@@ -253,10 +255,11 @@ def _on_cluster(
 ) -> AnalyzeSummary:
     from netfreedom.pipeline.scale.analyze import analyze_on_cluster
 
-    def count(rows: list[VerdictRow]) -> None:
-        for row in rows:
-            summary.outcomes[row.outcome] += 1
-            summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+    def count(rows: pa.Table) -> None:
+        for item in pc.value_counts(rows.column("outcome")).to_pylist():
+            summary.outcomes[item["values"]] += item["counts"]
+        errors = pc.sum(pc.equal(rows.column("reason"), Reason.ANALYSIS_ERROR.value)).as_py()
+        summary.analysis_errors += errors or 0
 
     run = analyze_on_cluster(
         store,

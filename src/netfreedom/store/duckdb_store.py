@@ -248,7 +248,9 @@ class DuckDBStore:
 
     def _commit_batch(self, table_name: str, catalogue: pa.Table, files: pa.Table, journal: Path) -> None:
         self._con.register("_files", files)
-        self._con.register("_rows", catalogue)
+        # One chunk per partition file makes DuckDB's Arrow scan slow (~30 ms for a few hundred rows in
+        # fifty chunks, against ~4 ms in one): hand it one chunk.
+        self._con.register("_rows", catalogue.combine_chunks())
         try:
             self._con.execute("BEGIN TRANSACTION")
             self._con.execute("INSERT INTO files SELECT * FROM _files")
@@ -419,7 +421,7 @@ class DuckDBStore:
                 (self._root / f.path).unlink(missing_ok=True)
 
     def _register_staged(self, staged: StagedVerdicts) -> int:
-        rows = staged.rows
+        rows = staged.rows.combine_chunks()  # one chunk per staged file otherwise (see _commit_batch)
         if rows.num_rows == 0:
             return 0
         self._con.register("_staged", rows.select(["measurement_uid"]))

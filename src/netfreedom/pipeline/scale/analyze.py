@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
 from netfreedom.store.schema import MEASUREMENT_PARQUET
@@ -99,7 +101,6 @@ class Target:
 def analyze_group(task: FileGroup, analyzer: Analyzer, target: Target) -> tuple[int, StagedVerdicts]:
     """On a worker: analyse every measurement of the task's files and stage the verdicts under ``run``;
     (measurements read, staged verdicts)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     given: list[VerdictRow] = []
@@ -123,12 +124,6 @@ def analyze_group(task: FileGroup, analyzer: Analyzer, target: Target) -> tuple[
     return seen, stage_verdicts(target.root, target.run, name, table)
 
 
-def _observed(staged: StagedVerdicts) -> list[VerdictRow]:
-    names = ["measurement_uid", "domain", "outcome", "layer", "reason", "confidence", "confirmed"]
-    names += ["fingerprint", "blocking", "accessible"]
-    return [VerdictRow(**r) for r in staged.rows.select(names).to_pylist()]
-
-
 def analyze_on_cluster(
     store: Store,
     analyzer: Analyzer,
@@ -139,13 +134,15 @@ def analyze_on_cluster(
     client: Any = None,
     task_rows: int = TASK_ROWS,
     progress: Callable[[AnalyzeRun], None] | None = None,
-    observe: Callable[[list[VerdictRow]], None] | None = None,
+    observe: Callable[[pa.Table], None] | None = None,
 ) -> AnalyzeRun:
     """Analyse every stored measurement without a verdict on a Dask cluster (``client``, or one made from
     ``options``).  Idempotent like the local engine: the store adds verdicts only where there are none.
     The workers need the store's Parquet root at the same path (a shared file system on a real cluster).
 
-    Resetting verdicts when the analysis version or fingerprints change is the caller's job, as locally.
+    ``observe`` sees each task's verdict rows (an Arrow table in the verdict schema, plus ``file``) before
+    they are registered.  Resetting verdicts when the analysis version or fingerprints change is the
+    caller's job, as locally.
     """
     if client is None:
         with connect(options or EngineOptions()) as own:
@@ -168,7 +165,7 @@ def analyze_on_cluster(
         seen, staged = result
         run.measurements += seen
         if observe:
-            observe(_observed(staged))
+            observe(staged.rows)
         run.verdicts += store.add_verdict_files(staged)
         if progress:
             progress(run)
