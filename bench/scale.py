@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import multiprocessing
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +73,48 @@ def timed_dask(store: Any, fingerprints: Any, client: Any) -> tuple[float, float
     return took, cpu
 
 
+_ANALYZER: Any = None
+
+
+def _pool_init(analyzer: Any) -> None:
+    global _ANALYZER
+    _ANALYZER = analyzer
+
+
+def _pool_task(task: Any, target: Any) -> tuple[Any, float]:
+    from netfreedom.pipeline.scale.analyze import analyze_group
+
+    start = time.process_time()
+    result = analyze_group(task, _ANALYZER, target)
+    return result, time.process_time() - start
+
+
+def timed_processes(store: Any, fingerprints: Any, pool: Any, workers: int) -> tuple[float, float]:
+    """The hardware's share of the speed-up: the Dask engine's own tasks (``analyze_group``, same plan,
+    same registration in this process) on a plain process pool, without Dask's scheduler, comms and
+    worker machinery.  Wall-clock seconds and the tasks' CPU seconds."""
+    import functools
+
+    from netfreedom.analysis import ANALYSIS_VERSION
+    from netfreedom.pipeline.scale.analyze import Target, pending_files, plan
+    from netfreedom.store.staged import new_run
+
+    store.reset_verdicts()
+    start = time.perf_counter()
+    target = Target(str(store.parquet_root), new_run(), ANALYSIS_VERSION, fingerprints.id)
+    futures = [pool.submit(_pool_task, task, target) for task in plan(pending_files(store), workers)]
+    cpu = 0.0
+    for future in futures:  # registered in task order, like run_in_order
+        (_, staged), task_cpu = future.result()
+        cpu += task_cpu
+        store.add_verdict_files(staged)
+    took = time.perf_counter() - start
+    shutil.rmtree(store.parquet_root / target.run, ignore_errors=True)
+    assert store.count_verdicts() == store.count_measurements() if hasattr(store, "count_verdicts") else True
+    del functools
+    return took, cpu
+
+
 def timed_evidence(store: Any, client: Any | None) -> float:
     from netfreedom.evidence.aggregate import Period, grains
     from netfreedom.pipeline.scale.evidence import grains_on_cluster
@@ -91,6 +137,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
+    from netfreedom.pipeline.analyze import analyze_batch
     from netfreedom.pipeline.ingest import ingest
     from netfreedom.pipeline.scale import EngineOptions, connect
     from netfreedom.pipeline.scale.ingest import ingest_on_cluster
@@ -105,16 +152,27 @@ def main() -> int:
     load_start = os.getloadavg()[0]
     names = {1: "dask 1w", 2: "dask 2w"}
     results: dict[str, list[tuple[float, float]]] = {"local": [], **{n: [] for n in names.values()}}
+    results.update({"procs 1": [], "procs 2": []})
     evidence: dict[str, float] = {}
     peaks: dict[str, float] = {}
     first: dict[str, float] = {}
     try:
         with (
+            ExitStack() as stack,
             open_store(work / "store.duckdb") as store,
             connect(EngineOptions(workers=1, memory_limit=args.memory_limit)) as one,
             connect(EngineOptions(workers=2, memory_limit=args.memory_limit)) as two,
         ):
             clients = {names[1]: one, names[2]: two}
+            # The same tasks on plain process pools: what 2 cores give this workload without Dask.
+            analyzer = functools.partial(analyze_batch, fingerprints=fingerprints)
+            spawn = multiprocessing.get_context("spawn")
+            pools = {
+                f"procs {k}": stack.enter_context(
+                    ProcessPoolExecutor(k, mp_context=spawn, initializer=_pool_init, initargs=(analyzer,))
+                )
+                for k in (1, 2)
+            }
             start = time.perf_counter()
             ingest(store, files)
             ingest_local = time.perf_counter() - start
@@ -127,12 +185,16 @@ def main() -> int:
             # worker: reported on its own, not mixed into the medians.
             for name, client in clients.items():
                 first[name] = timed_dask(store, fingerprints, client)[0]
+            for name, pool in pools.items():
+                first[name] = timed_processes(store, fingerprints, pool, int(name.split()[1]))[0]
             # Rounds interleave the engines, so that a slow minute of this shared machine hits all three
             # alike; the speed-up is also taken round by round (1 worker over 2 workers of the same round).
             for _ in range(args.repeat):
                 results["local"].append(timed_local(store, fingerprints))
                 for name, client in clients.items():
                     results[name].append(timed_dask(store, fingerprints, client))
+                for name, pool in pools.items():
+                    results[name].append(timed_processes(store, fingerprints, pool, int(name.split()[1])))
             evidence["local"] = timed_evidence(store, None)
             for name, client in clients.items():
                 evidence[name] = timed_evidence(store, client)
@@ -164,7 +226,15 @@ def main() -> int:
         + " ".join(f"{r:.2f}" for r in paired)
         + f"  (median {statistics.median(paired):.2f})"
     )
-    print("CPU s: the local process, or all Dask workers together (the client's writing not included)")
+    plain = [a[0] / b[0] for a, b in zip(results["procs 1"], results["procs 2"], strict=True)]
+    print(
+        f"the same tasks on plain process pools, 2 over 1: {med['procs 1'] / med['procs 2']:.2f}"
+        f"  (round by round: {' '.join(f'{r:.2f}' for r in plain)})  -- what these 2 cores give without Dask"
+    )
+    print(
+        "CPU s: the local process, all Dask workers together, or the pool's tasks (the client's writing not"
+        " included)"
+    )
     print(
         f"ingest, once each: local {ingest_local:.1f} s ({mb / ingest_local:.2f} MB/s, "
         f"{n / ingest_local:.0f} meas/s); dask 2w {ingest_dask:.1f} s ({mb / ingest_dask:.2f} MB/s)"

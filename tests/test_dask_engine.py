@@ -309,8 +309,9 @@ def test_tasks_are_sized_by_bytes_and_rows() -> None:
         (f"measurements/date=2024-03-01/probe_cc=IT/test_name=t{i}/0.parquet", 10, 100) for i in range(40)
     ]
     groups = list(plan_analysis(files, workers=2))
-    # A task takes an eighth of a worker's share of the bytes (4000 / 16 = 250): three files of 100 each.
-    assert [len(g.files) for g in groups] == [3] * 13 + [1]
+    # A task takes a quarter of a worker's share of the bytes left (4000 / 8 = 500: five files of 100,
+    # then 3500 / 8 = 437: five again, 3000 / 8 = 375: four, ...), never less than 4000 / 32 = 125.
+    assert [len(g.files) for g in groups] == [5, 5, 4, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2]
     assert [f for g in groups for f in g.files] == [f for f, _, _ in files]  # every file once, in order
     assert sum(g.rows for g in groups) == 400
     assert all(g.rows <= 20 for g in plan_analysis(files, workers=1, task_rows=20))

@@ -80,7 +80,7 @@ class DuckDBStore:
     ) -> None:
         self._path = Path(path)
         self._root = self._path.with_name(self._path.stem + ".parquet")
-        self._made: set[Path] = set()  # partition folders known to exist (saves a mkdir per file)
+        self._made: set[str] = set()  # partition folders known to exist (saves a mkdir per file)
         self.read_only = read_only
         if read_only and not self._path.is_file():
             raise StoreError(f"no store at {self._path} (run `netfreedom ingest` first)")
@@ -226,9 +226,10 @@ class DuckDBStore:
 
     def _write_file(self, rel: str, sub: pa.Table) -> int:
         final = self._root / rel
-        if final.parent not in self._made:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self._made.add(final.parent)
+        folder = str(final.parent)
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
         tmp = final.with_name(final.name + ".tmp")
         if "raw" in sub.column_names:
             pq.write_table(
@@ -446,12 +447,13 @@ class DuckDBStore:
         journal = self._root / _JOURNAL / f"{batch}.pending"
         journal.parent.mkdir(parents=True, exist_ok=True)
         journal.write_text("".join(f"{rel}\n" for rel in finals.values()), encoding="utf-8")
+        root = str(self._root)  # plain strings: pathlib costs more than the renames at ~400 files a task
         for f in staged.files:
-            final = self._root / finals[f.path]
-            if final.parent not in self._made:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                self._made.add(final.parent)
-            os.replace(self._root / f.path, final)
+            folder = os.path.join(root, f.partition)
+            if folder not in self._made:
+                os.makedirs(folder, exist_ok=True)
+                self._made.add(folder)
+            os.replace(os.path.join(root, f.path), os.path.join(root, finals[f.path]))
         now = dt.datetime.now(dt.UTC)
         n = len(staged.files)
         files = pa.table(

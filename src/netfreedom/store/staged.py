@@ -97,18 +97,21 @@ def partition_keys(table: pa.Table) -> list[str]:
 
 
 def stage_verdicts(root: Path | str, run: str, name: str, table: pa.Table) -> StagedVerdicts:
-    """On a worker: write ``table`` (``VERDICT_PARQUET``) as one file per partition under
-    ``<root>/<run>/<partition>/<name>.parquet``; the files and their catalogue rows."""
+    """On a worker: write ``table`` (``VERDICT_PARQUET``) as one file per partition, flat in the run's
+    folder as ``<root>/<run>/<name>-<n>.parquet`` (the partition is recorded beside it, and the file moves
+    there when registered: no folders to make here or to remove afterwards); the files and their
+    catalogue rows."""
     keys = partition_keys(table)
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
     files: list[StagedFile] = []
     parts: list[pa.Table] = []
-    for partition, indices in groups.items():
-        rel = f"{run}/{partition}/{name}.parquet"
-        path = Path(root) / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(root) / run
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, (partition, indices) in enumerate(groups.items()):
+        rel = f"{run}/{name}-{n}.parquet"
+        path = folder / f"{name}-{n}.parquet"
         sub = table.take(pa.array(indices, pa.int64()))
         pq.write_table(sub, path, compression="zstd", compression_level=1)
         files.append(StagedFile(rel, partition, sub.num_rows, path.stat().st_size))
