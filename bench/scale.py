@@ -177,10 +177,14 @@ def main() -> int:
             ingest(store, files)
             ingest_local = time.perf_counter() - start
             n = store.count_measurements()
-            with open_store(work / "ingest-dask.duckdb") as other:
-                start = time.perf_counter()
-                ingest_on_cluster(other, files, client=two)
-                ingest_dask = time.perf_counter() - start
+            # Ingest on each cluster too (once each, into a fresh store): a first touch of every worker.
+            ingest_dask: dict[str, float] = {}
+            for name, client in clients.items():
+                with open_store(work / f"ingest-{name.replace(' ', '-')}.duckdb") as other:
+                    start = time.perf_counter()
+                    ingest_on_cluster(other, files, client=client)
+                    ingest_dask[name] = time.perf_counter() - start
+                    assert other.count_measurements() == n
             # A fresh cluster's first run also imports netfreedom and loads the fingerprints on every
             # worker: reported on its own, not mixed into the medians.
             for name, client in clients.items():
@@ -237,7 +241,9 @@ def main() -> int:
     )
     print(
         f"ingest, once each: local {ingest_local:.1f} s ({mb / ingest_local:.2f} MB/s, "
-        f"{n / ingest_local:.0f} meas/s); dask 2w {ingest_dask:.1f} s ({mb / ingest_dask:.2f} MB/s)"
+        f"{n / ingest_local:.0f} meas/s); "
+        + "; ".join(f"{k} {v:.1f} s ({mb / v:.2f} MB/s)" for k, v in ingest_dask.items())
+        + f"; 2 workers / 1: {ingest_dask[names[1]] / ingest_dask[names[2]]:.2f}"
     )
     print("evidence grains (month, whole store): " + ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items()))
     print(

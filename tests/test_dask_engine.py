@@ -75,7 +75,7 @@ def test_ingest_on_the_cluster_matches_local(
         expected = ingest(local, sources, batch_size=3000)
         local_rows = table_rows(local, "measurements")
     with open_store(tmp_path / "dask.duckdb") as store:
-        got = ingest_on_cluster(store, sources, client=client, batch_size=3000)
+        got = ingest_on_cluster(store, sources, client=client)
         assert store.check() == []
         assert table_rows(store, "measurements") == local_rows
     assert got.to_json() == expected.to_json()

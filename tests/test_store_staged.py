@@ -1,8 +1,10 @@
-"""Verdict files written outside the store (as Dask workers do) and registered by it: same rows as
-``add_verdicts``, and a kill at any point leaves the store as before the batch, with no stray files."""
+"""Verdict and measurement files written outside the store (as Dask workers do) and registered by it: same
+rows as ``add_verdicts`` and ``add_measurements``, and a kill at any point leaves the store as before the
+batch, with no stray files."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,9 +18,10 @@ from netfreedom.models.verdict import Layer, Outcome, Reason, Verdict
 from netfreedom.store import DuckDBStore, VerdictRow, open_store
 from netfreedom.store.staged import (
     STAGING,
+    Staged,
     StagedFile,
-    StagedVerdicts,
     new_run,
+    stage_measurements,
     stage_verdicts,
     verdict_input,
     verdict_table,
@@ -36,7 +39,7 @@ def _fill(store: DuckDBStore, measurements_dir: Path) -> list[VerdictRow]:
     return rows
 
 
-def _stage(store: DuckDBStore, rows: list[VerdictRow], run: str, name: str = "t") -> StagedVerdicts:
+def _stage(store: DuckDBStore, rows: list[VerdictRow], run: str, name: str = "t") -> Staged:
     """What a worker does: read the measurement Parquet, join the verdicts, write staged files."""
     envelopes = pa.concat_tables(
         pq.read_table(p).drop_columns(["raw"])
@@ -137,7 +140,78 @@ def test_only_staged_files_can_be_registered(tmp_path: Path, measurements_dir: P
         victim = next(store.parquet_root.glob("measurements/**/*.parquet"))
         rel = str(victim.relative_to(store.parquet_root))
         for path in (rel, f"{STAGING}/../{rel}"):
-            bad = StagedVerdicts((StagedFile(path, "verdicts/x", 1, 1), *staged.files[1:]), staged.rows)
-            with pytest.raises(StoreError, match="not a staged verdict file"):
+            bad = Staged((StagedFile(path, "verdicts/x", 1, 1), *staged.files[1:]), staged.rows)
+            with pytest.raises(StoreError, match="not a staged verdicts file"):
+                store.add_verdict_files(bad)
+        # The partition a file moves to must be one of its kind, inside the store.
+        first = staged.files[0]
+        for partition in ("measurements/date=2024-03-01/probe_cc=IT/test_name=x", "verdicts/../../escape"):
+            bad = Staged((StagedFile(first.path, partition, 1, 1), *staged.files[1:]), staged.rows)
+            with pytest.raises(StoreError, match="not a staged verdicts file"):
                 store.add_verdict_files(bad)
         assert victim.is_file() and store.check()[0].startswith("unregistered file .staging/")
+
+
+def _records(measurements_dir: Path) -> list[Record]:
+    return [r for r in read_source(str(measurements_dir)) if isinstance(r, Record)]
+
+
+def _measurements(store: DuckDBStore) -> list[dict[str, object]]:
+    """Catalogue rows (without the file names, which differ by batch) with each measurement's raw JSON
+    read back from its Parquet file."""
+    rows = store.query("SELECT * EXCLUDE (file) FROM measurements ORDER BY measurement_uid").to_pylist()
+    raw = {m.measurement_uid: m.raw for batch in store.iter_measurements() for m in batch}
+    return [{**r, "raw": raw[r["measurement_uid"]]} for r in rows]
+
+
+def test_staged_measurements_register_like_add_measurements(tmp_path: Path, measurements_dir: Path) -> None:
+    records = _records(measurements_dir)
+    with open_store(tmp_path / "a.duckdb") as expected:
+        assert expected.add_measurements(records).added == len(records)
+        want = _measurements(expected)
+        want_parts = {
+            str(p.parent.relative_to(expected.parquet_root))
+            for p in expected.parquet_root.glob("measurements/**/*.parquet")
+        }
+    with open_store(tmp_path / "b.duckdb") as store:
+        run = new_run()
+        # A repeated record inside the task: the first is staged, as add_measurements keeps the first.
+        repeat = dataclasses.replace(records[0], line=99_999)
+        staged = stage_measurements(store.parquet_root, run, "t", [*records, repeat])
+        assert staged.rows.num_rows == len(records) and "raw" not in staged.rows.column_names
+        assert store.add_measurement_files(staged).added == len(records)
+        assert _measurements(store) == want
+        assert store.check() == []
+        assert not any((store.parquet_root / run).iterdir())
+        parts = {
+            str(p.parent.relative_to(store.parquet_root))
+            for p in store.parquet_root.glob("measurements/**/*.parquet")
+        }
+        assert parts == want_parts
+        # A re-run of the same import: every staged record is a duplicate, nothing changes, no file stays.
+        again = stage_measurements(store.parquet_root, run, "again", records)
+        result = store.add_measurement_files(again)
+        assert (result.added, result.duplicates) == (0, len(records))
+        assert _measurements(store) == want and store.check() == []
+        assert not any((store.parquet_root / run).iterdir())
+
+
+def test_partly_ingested_store_gets_only_the_new_measurements(tmp_path: Path, measurements_dir: Path) -> None:
+    records = _records(measurements_dir)
+    with open_store(tmp_path / "a.duckdb") as expected:
+        expected.add_measurements(records)
+        want = _measurements(expected)
+    with open_store(tmp_path / "b.duckdb") as store:
+        assert store.add_measurements(records[:10]).added == 10
+        staged = stage_measurements(store.parquet_root, new_run(), "t", records)
+        result = store.add_measurement_files(staged)
+        assert (result.added, result.duplicates) == (len(records) - 10, 10)
+        assert _measurements(store) == want and store.check() == []
+
+
+def test_staged_measurements_are_not_verdicts(tmp_path: Path, measurements_dir: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as store:
+        staged = stage_measurements(store.parquet_root, new_run(), "t", _records(measurements_dir))
+        with pytest.raises(StoreError, match="not a staged verdicts file"):
+            store.add_verdict_files(staged)
+        assert store.add_measurement_files(staged).added == staged.rows.num_rows

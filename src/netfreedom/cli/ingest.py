@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -75,12 +75,14 @@ def register(app: typer.Typer) -> None:
 
         filters = Filters.build(since, until, _split(country), _split(test))
         cluster = engine_options(engine, scheduler, workers)
+        batching: dict[str, Any] = {"batch_size": batch_size}
         if cluster is not None:
             from functools import partial
 
             from netfreedom.pipeline.scale.ingest import ingest_on_cluster
 
             run_ingest = partial(ingest_on_cluster, options=cluster)
+            batching = {}  # workers write one set of files per task
         fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
         bar = None if as_json else Bar.start(sources, filters)
         try:
@@ -90,8 +92,8 @@ def register(app: typer.Typer) -> None:
                     sources,
                     filters=filters,
                     fetcher=fetcher,
-                    batch_size=batch_size,
                     max_errors=max_errors,
+                    **batching,
                     progress=bar.update if bar else None,
                 )
         finally:

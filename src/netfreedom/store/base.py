@@ -20,7 +20,7 @@ from netfreedom.models.verdict import Verdict
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from netfreedom.store.staged import StagedVerdicts
+    from netfreedom.store.staged import Staged
 
 
 class BatchResult(msgspec.Struct, frozen=True):
@@ -128,9 +128,14 @@ class Store(Protocol):
         """Store verdicts for measurements that have none yet; returns how many were added."""
         ...
 
-    def add_verdict_files(self, staged: StagedVerdicts) -> int:
+    def add_verdict_files(self, staged: Staged) -> int:
         """Register verdict files written elsewhere (``store.staged``); returns how many verdicts were
         added."""
+        ...
+
+    def add_measurement_files(self, staged: Staged) -> BatchResult:
+        """Register measurement files written elsewhere (``store.staged.stage_measurements``); the store's
+        measurements are kept (first seen wins) and the staged copies counted as duplicates."""
         ...
 
     def reset_verdicts(self) -> None:

@@ -13,9 +13,7 @@ DuckDB allows one read-write process per file.  Inside the process this object i
 
 from __future__ import annotations
 
-import array
 import datetime as dt
-import itertools
 import os
 import re
 import secrets
@@ -32,8 +30,9 @@ import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
 from netfreedom.ingest import Record
-from netfreedom.models.measurement import first_input
 from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
+from netfreedom.store.parquet import day, measurement_table, table_keys, unique
+from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import (
     CORE_TABLES,
     DDL,
@@ -45,14 +44,12 @@ from netfreedom.store.schema import (
     VERDICT_PARQUET,
     partition_dir,
 )
-from netfreedom.store.staged import STAGING, StagedVerdicts
+from netfreedom.store.staged import STAGING, Staged
 
 DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _JOURNAL = ".journal"
-_DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "test_version"]
-_STATS_COLUMNS = [n for n, _, _ in ENVELOPE_COLUMNS]
 
 
 T = TypeVar("T")
@@ -61,10 +58,6 @@ T = TypeVar("T")
 def default_db_path() -> Path:
     """``$NETFREEDOM_DB``, else ``./netfreedom.duckdb``."""
     return Path(os.environ.get("NETFREEDOM_DB") or DEFAULT_DB)
-
-
-def _day(t: dt.datetime) -> str:
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
 
 
 class DuckDBStore:
@@ -231,19 +224,7 @@ class DuckDBStore:
             os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
         tmp = final.with_name(final.name + ".tmp")
-        if "raw" in sub.column_names:
-            pq.write_table(
-                sub,
-                tmp,
-                compression="zstd",
-                # zstd at a fast negative level: ~25 % larger than level 1 but ~20 % faster ingest
-                # (bench/ingest.py), since compressing the raw JSON is a large share of ingest time.
-                compression_level=-3,
-                use_dictionary=_DICT_COLUMNS,
-                write_statistics=_STATS_COLUMNS,  # min/max of raw JSON is costly and useless
-            )
-        else:
-            pq.write_table(sub, tmp, compression="zstd", compression_level=1)
+        write_parquet(sub, tmp)
         os.replace(tmp, final)
         return final.stat().st_size
 
@@ -282,37 +263,13 @@ class DuckDBStore:
         self._require_writable()
         if not records:
             return BatchResult(0, 0)
-        unique: dict[str, Record] = {}
-        for rec in records:
-            unique.setdefault(rec.uid, rec)
-        batch = list(unique.values())
+        batch = unique(records)
         known = self._known("measurements", pa.array([r.uid for r in batch], pa.string()))
         if pc.any(known).as_py():
             batch = [r for r, k in zip(batch, known.to_pylist(), strict=True) if not k]
         if not batch:
             return BatchResult(0, len(records))
-        envs = [r.envelope for r in batch]
-        ccs = [(e.probe_cc or "ZZ") for e in envs]
-        table = pa.table(
-            {
-                "measurement_uid": [r.uid for r in batch],
-                "measurement_start_time": [r.time for r in batch],
-                "probe_cc": ccs,
-                "probe_asn": [e.probe_asn for e in envs],
-                "probe_network_name": [e.probe_network_name for e in envs],
-                "test_name": [e.test_name for e in envs],
-                "test_version": [e.test_version for e in envs],
-                "software_name": [e.software_name for e in envs],
-                "software_version": [e.software_version for e in envs],
-                "input": [first_input(e) for e in envs],
-                "report_id": [e.report_id for e in envs],
-                "source_file": [r.file for r in batch],
-                "source_line": [r.line for r in batch],
-                "raw": _binary([r.raw for r in batch]),
-            },
-            schema=MEASUREMENT_PARQUET,
-        )
-        keys = [(_day(r.time), cc, e.test_name) for r, cc, e in zip(batch, ccs, envs, strict=True)]
+        table, keys = measurement_table(batch)
         self._write_and_commit("measurements", table, keys)
         return BatchResult(len(batch), len(records) - len(batch))
 
@@ -391,7 +348,7 @@ class DuckDBStore:
         table = table.cast(VERDICT_PARQUET)
         times = table.column("measurement_start_time").to_pylist()
         keys = [
-            (_day(t), cc, tn)
+            (day(t), cc, tn)
             for t, cc, tn in zip(
                 times,
                 table.column("probe_cc").to_pylist(),
@@ -402,46 +359,65 @@ class DuckDBStore:
         self._write_and_commit("verdicts", table, keys)
         return int(table.num_rows)
 
-    def add_verdict_files(self, staged: StagedVerdicts) -> int:
+    def add_verdict_files(self, staged: Staged) -> int:
         """Register verdict files written elsewhere (``store.staged.stage_verdicts``): journal their final
         names, rename them into their partitions and register them with their catalogue rows in one
         transaction, as ``add_verdicts`` does with the files it writes itself.  Verdicts for measurements
         that already have one (or that the catalogue does not hold) are dropped, as in ``add_verdicts``;
         returns how many were added.  The staged files are gone afterwards, registered or deleted."""
+        return self._add_staged("verdicts", staged).added
+
+    def add_measurement_files(self, staged: Staged) -> BatchResult:
+        """Register measurement files written elsewhere (``store.staged.stage_measurements``) as
+        ``add_verdict_files`` does; measurements the store already holds are dropped (first seen wins, as
+        in ``add_measurements``) and counted as duplicates."""
+        return self._add_staged("measurements", staged)
+
+    def _add_staged(self, kind: str, staged: Staged) -> BatchResult:
         self._require_writable()
         for f in staged.files:
-            if not f.path.startswith(STAGING + "/") or ".." in f.path.split("/"):
-                raise StoreError(f"not a staged verdict file: {f.path}")
+            if (
+                not f.path.startswith(STAGING + "/")
+                or ".." in f.path.split("/")
+                or not f.partition.startswith(kind + "/")
+                or ".." in f.partition.split("/")
+            ):
+                raise StoreError(f"not a staged {kind} file: {f.path} ({f.partition})")
         try:
-            return self._register_staged(staged)
+            return self._register_staged(kind, staged)
         except (duckdb.Error, OSError, pa.ArrowException) as exc:
             self._recover()
-            raise StoreError(f"cannot register verdict files in {self._root}: {exc}") from exc
+            raise StoreError(f"cannot register {kind} files in {self._root}: {exc}") from exc
         finally:
+            # Registered files were renamed away; the others (not new, or a failure) are deleted.
             for f in staged.files:
                 (self._root / f.path).unlink(missing_ok=True)
 
-    def _register_staged(self, staged: StagedVerdicts) -> int:
+    def _register_staged(self, kind: str, staged: Staged) -> BatchResult:
         rows = staged.rows.combine_chunks()  # one chunk per staged file otherwise (see _commit_batch)
         if rows.num_rows == 0:
-            return 0
+            return BatchResult(0, 0)
+        # A verdict is new when its measurement is in the catalogue and has no verdict yet.
+        known = "SEMI JOIN measurements m USING (measurement_uid) " if kind == "verdicts" else ""
         self._con.register("_staged", rows.select(["measurement_uid"]))
         try:
             fresh = self._con.execute(
                 "SELECT count(DISTINCT s.measurement_uid) AS n, count(*) AS total FROM _staged s "
-                "SEMI JOIN measurements m USING (measurement_uid) "
-                "ANTI JOIN verdicts o USING (measurement_uid)"
+                f"{known}ANTI JOIN {kind} o USING (measurement_uid)"
             ).fetchall()[0]
         finally:
             self._con.unregister("_staged")
         if fresh[0] != rows.num_rows or fresh[1] != rows.num_rows:
-            # Some rows are not new (a partly analysed store): write the new ones the ordinary way.
+            # Some rows are not new (a re-run, a partly analysed store): write the new ones the ordinary way.
+            if kind == "measurements":
+                return self._add_new_staged_measurements(staged)
             given = rows.select(VERDICT_INPUT.names).to_pylist()
             version = rows.column("analysis_version")[0].as_py()
             fp = rows.column("fingerprints_id")[0].as_py()
-            return self.add_verdicts(
+            added = self.add_verdicts(
                 [VerdictRow(**r) for r in given], analysis_version=version, fingerprints_id=fp
             )
+            return BatchResult(added, rows.num_rows - added)
         batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
         finals = {f.path: f"{f.partition}/{batch}-{n}.parquet" for n, f in enumerate(staged.files)}
         journal = self._root / _JOURNAL / f"{batch}.pending"
@@ -459,7 +435,7 @@ class DuckDBStore:
         files = pa.table(
             {
                 "path": list(finals.values()),
-                "kind": ["verdicts"] * n,
+                "kind": [kind] * n,
                 "batch": [batch] * n,
                 "state": ["done"] * n,
                 "rows": pa.array([f.rows for f in staged.files], pa.int64()),
@@ -472,8 +448,26 @@ class DuckDBStore:
             pc.index_in(rows.column("file"), value_set=pa.array(list(finals), pa.string())),
         )
         catalogue = rows.set_column(rows.schema.get_field_index("file"), "file", renamed)
-        self._commit_batch("verdicts", catalogue, files, journal)
-        return int(rows.num_rows)
+        self._commit_batch(kind, catalogue, files, journal)
+        return BatchResult(rows.num_rows, 0)
+
+    def _add_new_staged_measurements(self, staged: Staged) -> BatchResult:
+        """The rows of staged measurement files that the store does not hold (the first of each uid),
+        written and registered as ``add_measurements`` writes a batch."""
+        table = pa.concat_tables(
+            pq.read_table(self._root / f.path).cast(MEASUREMENT_PARQUET) for f in staged.files
+        ).combine_chunks()
+        uids = table.column("measurement_uid").combine_chunks()
+        known = self._known("measurements", uids).to_pylist()
+        seen: set[str] = set()
+        keep = []
+        for uid, old in zip(uids.to_pylist(), known, strict=True):
+            keep.append(not old and uid not in seen)
+            seen.add(uid)
+        new = table.filter(pa.array(keep, pa.bool_()))
+        if new.num_rows:
+            self._write_and_commit("measurements", new, table_keys(new))
+        return BatchResult(new.num_rows, table.num_rows - new.num_rows)
 
     def reset_verdicts(self) -> None:
         self._require_writable()
@@ -605,18 +599,6 @@ class DuckDBStore:
                 if k == table and p not in used
             ]
         return problems
-
-
-def _binary(values: list[bytes]) -> pa.Array:
-    """An Arrow binary array built from one joined buffer and its offsets: ten times faster than
-    ``pa.array`` on large values."""
-    offsets = array.array("i", [0])
-    offsets.extend(itertools.accumulate(map(len, values)))
-    if offsets[-1] >= 2**31 - 1:
-        raise StoreError("a batch holds more than 2 GiB of measurements; use smaller batches")
-    return pa.Array.from_buffers(
-        pa.binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
-    )
 
 
 def _verdict_dict(row: VerdictRow) -> dict[str, Any]:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from netfreedom.ingest import Record
 from netfreedom.store.base import VerdictRow
+from netfreedom.store.parquet import measurement_table, table_keys, unique
+from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import VERDICT_COLUMNS, VERDICT_INPUT, VERDICT_PARQUET, partition_dir
 
 STAGING = ".staging"
@@ -28,7 +30,7 @@ VERDICT_ENVELOPE = [n for n, _, _ in VERDICT_COLUMNS[3:] if n not in VERDICT_INP
 
 @dataclass(frozen=True)
 class StagedFile:
-    """One staged verdict file: its path relative to the Parquet root, its partition folder, its rows
+    """One staged file: its path relative to the Parquet root, its partition folder, its rows
     and bytes."""
 
     path: str
@@ -38,9 +40,9 @@ class StagedFile:
 
 
 @dataclass(frozen=True)
-class StagedVerdicts:
-    """What a worker hands back: its staged files and their catalogue rows (the verdict columns plus
-    ``file``, the staged path)."""
+class Staged:
+    """What a worker hands back: its staged files and their catalogue rows (the columns of the catalogue
+    table — verdicts, or measurements without ``raw`` — plus ``file``, the staged path)."""
 
     files: tuple[StagedFile, ...]
     rows: pa.Table
@@ -85,41 +87,47 @@ def verdict_table(
     return pa.table(columns).cast(VERDICT_PARQUET)
 
 
-def partition_keys(table: pa.Table) -> list[str]:
-    """The verdict partition folder of each row."""
-    days = pc.strftime(table.column("measurement_start_time"), format="%Y-%m-%d").to_pylist()
-    return [
-        partition_dir("verdicts", day, cc, test)
-        for day, cc, test in zip(
-            days, table.column("probe_cc").to_pylist(), table.column("test_name").to_pylist(), strict=True
-        )
-    ]
+def partition_keys(table: pa.Table, kind: str = "verdicts") -> list[str]:
+    """The partition folder of each row of a ``kind`` table."""
+    return [partition_dir(kind, *key) for key in table_keys(table)]
 
 
-def stage_verdicts(root: Path | str, run: str, name: str, table: pa.Table) -> StagedVerdicts:
-    """On a worker: write ``table`` (``VERDICT_PARQUET``) as one file per partition, flat in the run's
+def stage_verdicts(root: Path | str, run: str, name: str, table: pa.Table) -> Staged:
+    """On a worker: write ``table`` (``VERDICT_PARQUET``) as staged files (``stage_table``)."""
+    return stage_table(root, run, name, table, partition_keys(table))
+
+
+def stage_measurements(root: Path | str, run: str, name: str, records: Sequence[Record]) -> Staged:
+    """On a worker: the records (the first of each uid) as staged measurement files, laid out as the
+    store's own writer lays them out; the catalogue rows leave ``raw`` out."""
+    table, keys = measurement_table(unique(records))
+    return stage_table(root, run, name, table, [partition_dir("measurements", *k) for k in keys])
+
+
+def stage_table(root: Path | str, run: str, name: str, table: pa.Table, partitions: Sequence[str]) -> Staged:
+    """Write ``table`` as one file per partition (``partitions[i]`` is row i's folder), flat in the run's
     folder as ``<root>/<run>/<name>-<n>.parquet`` (the partition is recorded beside it, and the file moves
     there when registered: no folders to make here or to remove afterwards); the files and their
-    catalogue rows."""
-    keys = partition_keys(table)
+    catalogue rows (without ``raw``, plus ``file``, the staged path)."""
     groups: dict[str, list[int]] = {}
-    for i, key in enumerate(keys):
+    for i, key in enumerate(partitions):
         groups.setdefault(key, []).append(i)
     files: list[StagedFile] = []
     parts: list[pa.Table] = []
     folder = Path(root) / run
     folder.mkdir(parents=True, exist_ok=True)
+    catalogue = table.drop_columns(["raw"]) if "raw" in table.column_names else table
     for n, (partition, indices) in enumerate(groups.items()):
         rel = f"{run}/{name}-{n}.parquet"
         path = folder / f"{name}-{n}.parquet"
-        sub = table.take(pa.array(indices, pa.int64()))
-        pq.write_table(sub, path, compression="zstd", compression_level=1)
-        files.append(StagedFile(rel, partition, sub.num_rows, path.stat().st_size))
-        parts.append(sub.append_column("file", pa.array([rel] * sub.num_rows, pa.string())))
+        take = pa.array(indices, pa.int64())
+        write_parquet(table.take(take), path)
+        files.append(StagedFile(rel, partition, len(indices), path.stat().st_size))
+        parts.append(catalogue.take(take).append_column("file", pa.array([rel] * len(indices), pa.string())))
     rows = (
         # one chunk: a quarter of the pickle and a fraction of the time to load it and to insert it
         pa.concat_tables(parts).combine_chunks()
         if parts
-        else VERDICT_PARQUET.empty_table().append_column("file", pa.array([], pa.string()))
+        else catalogue.schema.empty_table().append_column("file", pa.array([], pa.string()))
     )
-    return StagedVerdicts(tuple(files), rows)
+    return Staged(tuple(files), rows)

@@ -26,7 +26,7 @@ import pyarrow as pa
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
 from netfreedom.store.schema import MEASUREMENT_PARQUET
-from netfreedom.store.staged import StagedVerdicts, new_run, stage_verdicts, verdict_input, verdict_table
+from netfreedom.store.staged import Staged, new_run, stage_verdicts, verdict_input, verdict_table
 
 # One batch of stored measurements in, one verdict row per measurement out (pure, picklable: a module-level
 # function or a functools.partial of one, so that it can be shipped to the workers).
@@ -113,7 +113,7 @@ def _unpickled(blob: bytes) -> Analyzer:
     return cast(Analyzer, pickle.loads(blob))
 
 
-def analyze_group(task: FileGroup, analyzer: Analyzer | bytes, target: Target) -> tuple[int, StagedVerdicts]:
+def analyze_group(task: FileGroup, analyzer: Analyzer | bytes, target: Target) -> tuple[int, Staged]:
     """On a worker: analyse every measurement of the task's files with ``analyzer`` (or the analyzer
     pickled in those bytes) and stage the verdicts under ``run``; (measurements read, staged verdicts)."""
     import pyarrow.parquet as pq
@@ -183,7 +183,7 @@ def analyze_on_cluster(
 
     shipped = client.scatter(cloudpickle.dumps(analyzer, protocol=5), broadcast=True, hash=False)
 
-    def register(_: FileGroup, result: tuple[int, StagedVerdicts]) -> None:
+    def register(_: FileGroup, result: tuple[int, Staged]) -> None:
         seen, staged = result
         run.measurements += seen
         if observe:
@@ -200,7 +200,7 @@ def analyze_on_cluster(
             plan(pending_files(store), run.workers, task_rows),
             shipped,
             Target(str(store.parquet_root), staging, analysis_version, fingerprints_id),
-            window=2 * run.workers + 1,
+            window=4 * run.workers + 1,
             on_result=register,
         )
     finally:

@@ -3,13 +3,18 @@
 The client lists the sources (archive listings are cheap and pruned by the filters level by level) and
 groups the objects by partition — date × country × test name, read from the archive layout — into tasks
 of at most ``task_bytes``.  Workers download (through the same cache and mirrors) and parse them with the
-same readers as the local engine and send back the good records and the problems.  The client's single
-store writer adds the records in task order, so de-duplication ("first seen wins") and the counts are the
-same as a local run over the same sources.
+same readers as the local engine, and write the good records as staged Parquet files laid out as the
+store's writer lays them out (``store.staged.stage_measurements``: compressing the raw JSON, the largest
+share of ingest, happens on the workers); they send back only the files' catalogue rows, the problems and
+the counts.  The client's single store writer registers each task's files in task order
+(``Store.add_measurement_files``), so de-duplication ("first seen wins") and the counts are the same as a
+local run over the same sources.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,9 +35,10 @@ from netfreedom.ingest import (
 )
 from netfreedom.ingest.archive import Lister, iter_keys
 from netfreedom.ingest.layout import LAYOUTS, Level
-from netfreedom.pipeline.ingest import BATCH_SIZE, MAX_ERRORS, IngestSummary
+from netfreedom.pipeline.ingest import MAX_ERRORS, IngestSummary
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
 from netfreedom.store import Store
+from netfreedom.store.staged import Staged, new_run, stage_measurements
 
 TASK_BYTES = 32 * 1024 * 1024
 
@@ -48,9 +54,10 @@ class SourceGroup:
 
 @dataclass
 class IngestPart:
-    """What a worker read from one task: good records (filtered), problems, counts."""
+    """What a worker read from one task: its good records (filtered) staged as files, problems, counts."""
 
-    records: list[Record] = field(default_factory=list)
+    staged: Staged | None = None
+    accepted: int = 0  # good records that passed the filters (the staged files hold the first of each uid)
     problems: list[Problem] = field(default_factory=list)
     rejected: int = 0
     lines: int = 0
@@ -127,13 +134,28 @@ def group_sources(listed: Sequence[tuple[str, int]], task_bytes: int = TASK_BYTE
     return groups
 
 
-def ingest_group(
-    task: SourceGroup, filters: Filters, fetcher: Fetcher, max_line: int, max_errors: int
-) -> IngestPart:
-    """On a worker: download (URLs) and read the task's sources with the local engine's readers."""
+@dataclass(frozen=True)
+class Job:
+    """What every task of a run shares: the filters, a fetcher's settings (plain values: a Fetcher without
+    its HTTP client), the reading limits, and where to stage files (the store's Parquet root and the run's
+    staging folder)."""
+
+    filters: Filters
+    fetcher: Fetcher
+    max_line: int
+    max_errors: int
+    root: str
+    run: str
+
+
+def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
+    """On a worker: download (URLs) and read the task's sources with the local engine's readers, and stage
+    the good records in the run's folder."""
     from netfreedom.errors import FetchError
 
+    filters, fetcher, max_line, max_errors = job.filters, job.fetcher, job.max_line, job.max_errors
     part = IngestPart()
+    records: list[Record] = []
     own = Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout)
 
     def problem(p: Problem) -> None:
@@ -159,7 +181,7 @@ def ingest_group(
                     if filters.active and not filters.accepts(item):
                         part.filtered += 1
                     else:
-                        part.records.append(item)
+                        records.append(item)
                 elif isinstance(item, Problem):
                     problem(item)
                 elif isinstance(item, Opened):
@@ -167,6 +189,11 @@ def ingest_group(
                     part.bytes_read += item.size or 0
     finally:
         own.close()
+    part.accepted = len(records)
+    if records:
+        # Named after the task's sources: unique within the run, and the same for a retried task.
+        name = hashlib.sha256("\n".join(task.sources).encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        part.staged = stage_measurements(job.root, job.run, name, records)
     return part
 
 
@@ -178,7 +205,6 @@ def ingest_on_cluster(
     fetcher: Fetcher | None = None,
     options: EngineOptions | None = None,
     client: Any = None,
-    batch_size: int = BATCH_SIZE,
     max_errors: int = MAX_ERRORS,
     max_line: int = MAX_LINE,
     task_bytes: int = TASK_BYTES,
@@ -196,7 +222,6 @@ def ingest_on_cluster(
                 filters=filters,
                 fetcher=fetcher,
                 client=own,
-                batch_size=batch_size,
                 max_errors=max_errors,
                 max_line=max_line,
                 task_bytes=task_bytes,
@@ -217,8 +242,6 @@ def ingest_on_cluster(
             note(item)
         else:
             listed.append(item)
-    # Plain values only cross to the workers: a Fetcher without its HTTP client.
-    shipped = Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout)
 
     def write(_: SourceGroup, part: IngestPart) -> None:
         summary.files += part.files
@@ -227,22 +250,32 @@ def ingest_on_cluster(
         summary.filtered += part.filtered
         summary.bytes_read += part.bytes_read
         summary.errors.extend(part.problems[: max(0, max_errors - len(summary.errors))])
-        for start in range(0, len(part.records), batch_size):
-            result = store.add_measurements(part.records[start : start + batch_size])
+        if part.staged is not None:
+            result = store.add_measurement_files(part.staged)
             summary.ingested += result.added
-            summary.duplicates += result.duplicates
+            # Repeats inside the task never reached a file; the rest the store already held.
+            summary.duplicates += result.duplicates + part.accepted - part.staged.rows.num_rows
         if progress:
             progress(summary)
 
-    run_in_order(
-        client,
-        ingest_group,
-        group_sources(listed, task_bytes),
-        filters,
-        shipped,
-        max_line,
-        max_errors,
-        window=2 * workers_of(client) + 1,
-        on_result=write,
-    )
+    staging = new_run()
+    try:
+        run_in_order(
+            client,
+            ingest_group,
+            group_sources(listed, task_bytes),
+            Job(
+                filters,
+                Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout),
+                max_line,
+                max_errors,
+                str(store.parquet_root),
+                staging,
+            ),
+            window=2 * workers_of(client) + 1,
+            on_result=write,
+        )
+    finally:
+        # Files of tasks that failed or were cancelled (opening the store for writing also deletes them).
+        shutil.rmtree(store.parquet_root / staging, ignore_errors=True)
     return summary
