@@ -1,10 +1,11 @@
-"""Verdict Parquet files written outside the store's process (Dask workers), for the store to register.
+"""Parquet files written outside the store's process (Dask workers), for the store to register.
 
-A worker writes its verdicts under ``<parquet root>/.staging/<run>/`` — one file per partition
-(date × country × test), in the store's verdict schema — and hands back only the files' paths and their
-catalogue rows (a small Arrow table).  The single writer then journals, renames and registers them with
-``DuckDBStore.add_verdict_files``.  Nothing under ``.staging`` is ever registered, so opening the store for
-writing deletes it whole: a worker or client killed at any point leaves no trace in the store.
+A worker writes its measurements or verdicts flat under ``<parquet root>/.staging/<run>/`` — one file per
+partition (date × country × test), laid out as the store's own writer lays them out (``store.parquet``) —
+and hands back only the files' paths, partitions and catalogue rows (a small Arrow table).  The single
+writer then de-duplicates, journals, renames and registers them with ``DuckDBStore.add_measurement_files``
+/ ``add_verdict_files``.  Nothing under ``.staging`` is ever registered, so opening the store for writing
+deletes it whole: a worker or client killed at any point leaves no trace in the store.
 """
 
 from __future__ import annotations
