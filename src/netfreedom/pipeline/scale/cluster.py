@@ -97,6 +97,9 @@ def connect(options: EngineOptions) -> Iterator[Any]:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler serves HTTP (health, metrics) even without a dashboard, by default on port
+            # 8787 of every interface: a free port on loopback instead (no clash with another cluster).
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             memory_limit=options.memory_limit,
             silence_logs=40,  # logging.ERROR: the CLI prints its own progress
         )
