@@ -68,8 +68,9 @@ class Tally:
         return self.confirmed > 0 or (self.blocked > 0 and self.blocked >= majority * self.conclusive)
 
 
+# max(), not any_value(): a URL measured by two tests must give the same grain on every engine and run.
 _GRAIN_TAIL = """
-SELECT cc, period, item, any_value(domain), asn, max(network), any_value(test_name), any_value(cats),
+SELECT cc, period, item, max(domain), asn, max(network), max(test_name), max(cats),
        count(*) AS n, count(*) FILTER (WHERE conclusive), count(*) FILTER (WHERE blocked),
        count(*) FILTER (WHERE confirmed),
        list(DISTINCT method ORDER BY method) FILTER (WHERE blocked) AS methods,
