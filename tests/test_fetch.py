@@ -85,3 +85,38 @@ def test_http_errors_become_fetch_errors(server: str, tmp_path: Path) -> None:
         f.fetch("https://example.org/nope.json")
     assert info.value.url == "https://example.org/nope.json"
     assert not list((tmp_path / "cache").glob("*"))
+
+
+def _age(path: Path, seconds: float) -> None:
+    import os
+    import time
+
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_max_age_refreshes_old_copies_and_remembers_missing_ones(server: str, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    f = Fetcher(cache_dir=cache, mirrors={"https://example.org/": f"{server}/"})
+    first = f.fetch("https://example.org/one.json", max_age=60)
+    assert f.fetch("https://example.org/one.json", max_age=60) == first
+    assert _Handler.hits.count("/one.json") == 1
+    _age(first, 120)
+    assert f.fetch("https://example.org/one.json", max_age=60).read_text() == '{"ok": true}'
+    assert _Handler.hits.count("/one.json") == 2
+    # A 404 is remembered for max_age: no second request, the same clean error.
+    for _ in range(2):
+        with pytest.raises(FetchError) as info:
+            f.fetch("https://example.org/nope.json", max_age=60)
+        assert info.value.url == "https://example.org/nope.json"
+    assert _Handler.hits.count("/nope.json") == 1
+    (marker,) = cache.glob("*.missing")
+    _age(marker, 120)
+    with pytest.raises(FetchError):
+        f.fetch("https://example.org/nope.json", max_age=60)
+    assert _Handler.hits.count("/nope.json") == 2
+    # Without max_age (archive objects) a cached copy never expires and no 404 is remembered.
+    _age(first, 10**6)
+    assert f.fetch("https://example.org/one.json") == first
+    assert _Handler.hits.count("/one.json") == 2
+    f.close()

@@ -180,6 +180,29 @@ def test_fetch_every_list_over_http(tmp_path: Path, http_mirror: str) -> None:
     assert len(lists.lists["cn"]) == len(local.lists["cn"])
 
 
+def test_a_second_fetch_is_served_by_the_cache(tmp_path: Path) -> None:
+    """Lists and the 404s of countries without one are cached for a day: a second build makes no request,
+    so it still works with the server gone."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(LISTS.parent))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    mirror = f"http://127.0.0.1:{server.server_address[1]}/lists/"
+    fetcher = Fetcher(cache_dir=tmp_path, mirrors={PUBLIC_HOME: mirror}, timeout=10)
+    try:
+        first = fetch_testlists(fetcher)
+    finally:
+        server.shutdown()
+        server.server_close()
+    try:
+        second = fetch_testlists(fetcher)
+    finally:
+        fetcher.close()
+    assert second.lists == first.lists and "cn" in second.lists
+    assert list(tmp_path.glob("*.missing"))  # countries of the legend without a list of their own
+
+
 def test_fetch_without_global_list_fails_clearly(tmp_path: Path) -> None:
     (tmp_path / "00-LEGEND-new_category_codes.csv").write_bytes(
         (LISTS / "00-LEGEND-new_category_codes.csv").read_bytes()

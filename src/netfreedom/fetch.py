@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,8 +89,12 @@ class Fetcher:
             raise FetchError(str(exc) or type(exc).__name__, url=url) from exc
         return resp.content
 
-    def fetch(self, url: str, *, refresh: bool = False) -> Path:
-        """Return a local path holding ``url``'s content, downloading it into the cache if needed."""
+    def fetch(self, url: str, *, refresh: bool = False, max_age: float | None = None) -> Path:
+        """Return a local path holding ``url``'s content, downloading it into the cache if needed.
+
+        Without ``max_age`` a cached copy is kept for ever (archive objects never change).  With it (seconds),
+        a copy older than that is downloaded again, and a 404 is remembered as long, so that resources that
+        evolve (test lists) stay fresh and the many that do not exist are not asked for on every run."""
         target = self.resolve(url)
         if not target.startswith(("http://", "https://")):
             path = Path(target)
@@ -99,16 +104,23 @@ class Fetcher:
         base = Path(urllib.parse.urlsplit(target).path).name
         name = hashlib.sha256(target.encode()).hexdigest()[:24] + "-" + base
         dest = self.cache_dir / name
-        if dest.is_file() and not refresh:
-            return dest
+        missing = dest.with_name(name + ".missing")
+        if not refresh:
+            if dest.is_file() and _fresh(dest, max_age):
+                return dest
+            if max_age is not None and missing.is_file() and _fresh(missing, max_age):
+                raise FetchError("not found (remembered from an earlier run)", url=url)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as out, self.client.stream("GET", target) as resp:
+                if resp.status_code == 404 and max_age is not None:
+                    missing.touch()
                 resp.raise_for_status()
                 for chunk in resp.iter_bytes(1 << 20):
                     out.write(chunk)
             os.replace(tmp, dest)
+            missing.unlink(missing_ok=True)
         except httpx.HTTPError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise FetchError(str(exc) or type(exc).__name__, url=url) from exc
@@ -116,3 +128,7 @@ class Fetcher:
             Path(tmp).unlink(missing_ok=True)
             raise
         return dest
+
+
+def _fresh(path: Path, max_age: float | None) -> bool:
+    return max_age is None or time.time() - path.stat().st_mtime < max_age

@@ -296,10 +296,20 @@ def read_testlists(folder: Path, countries: Iterable[str] | None = None) -> Test
     return result
 
 
+# The lists change a few times a month upstream: a day-old copy (or a day-old 404, for the ~200 countries
+# without a list of their own) is fresh enough, and a build does not download ~250 files every time.
+MAX_AGE = 24 * 3600.0
+
+
+def _get(fetcher: Fetcher, url: str) -> bytes:
+    return fetcher.fetch(url, max_age=MAX_AGE).read_bytes()
+
+
 def fetch_testlists(
     fetcher: Fetcher, countries: Iterable[str] | None = None, *, base_url: str = PUBLIC_HOME
 ) -> TestLists:
-    """Read the test lists from their public home (or a mirror of it) through ``fetcher``.
+    """Read the test lists from their public home (or a mirror of it) through ``fetcher`` and its cache
+    (copies and 404s younger than ``MAX_AGE`` are reused).
 
     Without ``countries``, every country in the upstream country legend is tried and a list that does not
     exist upstream is simply absent; a country asked for by name that has no list is a ``Problem``.
@@ -308,11 +318,11 @@ def fetch_testlists(
     base = base_url.rstrip("/") + "/"
     result = TestLists()
     legend_url = base + LEGEND_FILE
-    result.categories, problems = parse_legend(_decode(fetcher.get_bytes(legend_url), legend_url), legend_url)
+    result.categories, problems = parse_legend(_decode(_get(fetcher, legend_url), legend_url), legend_url)
     result.problems.extend(problems)
     if countries is None:
         cc_url = base + COUNTRY_LEGEND_FILE
-        text = _decode(fetcher.get_bytes(cc_url), cc_url)
+        text = _decode(_get(fetcher, cc_url), cc_url)
         reader = csv.reader(io.StringIO(text))
         next(reader, None)
         countries = [row[0].strip() for row in reader if row and len(row[0].strip()) == 2]
@@ -323,7 +333,7 @@ def fetch_testlists(
     for name in names:
         url = base + name + ".csv"
         try:
-            data = fetcher.get_bytes(url)
+            data = _get(fetcher, url)
         except FetchError as exc:
             if name == GLOBAL:
                 raise
