@@ -20,15 +20,21 @@ from netfreedom.analysis import FingerprintDB
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import InputError
 from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains
+from netfreedom.evidence.indicators import indicator_figures
 from netfreedom.evidence.tables import lists_table
 from netfreedom.fetch import Fetcher
+from netfreedom.index.methodology import load_methodology
 from netfreedom.ingest import Filters
 from netfreedom.ingest.testlists import read_testlists
 from netfreedom.pipeline.analyze import AnalyzeSummary, analyze_store
 from netfreedom.pipeline.ingest import ingest
 from netfreedom.pipeline.scale import EngineOptions, connect, require_dask
 from netfreedom.pipeline.scale.analyze import plan as plan_analysis
-from netfreedom.pipeline.scale.evidence import evidence_on_cluster, grains_on_cluster
+from netfreedom.pipeline.scale.evidence import (
+    evidence_on_cluster,
+    grains_on_cluster,
+    indicators_on_cluster,
+)
 from netfreedom.pipeline.scale.ingest import group_sources, ingest_on_cluster, partition_of
 from netfreedom.store import open_store
 
@@ -263,6 +269,9 @@ def test_cli_on_an_existing_scheduler(
         assert redo.fingerprints_id == "none"
 
 
+INDEX_ARGS = ["--methodology", "fotn", "--scores", "s.csv", "--year", "2024"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -273,6 +282,8 @@ def test_cli_on_an_existing_scheduler(
             ["ingest", "x.jsonl", "--engine", "dask", "--workers", "1", "--scheduler", "tcp://h:1"],
             "--scheduler",
         ),
+        (["index", "build", *INDEX_ARGS, "--workers", "2"], "need --engine dask"),
+        (["index", "build", *INDEX_ARGS, "--engine", "dask", "--no-evidence"], "--no-evidence"),
     ],
 )
 def test_cli_engine_option_errors(tmp_path: Path, args: list[str], message: str) -> None:
@@ -370,3 +381,145 @@ def test_a_failed_task_leaves_no_half_batch(
             == run.verdicts + sum(r["done"] for r in per_file)
         )
         assert store.check() == []
+
+
+# --- index evidence on the cluster ---------------------------------------------------------------------
+
+# Broad rules, so the corpus gives figures with tested and blocked URLs and tests (the shipped fotn rules
+# are checked too); the 2024 edition covers calendar 2024, the corpus's March.
+BROAD_METHODOLOGY = """\
+extends = "fotn"
+id = "test-dask-evidence"
+version = "1"
+
+[coverage]
+start_month = 1
+
+[[evidence]]
+indicator = "B1"
+measure = "url_blocking"
+categories = ["NEWS", "POLR", "HUMR", "GRP", "CULTR", "COMT", "UNCAT"]
+min_tested = 1
+
+[[evidence]]
+indicator = "A3"
+measure = "test_blocking"
+tests = ["telegram", "whatsapp", "signal", "facebook_messenger", "tor"]
+basis = "blocked"
+min_tested = 1
+"""
+
+
+def test_indicator_figures_on_the_cluster_match_local(
+    tmp_path: Path, client: Any, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
+) -> None:
+    local_path, _, _, _ = analysed
+    (tmp_path / "m.toml").write_text(BROAD_METHODOLOGY)
+    broad = load_methodology(tmp_path / "m.toml")
+    results = []
+    with open_store(local_path, read_only=True) as store:
+        for methodology, majority in [(broad, 0.5), (broad, 0.9), (load_methodology("fotn"), 0.5)]:
+            expected = indicator_figures(store.query, methodology, 2024, majority=majority)
+            got = indicators_on_cluster(store, methodology, 2024, majority=majority, client=client)
+            assert list(got.items()) == list(expected.items())  # same countries, figures, order
+            results.append(got)
+        # An edition whose coverage holds none of the corpus's days: no partition is read, no figure.
+        assert indicators_on_cluster(store, broad, 2023, client=client) == {}
+        assert indicator_figures(store.query, broad, 2023) == {}
+    assert results[0] != results[1]  # the majority reaches the workers
+    assert list(results[0]) == sorted(COUNTRIES)
+    figures = [f for per_cc in results[0].values() for f in per_cc]
+    assert {f.indicator for f in figures} == {"B1", "A3"}
+    assert any(f.tested and f.blocked for f in figures if f.indicator == "B1")
+    assert any(f.tested and f.blocked for f in figures if f.indicator == "A3")
+
+
+def _odd_countries_corpus(folder: Path, measurements_dir: Path) -> Path:
+    """Shared measurements re-issued in March 2024 under country codes that are not plain codes (all in
+    folder ZZ) beside a true one; "X9" gets only a test no rule looks at."""
+    out = folder / "odd.jsonl"
+    lines = []
+    n = 0
+    for name, codes in [
+        ("web_connectivity", ["ZZ", "ir", "IR", "Zz"]),
+        ("telegram", ["ZZ", "ir", "IR"]),
+        ("whatsapp", ["ir", "ZZ"]),
+        ("dnscheck", ["X9"]),
+    ]:
+        for line in (measurements_dir / f"{name}.jsonl").read_bytes().splitlines():
+            for cc in codes:
+                m = json.loads(line)
+                n += 1
+                m["measurement_uid"] = f"20240302000000.000000_odd_{n:06d}"
+                m["probe_cc"] = cc
+                m["measurement_start_time"] = m["test_start_time"] = f"2024-03-02 {n % 24:02d}:00:00"
+                lines.append(json.dumps(m))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def test_indicator_figures_merge_the_countries_of_folder_zz(
+    tmp_path: Path, client: Any, measurements_dir: Path, fingerprints: FingerprintDB
+) -> None:
+    from netfreedom.pipeline.scale.evidence import plan as plan_evidence
+
+    (tmp_path / "m.toml").write_text(BROAD_METHODOLOGY)
+    methodology = load_methodology(tmp_path / "m.toml")
+    with open_store(tmp_path / "odd.duckdb") as store:
+        ingest(store, [str(_odd_countries_corpus(tmp_path, measurements_dir))])
+        analyze_store(store, fingerprints)
+        store.write_table("testlists", lists_table(read_testlists(DATA / "test-lists", countries=["IR"])))
+        folders = {t.folder_cc for t in plan_evidence(store, dt.date(2024, 1, 1), dt.date(2025, 1, 1))}
+        expected = indicator_figures(store.query, methodology, 2024)
+        got = indicators_on_cluster(store, methodology, 2024, client=client)
+    assert folders == {"ZZ", "IR"}  # "ZZ", "Zz", "ir" and "X9" share one task
+    assert list(got.items()) == list(expected.items())
+    assert list(got) == ["IR", "X9", "ZZ", "Zz", "ir"]
+    # Each odd code is its own country, as locally: "ir" ran whatsapp too, "IR" (Iran's folder) did not.
+    apps = {cc: next(f for f in figures if f.indicator == "A3") for cc, figures in got.items()}
+    count = {
+        n: len((measurements_dir / f"{n}.jsonl").read_bytes().splitlines()) for n in ("telegram", "whatsapp")
+    }
+    assert apps["IR"].measurements == count["telegram"]
+    assert apps["ir"].measurements == apps["ZZ"].measurements == count["telegram"] + count["whatsapp"]
+    assert any(f.blocked for f in got["ZZ"]) and any(f.confirmed for f in got["ir"])
+    # A country with verdicts in the period but none that a rule counts still gets its zero figures.
+    assert [(f.indicator, f.tested, f.measurements) for f in got["X9"]] == [("B1", 0, 0), ("A3", 0, 0)]
+    assert (apps["Zz"].tested, apps["Zz"].measurements) == (0, 0)  # web_connectivity only
+
+
+def test_cli_index_build_on_the_dask_engine(
+    tmp_path: Path, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
+) -> None:
+    """`index build --engine dask --workers 1` stores the index `--engine local` stores: totals, ranks,
+    flags and the evidence behind them."""
+    import shutil
+
+    local_path, _, _, _ = analysed
+    (tmp_path / "m.toml").write_text(BROAD_METHODOLOGY)
+    rows = ["iso2,year,scale,code,score"]
+    for n, cc in enumerate(COUNTRIES):  # alternately little and heavy restriction claimed
+        scores = (24, 33, 38) if n % 2 else (6, 8, 10 + n)
+        rows += [f"{cc},2024,100-best,{code},{v}" for code, v in zip("ABC", scores, strict=True)]
+    (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n")
+    tables = {}
+    for engine in ("local", "dask"):
+        db = tmp_path / engine / "store.duckdb"
+        db.parent.mkdir()
+        shutil.copy(local_path, db)
+        shutil.copytree(local_path.with_suffix(".parquet"), db.with_suffix(".parquet"))
+        extra = ["--workers", "1"] if engine == "dask" else []
+        args = ["index", "build", "--methodology", tmp_path / "m.toml", "--scores", tmp_path / "scores.csv"]
+        done = run_cli(*args, "--year", 2024, "--db", db, "--engine", engine, *extra)
+        assert done.returncode == 0, done.stderr
+        assert f"evidence for {len(COUNTRIES)} countries" in done.stdout
+        with open_store(db, read_only=True) as store:
+            tables[engine] = {
+                name: store.query(f"SELECT * FROM {name} WHERE year = 2024 ORDER BY ALL").to_pylist()
+                for name in ("index_results", "index_scores", "index_flags", "index_evidence")
+            }
+    assert tables["dask"] == tables["local"]
+    local = tables["local"]
+    assert len(local["index_results"]) == len(COUNTRIES) and all(r["rank"] for r in local["index_results"])
+    assert any(r["tested"] and r["blocked"] for r in local["index_evidence"])
+    assert {r["kind"] for r in local["index_flags"]} & {"evidence_contradicts", "evidence_absent"}

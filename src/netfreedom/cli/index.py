@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 
 
@@ -115,13 +117,27 @@ def register(app: typer.Typer) -> None:
         evidence: Annotated[
             bool, typer.Option(help="Check scores against the verdicts in the store.")
         ] = True,
+        engine: EngineOpt = Engine.LOCAL,
+        scheduler: SchedulerOpt = None,
+        workers: WorkersOpt = None,
     ) -> None:
-        """Compile the index for YEAR: scores, status, rank, change, intervals and review flags, stored."""
+        """Compile the index for YEAR: scores, status, rank, change, intervals and review flags, stored.
+
+        With --engine dask the evidence figures are computed on a Dask cluster, one task per country,
+        straight from the store's verdict Parquet (the same figures as the local engine's).
+        """
+        from netfreedom.errors import InputError
         from netfreedom.pipeline.index import build as run_build
         from netfreedom.pipeline.index import load_testlists
+        from netfreedom.pipeline.scale.cluster import require_dask
 
+        cluster = engine_options(engine, scheduler, workers)
+        if cluster is not None and not evidence:
+            raise InputError("--engine dask computes the evidence; it has nothing to do with --no-evidence")
+        if cluster is not None:
+            require_dask()  # before any test list is fetched or the store is touched
         lists = load_testlists(testlists, mirrors=mirror or (), cache_dir=cache_dir) if testlists else None
-        report = run_build(methodology, scores, year, db, lists=lists, use_evidence=evidence)
+        report = run_build(methodology, scores, year, db, lists=lists, use_evidence=evidence, cluster=cluster)
         for note in report.notes:
             typer.echo(f"note: {note}", err=True)
         result = report.result

@@ -118,10 +118,15 @@ vc AS (
 IS_BLOCKED_SQL = "(f > 0 OR (b > 0 AND b >= ? * c))"
 
 
-def base_sql(query: Query, period: Period, probe_cc: str | None) -> str:
-    """The common table expressions over the verdicts of a window (see ``_BASE``)."""
+def require_verdicts(query: Query) -> None:
+    """Raise the store error every evidence query gives when nothing has been analysed yet."""
     if not has_table(query, "verdicts"):
         raise StoreError("the store has no verdicts yet: run `netfreedom analyze` first")
+
+
+def base_sql(query: Query, period: Period, probe_cc: str | None) -> str:
+    """The common table expressions over the verdicts of a window (see ``_BASE``)."""
+    require_verdicts(query)
     return _BASE.format(
         period=_PERIOD_SQL[period],
         cc_filter="AND probe_cc = ?" if probe_cc else "",

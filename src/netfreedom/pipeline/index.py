@@ -15,6 +15,7 @@ from netfreedom.index.methodology import Methodology, Scale, load_methodology
 from netfreedom.index.results import IndexResult
 from netfreedom.index.scores import read_scores, validate, write_scores_csv
 from netfreedom.ingest.testlists import TestLists, fetch_testlists, read_testlists
+from netfreedom.pipeline.scale.cluster import EngineOptions
 
 
 def import_fh(
@@ -74,8 +75,11 @@ def build(
     *,
     lists: TestLists | None = None,
     use_evidence: bool = True,
+    cluster: EngineOptions | None = None,
 ) -> BuildReport:
-    """Validate scores, gather evidence from the store (when it holds verdicts), compile, and store."""
+    """Validate scores, gather evidence from the store (when it holds verdicts), compile, and store.
+
+    With ``cluster`` the evidence figures are computed on that Dask cluster (the same figures)."""
     from netfreedom.evidence.aggregate import has_table
     from netfreedom.evidence.indicators import indicator_figures
     from netfreedom.evidence.tables import index_tables, lists_table, previous_totals
@@ -99,7 +103,12 @@ def build(
         if use_evidence and has_table(store.query, "verdicts") and _has_rows(store.query, "verdicts"):
             if methodology.evidence and not has_table(store.query, "testlists"):
                 notes.append("no test lists in the store: URL categories unknown (give --testlists DIR)")
-            evidence = indicator_figures(store.query, methodology, year)
+            if cluster is None:
+                evidence = indicator_figures(store.query, methodology, year)
+            else:
+                from netfreedom.pipeline.scale.evidence import indicators_on_cluster
+
+                evidence = indicators_on_cluster(store, methodology, year, options=cluster)
         elif use_evidence:
             notes.append("the store holds no verdicts: built without evidence")
         result = build_index(
