@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import subprocess
 import sys
 import time
@@ -523,3 +524,29 @@ def test_cli_index_build_on_the_dask_engine(
     assert len(local["index_results"]) == len(COUNTRIES) and all(r["rank"] for r in local["index_results"])
     assert any(r["tested"] and r["blocked"] for r in local["index_evidence"])
     assert {r["kind"] for r in local["index_flags"]} & {"evidence_contradicts", "evidence_absent"}
+
+
+def test_index_build_without_the_dask_extra(tmp_path: Path) -> None:
+    """Without Dask installed: the local build never imports it, `--engine dask` says how to install it."""
+    blocked = tmp_path / "no-dask"
+    blocked.mkdir()
+    for name in ("dask", "distributed"):  # found before the real packages, as if they were absent
+        (blocked / f"{name}.py").write_text("raise ImportError('not installed')\n")
+    (tmp_path / "s.csv").write_text(
+        "iso2,year,scale,code,score\n" + "".join(f"IT,2024,100-best,{c},10\n" for c in "ABC")
+    )
+    env = cli_env()
+    env["PYTHONPATH"] = str(blocked) + os.pathsep + env["PYTHONPATH"]
+    args = [sys.executable, "-m", "netfreedom", "index", "build", *INDEX_ARGS, "--db", tmp_path / "s.duckdb"]
+
+    def run(*more: str) -> subprocess.CompletedProcess[str]:
+        cmd = [*map(str, args), *more]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+    done = run("--engine", "dask", "--workers", "1")
+    assert done.returncode == 2 and "pip install 'netfreedom[dask]'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "s.duckdb").exists()  # refused before the store was touched
+    done = run()
+    assert done.returncode == 0, done.stderr
+    assert "1 countries, 1 ranked" in done.stdout
