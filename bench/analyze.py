@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +27,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from corpus import SHARED, build_corpus  # noqa: E402
 
-from netfreedom.analysis import FingerprintDB, analyze  # noqa: E402
+from netfreedom.analysis import FingerprintDB, analyze_line  # noqa: E402
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir  # noqa: E402
-from netfreedom.models.measurement import Envelope  # noqa: E402
-
-_ENVELOPE = msgspec.json.Decoder(Envelope)
 
 
 def _parse_only(lines: list[bytes]) -> None:
@@ -42,11 +38,11 @@ def _parse_only(lines: list[bytes]) -> None:
 
 
 def _analyser(db: FingerprintDB | None) -> Callable[[list[bytes]], None]:
+    """What the store's analysis runs on each line (``pipeline.analyze.analyze_batch``)."""
+
     def run(lines: list[bytes]) -> None:
-        decode = _ENVELOPE.decode
         for line in lines:
-            env = decode(line)
-            analyze(env, env.test_keys, db)
+            analyze_line(line, db)
 
     return run
 

@@ -278,3 +278,51 @@ def test_cli_store_mode_on_a_dask_cluster(tmp_path: Path, measurements_dir: Path
     assert confirmed == 3  # the fingerprints travelled to the worker
     assert json.loads(_run(*args).stdout)["stored"] == 0  # the local engine sees them all done
     assert _run(str(measurements_dir), "-o", str(tmp_path / "o.jsonl"), "--engine", "dask").returncode == 2
+
+
+def test_one_pass_analysis_of_a_line_gives_the_two_step_verdict(
+    measurements_dir: Path, db: FingerprintDB
+) -> None:
+    """analyze_line decodes a web_connectivity line's envelope and keys in one pass; every verdict must be
+    the one of decoding the envelope, then the keys (analyze) — for every shared measurement, and for lines
+    built to mislead the one-pass decoder."""
+    import msgspec
+
+    from netfreedom.analysis import analyze, analyze_line
+    from netfreedom.models.measurement import Envelope
+
+    decoder = msgspec.json.Decoder(Envelope)
+
+    def two_step(line: bytes) -> object:
+        try:
+            env = decoder.decode(line)
+        except msgspec.DecodeError:
+            return None
+        return analyze(env, env.test_keys, db)
+
+    lines = [
+        line
+        for path in sorted(measurements_dir.glob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+        if line.strip()
+    ]
+    wc = [line for line in lines if b'"test_name":"web_connectivity"' in line]
+    assert len(lines) >= 90 and len(wc) >= 20
+    first = json.loads(wc[0])
+    other = next(json.loads(line) for line in lines if b'"test_name":"telegram"' in line)
+    crafted = [
+        # keys that do not fit the model (a list): probe_failure either way
+        json.dumps({**first, "test_keys": [1, 2]}).encode(),
+        # no test_keys at all, and null ones
+        json.dumps({k: v for k, v in first.items() if k != "test_keys"}).encode(),
+        json.dumps({**first, "test_keys": None}).encode(),
+        # the web_connectivity marker inside another test's body
+        json.dumps({**other, "input": '"test_name":"web_connectivity"'}, separators=(",", ":")).encode(),
+        # a wrong type in the envelope, and not a measurement at all
+        json.dumps({**first, "probe_cc": 7}).encode(),
+        b"[1, 2, 3]",
+        b'{"test_name":"web_connectivity", "test_keys": {',
+    ]
+    for line in [*lines, *crafted]:
+        assert analyze_line(line, db) == two_step(line), line[:200]
+    assert analyze_line(b"[1, 2, 3]", db) is None

@@ -1,10 +1,11 @@
 """Analysis: one measurement in, one :class:`~netfreedom.models.verdict.Verdict` out.  Pure.
 
 :data:`ANALYZERS` is the one registry, keyed by ``test_name``; each test's rules live in their own module
-(``web_connectivity`` is a package).  :func:`analyze` is the only entry point the rest of netfreedom
-uses: it never raises — a test without an analyzer is ``inconclusive``/``unsupported_test``, and an
-unexpected exception inside an analyzer becomes ``inconclusive``/``analysis_error`` (count those: each is
-a bug to fix).  :data:`ANALYSIS_VERSION` changes whenever any rule changes, so stored verdicts are redone.
+(``web_connectivity`` is a package).  :func:`analyze` (or :func:`analyze_line`, from the JSON line, which
+decodes a web_connectivity measurement in one pass) is the only entry point the rest of netfreedom uses:
+it never raises — a test without an analyzer is ``inconclusive``/``unsupported_test``, and an unexpected
+exception inside an analyzer becomes ``inconclusive``/``analysis_error`` (count those: each is a bug to
+fix).  :data:`ANALYSIS_VERSION` changes whenever any rule changes, so stored verdicts are redone.
 Rules and the verdict vocabulary: docs/verdicts.md.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import msgspec
 
@@ -29,6 +31,7 @@ from netfreedom.analysis import (
 )
 from netfreedom.analysis.fingerprints import Finding, Fingerprint, FingerprintDB
 from netfreedom.models.measurement import Envelope
+from netfreedom.models.registry import decode_whole
 from netfreedom.models.verdict import Outcome, Reason, Verdict
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "Fingerprint",
     "FingerprintDB",
     "analyze",
+    "analyze_line",
 ]
 
 ANALYSIS_VERSION = 1
@@ -63,6 +67,33 @@ ANALYZERS: Mapping[str, Analyzer] = MappingProxyType(
 
 UNSUPPORTED = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.UNSUPPORTED_TEST, confidence=0.0)
 ANALYSIS_ERROR = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.ANALYSIS_ERROR, confidence=0.0)
+
+
+# Analyzers of keys decoded together with the envelope (``models.registry.decode_whole``): the tests whose
+# keys are typed, and the largest measurements, so that the line is scanned once, not twice.
+_DECODED: Mapping[str, Callable[[Envelope, Any, FingerprintDB | None], Verdict]] = MappingProxyType(
+    {"web_connectivity": _wc.analyze_decoded}
+)
+_ENVELOPE = msgspec.json.Decoder(Envelope)
+
+
+def analyze_line(line: bytes, fingerprints: FingerprintDB | None = None) -> Verdict | None:
+    """The verdict for one measurement's JSON, as ``analyze`` gives it; None when the line is not a
+    measurement envelope at all.  Never raises."""
+    found = decode_whole(line)
+    if found is not None:
+        envelope, keys = found
+        analyzer = _DECODED.get(envelope.test_name)
+        if analyzer is not None:
+            try:
+                return analyzer(envelope, keys, fingerprints)
+            except Exception:  # as in analyze
+                return ANALYSIS_ERROR
+    try:
+        envelope = _ENVELOPE.decode(line)
+    except msgspec.DecodeError:
+        return None
+    return analyze(envelope, envelope.test_keys, fingerprints)
 
 
 def analyze(

@@ -23,6 +23,19 @@ def _control_failed(keys: WebConnectivityKeys, base: Verdict) -> bool:
 
 def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: FingerprintDB | None) -> Verdict:
     keys, base = wc.analyze_raw(envelope, raw)
+    return _with_fingerprints(envelope, keys, base, fingerprints)
+
+
+def analyze_decoded(
+    envelope: Envelope, keys: WebConnectivityKeys | None, fingerprints: FingerprintDB | None
+) -> Verdict:
+    """``analyze`` for keys already decoded (``models.registry.decode_whole``)."""
+    return _with_fingerprints(envelope, keys, wc.analyze(envelope, keys), fingerprints)
+
+
+def _with_fingerprints(
+    envelope: Envelope, keys: WebConnectivityKeys | None, base: Verdict, fingerprints: FingerprintDB | None
+) -> Verdict:
     if keys is None or not fingerprints:
         return base
     matches = fingerprints.match_dns(dns_addresses(keys.queries or ()))

@@ -15,7 +15,7 @@ from netfreedom.errors import InputError
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.web_connectivity import WebConnectivityKeys
 
-__all__ = ["TEST_KEYS", "TestKeys", "decode_measurement", "decode_test_keys"]
+__all__ = ["TEST_KEYS", "TestKeys", "decode_measurement", "decode_test_keys", "decode_whole"]
 
 TEST_KEYS: dict[str, type[msgspec.Struct]] = {
     "web_connectivity": WebConnectivityKeys,
@@ -68,6 +68,23 @@ def decode_test_keys(test_name: str, raw: bytes | msgspec.Raw | str) -> TestKeys
         raise InputError(f"{test_name} test_keys: {exc}") from exc
 
 
+def decode_whole(line: bytes) -> tuple[Envelope, TestKeys] | None:
+    """The envelope and typed keys of a registered test's measurement in one pass over ``line``, or None
+    when that does not apply (another test, a ``"test_name"`` not visible as such) or fails (the caller's
+    two-step decoding then names the problem).  The returned envelope's ``test_keys`` is ``null``."""
+    for name, (markers, decoder) in _FAST.items():
+        if markers[0] in line or markers[1] in line:
+            try:
+                whole = decoder.decode(line)
+            except msgspec.DecodeError:
+                return None
+            if whole.test_name != name:
+                return None  # the marker was inside a body, not the envelope
+            env = Envelope(**{f: getattr(whole, f) for f in _ENVELOPE_FIELDS})
+            return env, whole.test_keys  # type: ignore[return-value]
+    return None
+
+
 def decode_measurement(line: bytes) -> tuple[Envelope, TestKeys]:
     """Decode one measurement line into its envelope and typed test keys, in one pass when it can.
 
@@ -76,16 +93,9 @@ def decode_measurement(line: bytes) -> tuple[Envelope, TestKeys]:
     value).  Otherwise the envelope is decoded first and the keys from its raw ``test_keys``.  Raises
     :class:`~netfreedom.errors.InputError` for a line that is not a measurement or keys that do not fit.
     """
-    for name, (markers, decoder) in _FAST.items():
-        if markers[0] in line or markers[1] in line:
-            try:
-                whole = decoder.decode(line)
-            except msgspec.DecodeError:
-                break  # the slow path below names the problem precisely
-            if whole.test_name != name:
-                break  # the marker was inside a body, not the envelope
-            env = Envelope(**{f: getattr(whole, f) for f in _ENVELOPE_FIELDS})
-            return env, whole.test_keys  # type: ignore[return-value]
+    found = decode_whole(line)
+    if found is not None:
+        return found
     try:
         env = _ENVELOPE.decode(line)
     except msgspec.DecodeError as exc:

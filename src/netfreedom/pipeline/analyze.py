@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze
+from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze, analyze_line
 from netfreedom.errors import InputError
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import MAX_LINE, Opened, Problem, Record, read_sources
@@ -195,12 +195,8 @@ def analyze_batch(batch: Sequence[StoredMeasurement], fingerprints: FingerprintD
     Dask engine ships it to its workers)."""
     rows: list[VerdictRow] = []
     for stored in batch:
-        try:
-            env = _ENVELOPE.decode(stored.raw)
-        except msgspec.DecodeError:
-            verdict = _UNREADABLE  # ingest validated it; a damaged store row still gets a verdict
-        else:
-            verdict = analyze(env, env.test_keys, fingerprints)
+        # None: ingest validated the line, but a damaged store row still gets a verdict.
+        verdict = analyze_line(stored.raw, fingerprints) or _UNREADABLE
         rows.append(VerdictRow.of(stored.measurement_uid, domain_of(stored.input), verdict))
     return rows
 
