@@ -52,7 +52,12 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom)."),
         ] = None,
         batch_size: Annotated[
-            int, typer.Option(min=1, help="Measurements per store batch (bounds memory).")
+            int,
+            typer.Option(
+                min=1,
+                help="Measurements per store batch (bounds memory). The Dask engine writes one batch per "
+                "task (a partition's objects, up to 32 MB).",
+            ),
         ] = 20_000,
         max_errors: Annotated[int, typer.Option(min=0, help="Errors listed (all are counted).")] = 100,
         as_json: Annotated[
