@@ -120,3 +120,30 @@ def test_max_age_refreshes_old_copies_and_remembers_missing_ones(server: str, tm
     assert f.fetch("https://example.org/one.json") == first
     assert _Handler.hits.count("/one.json") == 2
     f.close()
+
+
+def test_an_old_copy_is_used_when_the_home_cannot_be_reached(tmp_path: Path) -> None:
+    import functools
+
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "list.csv").write_text("url\n")
+    handler = functools.partial(_Handler, directory=str(tmp_path / "www"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    f = Fetcher(
+        cache_dir=tmp_path / "cache",
+        mirrors={"https://example.org/": f"http://127.0.0.1:{httpd.server_address[1]}/"},
+        timeout=5,
+    )
+    copy = f.fetch("https://example.org/list.csv", max_age=60)
+    httpd.shutdown()
+    httpd.server_close()
+    f.close()
+    _age(copy, 120)
+    # Too old, and the home is gone: the old copy rather than a failed build.
+    assert f.fetch("https://example.org/list.csv", max_age=60) == copy
+    assert copy.read_text() == "url\n"
+    # Without a copy there is nothing to fall back on.
+    with pytest.raises(FetchError):
+        f.fetch("https://example.org/other.csv", max_age=60)
+    f.close()

@@ -93,8 +93,9 @@ class Fetcher:
         """Return a local path holding ``url``'s content, downloading it into the cache if needed.
 
         Without ``max_age`` a cached copy is kept for ever (archive objects never change).  With it (seconds),
-        a copy older than that is downloaded again, and a 404 is remembered as long, so that resources that
-        evolve (test lists) stay fresh and the many that do not exist are not asked for on every run."""
+        a copy older than that is downloaded again (and still used if the download fails, unless the resource
+        is now gone: a 404), and a 404 is remembered as long, so that resources that evolve (test lists) stay
+        fresh and the many that do not exist are not asked for on every run."""
         target = self.resolve(url)
         if not target.startswith(("http://", "https://")):
             path = Path(target)
@@ -123,6 +124,8 @@ class Fetcher:
             missing.unlink(missing_ok=True)
         except httpx.HTTPError as exc:
             Path(tmp).unlink(missing_ok=True)
+            if max_age is not None and dest.is_file() and not missing.is_file():
+                return dest  # the home cannot be reached now: an older copy beats no copy
             raise FetchError(str(exc) or type(exc).__name__, url=url) from exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
