@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-import msgspec
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,7 +26,7 @@ from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze, analyz
 from netfreedom.errors import InputError
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import MAX_LINE, Opened, Problem, Record, read_sources
-from netfreedom.models.measurement import Envelope, first_input
+from netfreedom.models.measurement import first_input
 from netfreedom.models.verdict import Outcome, Reason, Verdict
 from netfreedom.pipeline.scale.cluster import EngineOptions
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
@@ -44,7 +43,6 @@ __all__ = [
 
 BATCH_SIZE = 500  # a web_connectivity measurement is ~100 KB of raw JSON: ~50 MB per batch
 MAX_ERRORS = 100
-_ENVELOPE = msgspec.json.Decoder(Envelope)
 _UNREADABLE = Verdict(outcome=Outcome.INCONCLUSIVE, reason=Reason.NO_DATA, confidence=0.0)
 
 

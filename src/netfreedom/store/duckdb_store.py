@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from netfreedom.errors import StoreError
 from netfreedom.ingest import Record
 from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
-from netfreedom.store.parquet import day, measurement_table, table_keys, unique
+from netfreedom.store.parquet import measurement_table, table_keys, unique
 from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import (
     CORE_TABLES,
@@ -346,17 +346,7 @@ class DuckDBStore:
         if table.num_rows == 0:
             return 0
         table = table.cast(VERDICT_PARQUET)
-        times = table.column("measurement_start_time").to_pylist()
-        keys = [
-            (day(t), cc, tn)
-            for t, cc, tn in zip(
-                times,
-                table.column("probe_cc").to_pylist(),
-                table.column("test_name").to_pylist(),
-                strict=True,
-            )
-        ]
-        self._write_and_commit("verdicts", table, keys)
+        self._write_and_commit("verdicts", table, table_keys(table))
         return int(table.num_rows)
 
     def add_verdict_files(self, staged: Staged) -> int:

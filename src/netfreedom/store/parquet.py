@@ -27,7 +27,7 @@ _DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "te
 _STATS_COLUMNS = [n for n, _, _ in ENVELOPE_COLUMNS]
 
 
-def day(t: dt.datetime) -> str:
+def _day(t: dt.datetime) -> str:
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
 
 
@@ -63,7 +63,7 @@ def measurement_table(batch: Sequence[Record]) -> tuple[pa.Table, list[Key]]:
         },
         schema=MEASUREMENT_PARQUET,
     )
-    keys = [(day(r.time), cc, e.test_name) for r, cc, e in zip(batch, ccs, envs, strict=True)]
+    keys = [(_day(r.time), cc, e.test_name) for r, cc, e in zip(batch, ccs, envs, strict=True)]
     return table, keys
 
 

@@ -88,14 +88,9 @@ def verdict_table(
     return pa.table(columns).cast(VERDICT_PARQUET)
 
 
-def partition_keys(table: pa.Table, kind: str = "verdicts") -> list[str]:
-    """The partition folder of each row of a ``kind`` table."""
-    return [partition_dir(kind, *key) for key in table_keys(table)]
-
-
 def stage_verdicts(root: Path | str, run: str, name: str, table: pa.Table) -> Staged:
     """On a worker: write ``table`` (``VERDICT_PARQUET``) as staged files (``stage_table``)."""
-    return stage_table(root, run, name, table, partition_keys(table))
+    return stage_table(root, run, name, table, [partition_dir("verdicts", *k) for k in table_keys(table)])
 
 
 def stage_measurements(root: Path | str, run: str, name: str, records: Sequence[Record]) -> Staged:
