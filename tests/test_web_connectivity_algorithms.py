@@ -207,6 +207,19 @@ def test_go_title_bound_before_2021_10() -> None:
     assert go("0.4.0", "2021-01-01 00:00:00", **fields) == ("http-diff", False)
 
 
+def test_go_0_1_0_before_the_summary_has_no_verdict() -> None:
+    """Go 0.1.0 builds before 2020-08-20 predate the summary (§1, "Versions"): nothing to reproduce."""
+    fields = {
+        "queries": go_query(IP),
+        "tcp_connect": go_connect("connection_refused"),
+        "requests": [go_request(failure="connection_refused")],
+        "control": ctrl(),
+    }
+    assert go("0.1.0", "2020-08-19 23:00:00", **fields) == (None, None)
+    assert go("0.1.0", "2020-08-20 00:00:00", **fields) == ("tcp_ip", False)
+    assert go("0.2.0", "2020-08-01 00:00:00", **fields) == ("tcp_ip", False)
+
+
 # --- legacy MK and Python (§1, "Legacy") ---------------------------------------------------------------
 
 
@@ -286,16 +299,46 @@ def test_legacy_title_rules_differ() -> None:
     assert legacy(*PY, **base, requests=[go_request(body=page)]) == (False, True)
 
 
-def test_python_exp_none_is_not_false() -> None:
-    """Python's ``(False or None)`` is None, which never triggers http-diff."""
+def test_legacy_none_title_is_no_match() -> None:
+    """Both legacy probes compare each match with ``is True``: a None title (no long word) is no match, so
+    differing pages are http-diff for Python too (the Python truthiness ``False or None`` is not the rule)."""
     fields = {
         "queries": go_query(IP),
         "tcp_connect": go_connect(None),
         "requests": [go_request(body="<title>abc</title>", code=200)],  # no long word: title None
         "control": ctrl(headers={"Date": "x"}, body_length=99999),
     }
-    assert legacy(*PY, **fields) == (False, True)
+    assert legacy(*PY, **fields) == ("http-diff", False)
+    assert legacy(*PY_OLD, **fields) == ("http-diff", False)
     assert legacy(*MK, **fields) == ("http-diff", False)
+    from netfreedom.analysis.web_connectivity import legacy as legacy_module
+
+    # (status, body, headers, title): the title is None for Python, whole-title inequality for MK.
+    py = legacy_module.http_matches(keys(**fields), legacy_module.Flavor.PYTHON)
+    mk = legacy_module.http_matches(keys(**fields), legacy_module.Flavor.MK)
+    assert py == (True, False, False, None)
+    assert mk == (True, False, False, False)
+
+
+def test_legacy_skipped_comparisons() -> None:
+    """Comparisons skipped (the probe's HTTP failed): MK's exp is False, Python's None (never http-diff)."""
+    from netfreedom.analysis.web_connectivity import legacy as legacy_module
+
+    fields = {
+        "queries": go_query(IP),
+        "tcp_connect": go_connect(None),
+        "requests": [],
+        "http_experiment_failure": "unknown_failure boom",
+        "control": ctrl(headers={"Date": "x"}),
+    }
+    assert legacy_module.http_matches(keys(**fields), legacy_module.Flavor.PYTHON) is None
+    assert legacy(*PY, **fields) == ("http-failure", False)
+    # Only a failed control: skipped too; Python keeps accessible false only on its own failures.
+    ok = {**fields, "http_experiment_failure": None, "requests": [go_request(body="<title>x</title>")]}
+    failed_control = {**ok, "control": ctrl(headers={"Date": "x"}, http_failure="dns_lookup_error")}
+    assert legacy_module.http_matches(keys(**failed_control), legacy_module.Flavor.MK) is None
+    assert legacy(*PY, **failed_control) == (False, True)
+    assert legacy(*MK, **failed_control) == (False, True)
 
 
 # --- LTE 0.5 orig engine (§2) --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from netfreedom.analysis.web_connectivity.common import dns_answers, response_bodies, response_headers
-from netfreedom.analysis.web_connectivity.reproduce import Algorithm, choose, reproduce
+from netfreedom.analysis.web_connectivity.reproduce import Algorithm, choose, http_matches, reproduce
 from netfreedom.analysis.web_connectivity.verdict import own_verdict
 from netfreedom.errors import InputError
 from netfreedom.models.measurement import Envelope, first_input
@@ -26,6 +26,7 @@ __all__ = [
     "analyze_raw",
     "choose",
     "dns_answers",
+    "http_matches",
     "reproduce",
     "response_bodies",
     "response_headers",

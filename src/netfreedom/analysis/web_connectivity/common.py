@@ -21,6 +21,11 @@ from netfreedom.models.web_connectivity import (
 Result = tuple[str | bool | None, bool | None]
 """The probe's ``(blocking, accessible)`` pair."""
 
+Matches = tuple[bool | None, bool | None, bool | None, bool | None]
+"""The probe's ``(status_code_match, body_length_match, headers_match, title_match)``."""
+
+NO_MATCHES: Matches = (None, None, None, None)
+
 ACCESSIBLE: Result = (False, True)
 NULL: Result = (None, None)
 

@@ -14,6 +14,7 @@ from enum import Enum
 from netfreedom.analysis.web_connectivity.common import (
     COMMON_HEADERS,
     NULL,
+    Matches,
     Result,
     body_text,
     bytelen,
@@ -129,11 +130,11 @@ def _title_match(ptitle: str, ctitle: str, flavor: Flavor) -> bool | None:
     return pwords[index].lower() == cwords[index].lower()
 
 
-def _http_ok(keys: WebConnectivityKeys, flavor: Flavor) -> bool | None:
-    """The legacy ``http_experiment_ok``: None/False when the comparisons were skipped (Python/MK)."""
+def http_matches(keys: WebConnectivityKeys, flavor: Flavor) -> Matches | None:
+    """The four comparisons the legacy probe wrote; None when it skipped them (either side's HTTP failed)."""
     chttp = keys.control.http_request if keys.control is not None else None
     if keys.http_experiment_failure or chttp is None or chttp.failure:
-        return False if flavor is Flavor.MK else None
+        return None
     requests = keys.requests or []
     response = requests[0].response if requests else None
     body = response.body if response is not None else None
@@ -154,11 +155,18 @@ def _http_ok(keys: WebConnectivityKeys, flavor: Flavor) -> bool | None:
     headers = pnames == cnames or bool((pnames - COMMON_HEADERS) & (cnames - COMMON_HEADERS))
     strip = flavor is Flavor.PYTHON
     ctitle = (chttp.title or "").strip() if strip else chttp.title or ""
-    title = _title_match(_title(body, strip), ctitle, flavor)
-    if flavor is Flavor.MK:
-        return (body_match or headers or title is True) and status is not False
-    # Python's own truthiness on purpose: (False or None) is None, which is not "False".
-    return (body_match or headers or title) and status is not False
+    title_match = _title_match(_title(body, strip), ctitle, flavor)
+    return status, body_match, headers, title_match
+
+
+def _http_ok(keys: WebConnectivityKeys, flavor: Flavor) -> bool | None:
+    """The legacy ``http_experiment_ok``: False (MK) / None (Python) when the comparisons were skipped."""
+    matches = http_matches(keys, flavor)
+    if matches is None:
+        return False if flavor is Flavor.MK else None
+    status, body_match, headers, title_match = matches
+    # Both probes compare each with ``is True``: a None title is "no match", never a None result.
+    return (body_match is True or headers is True or title_match is True) and status is not False
 
 
 def reproduce(keys: WebConnectivityKeys, flavor: Flavor, host: str, python_strict_private: bool) -> Result:

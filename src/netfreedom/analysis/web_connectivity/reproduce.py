@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from netfreedom.analysis.web_connectivity import legacy, v04, v05_classic, v05_orig
-from netfreedom.analysis.web_connectivity.common import NULL, Result, url_host, version_tuple
+from netfreedom.analysis.web_connectivity.common import (
+    NO_MATCHES,
+    NULL,
+    Matches,
+    Result,
+    url_host,
+    version_tuple,
+)
 from netfreedom.models.measurement import Envelope, first_input, measurement_time
 from netfreedom.models.web_connectivity import WebConnectivityKeys
 
@@ -103,6 +110,7 @@ def choose(env: Envelope, keys: WebConnectivityKeys) -> Choice:
         strict_nxdomain=bool(version) and version < (0, 4, 3),
         skip_negative_codes=when is None or when >= _day(2021, 11, 1),
         title_bound=128 if when is not None and when < _day(2021, 10, 1) else 512,
+        summary=not (version == (0, 1, 0) and when is not None and when < _day(2020, 8, 20)),
     )
     return Choice(Algorithm.GO, go=go)
 
@@ -124,6 +132,26 @@ def reproduce(env: Envelope, keys: WebConnectivityKeys | None, choice: Choice | 
             return v05_orig.reproduce(keys, choice.lte_minor)
         case Algorithm.LTE_CLASSIC:
             return v05_classic.reproduce(keys, choice.fixes)
+
+
+def http_matches(env: Envelope, keys: WebConnectivityKeys | None, choice: Choice | None = None) -> Matches:
+    """The probe's ``(status_code_match, body_length_match, headers_match, title_match)``, recomputed."""
+    if keys is None or keys == _EMPTY:
+        return NO_MATCHES
+    choice = choice or choose(env, keys)
+    match choice.algorithm:
+        case Algorithm.MK:
+            return legacy.http_matches(keys, legacy.Flavor.MK) or NO_MATCHES
+        case Algorithm.PYTHON:
+            return legacy.http_matches(keys, legacy.Flavor.PYTHON) or NO_MATCHES
+        case Algorithm.GO:
+            first = keys.requests[0] if keys.requests else None
+            chttp = keys.control.http_request if keys.control is not None else None
+            return v04.http_matches(first, chttp, choice.go)
+        case Algorithm.LTE_ORIG:
+            return v05_orig.http_matches(keys)
+        case Algorithm.LTE_CLASSIC:
+            return v05_classic.http_matches(keys, choice.fixes)
 
 
 _EMPTY = WebConnectivityKeys()

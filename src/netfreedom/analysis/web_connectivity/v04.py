@@ -13,6 +13,7 @@ from netfreedom.analysis.web_connectivity.common import (
     COMMON_HEADERS,
     NULL,
     NXDOMAIN,
+    Matches,
     Result,
     answer_address,
     bytelen,
@@ -47,6 +48,7 @@ class GoVariant:
     strict_nxdomain: bool = False  # <= 0.4.2: step 4 knows only dns_nxdomain_error
     skip_negative_codes: bool = True  # since 2021-11 codes < 0 count as "no code"
     title_bound: int = 512  # 128 before 2021-10
+    summary: bool = True  # 0.1.0 builds before 2020-08-20 predate the summary: no verdict to reproduce
 
 
 def probe_addresses(keys: WebConnectivityKeys) -> dict[str, int]:
@@ -98,7 +100,7 @@ def _bad_code(code: int | None, variant: GoVariant) -> bool:
 
 def http_matches(
     first: HTTPRequestEntry | None, chttp: ControlHTTPRequest | None, variant: GoVariant
-) -> tuple[bool | None, bool | None, bool | None, bool | None]:
+) -> Matches:
     """(status_code_match, body_length_match, headers_match, title_match) of the final hop vs the control."""
     response = first.response if first is not None else None
     if response is None or chttp is None:
@@ -132,7 +134,9 @@ def http_matches(
 
 
 def reproduce(keys: WebConnectivityKeys, host: str, variant: GoVariant) -> Result:
-    """``(blocking, accessible)`` as the Go probe 0.1–0.4.x computes them."""
+    """``(blocking, accessible)`` as the Go probe 0.1–0.4.x computes them; (None, None) before the summary."""
+    if not variant.summary:
+        return NULL
     requests = keys.requests or []
     first = requests[0] if requests else None
     if (

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from netfreedom.analysis.web_connectivity.common import (
     ACCESSIBLE,
     COMMON_HEADERS,
+    NO_MATCHES,
     NULL,
+    Matches,
     Result,
     answer_address,
     bytelen,
@@ -262,11 +264,11 @@ def dns_metrics(keys: WebConnectivityKeys, k: Container, fixes: Fixes) -> DNSMet
     return m
 
 
-def httpdiff(o: Obs) -> bool:
-    """True unless the final response matches the control (status and one of body/headers/title)."""
+def final_matches(o: Obs) -> Matches:
+    """§2.2's comparisons of a final response with the control's (all None without a response)."""
     response = o.response
     if response is None:
-        return True
+        return NO_MATCHES
     code = response.code or 0
     status: bool | None = None
     if code > 0 and o.c_code > 0:
@@ -276,16 +278,30 @@ def httpdiff(o: Obs) -> bool:
             status = None
         else:
             status = False
-    if status is not True:
-        return True
     blen = bytelen(response.body)
-    if blen > 0 and not o.trunc and o.c_len > 0 and min(blen, o.c_len) / max(blen, o.c_len) > 0.7:
-        return False
+    body: bool | None = None
+    if blen > 0 and not o.trunc and o.c_len > 0:
+        body = min(blen, o.c_len) / max(blen, o.c_len) > 0.7
     if o.c_code <= 0:
-        return True
-    if (header_names(response.headers) - COMMON_HEADERS) & (o.c_keys - COMMON_HEADERS):
-        return False
-    return bool(long_words(title(response.body)) ^ long_words(o.c_title))
+        return status, body, None, None
+    headers = bool((header_names(response.headers) - COMMON_HEADERS) & (o.c_keys - COMMON_HEADERS))
+    same_title = not (long_words(title(response.body)) ^ long_words(o.c_title))
+    return status, body, headers, same_title
+
+
+def http_matches(keys: WebConnectivityKeys, fixes: Fixes) -> Matches:
+    """The ``*_match`` keys the classic analysis writes: the final response's, when the control ran."""
+    kept = classic_filter(build(keys, fixes), fixes)
+    for o in kept.eps:
+        if o.final and o.c_http is not None:
+            return final_matches(o)
+    return NO_MATCHES
+
+
+def httpdiff(o: Obs) -> bool:
+    """True unless the final response matches the control (status and one of body/headers/title)."""
+    status, body, headers, same_title = final_matches(o)
+    return not (status is True and True in (body, headers, same_title))
 
 
 def _onlyloop(addrs: frozenset[str] | None) -> bool:

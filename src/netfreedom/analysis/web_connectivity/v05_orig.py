@@ -9,7 +9,9 @@ from __future__ import annotations
 from netfreedom.analysis.web_connectivity.common import (
     ACCESSIBLE,
     COMMON_HEADERS,
+    NO_MATCHES,
     NULL,
+    Matches,
     Result,
     answer_address,
     bytelen,
@@ -23,7 +25,12 @@ from netfreedom.analysis.web_connectivity.common import (
     title,
     url_host,
 )
-from netfreedom.models.web_connectivity import ControlHTTPRequest, HTTPRequestEntry, WebConnectivityKeys
+from netfreedom.models.web_connectivity import (
+    ControlHTTPRequest,
+    HTTPRequestEntry,
+    HTTPResponse,
+    WebConnectivityKeys,
+)
 
 DNS, TCP_IP, TLS, HTTP_FAILURE, HTTP_DIFF, SUCCESS = 1, 2, 4, 8, 16, 32
 _UNREACHABLE = frozenset({"network_unreachable", "host_unreachable"})
@@ -83,14 +90,7 @@ def _dns_flags(keys: WebConnectivityKeys, domain: str) -> int:
     return flags
 
 
-def _http_flags(first: HTTPRequestEntry, chttp: ControlHTTPRequest) -> int:
-    if first.failure is not None:
-        return HTTP_FAILURE if first.failure in _HTTP_FLAGGED else 0
-    if first.request is not None and (first.request.url or "").startswith("https://"):
-        return SUCCESS
-    response = first.response
-    if response is None:
-        return HTTP_DIFF
+def _compare(response: HTTPResponse, chttp: ControlHTTPRequest) -> Matches:
     body, truncated = response.body, bool(response.body_is_truncated)
     clen = chttp.body_length or 0
     body_match: bool | None = None
@@ -115,6 +115,37 @@ def _http_flags(first: HTTPRequestEntry, chttp: ControlHTTPRequest) -> int:
         ptitle = title(body)
         if ptitle:
             title_match = long_words(ptitle) == long_words(chttp.title)
+    return status, body_match, headers, title_match
+
+
+def _cleartext_response(first: HTTPRequestEntry) -> HTTPResponse | None:
+    if first.failure is not None:
+        return None
+    if first.request is not None and (first.request.url or "").startswith("https://"):
+        return None
+    return first.response
+
+
+def http_matches(keys: WebConnectivityKeys) -> Matches:
+    """The ``*_match`` keys: compared only for a cleartext final response, with a working control."""
+    requests = keys.requests or []
+    control = keys.control
+    chttp = control.http_request if control is not None else None
+    if not requests or chttp is None or chttp.failure is not None or not _has_control(keys):
+        return NO_MATCHES
+    response = _cleartext_response(requests[0])
+    return NO_MATCHES if response is None else _compare(response, chttp)
+
+
+def _http_flags(first: HTTPRequestEntry, chttp: ControlHTTPRequest) -> int:
+    if first.failure is not None:
+        return HTTP_FAILURE if first.failure in _HTTP_FLAGGED else 0
+    if first.request is not None and (first.request.url or "").startswith("https://"):
+        return SUCCESS
+    response = first.response
+    if response is None:
+        return HTTP_DIFF
+    status, body_match, headers, title_match = _compare(response, chttp)
     if status is True and True in (body_match, headers, title_match):
         return SUCCESS
     return HTTP_DIFF
