@@ -30,6 +30,7 @@ from netfreedom.analysis import (
     whatsapp,
 )
 from netfreedom.analysis.fingerprints import Finding, Fingerprint, FingerprintDB
+from netfreedom.models.decoding import DECODE_ERRORS
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.registry import decode_whole
 from netfreedom.models.verdict import Outcome, Reason, Verdict
@@ -102,7 +103,7 @@ def analyze_line(line: bytes, fingerprints: FingerprintDB | None = None) -> Verd
                 return ANALYSIS_ERROR
     try:
         envelope = _ENVELOPE.decode(line)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return None
     return analyze(envelope, envelope.test_keys, fingerprints)
 

@@ -12,6 +12,7 @@ import msgspec
 
 from netfreedom.analysis._overlay import overlay
 from netfreedom.analysis.fingerprints import Fingerprint, FingerprintDB
+from netfreedom.models.decoding import DECODE_ERRORS
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.verdict import Layer, Outcome, Reason, Verdict
 from netfreedom.models.web_connectivity import DNSQuery, HTTPRequestEntry, TLSHandshake
@@ -70,7 +71,7 @@ def decoder(model: type[K]) -> Callable[[bytes | msgspec.Raw], K | Verdict]:
     def run(raw: bytes | msgspec.Raw) -> K | Verdict:
         try:
             keys = dec.decode(raw)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             return UNREADABLE
         return NO_DATA if keys is None else keys
 
@@ -82,7 +83,7 @@ def decode(raw: bytes | msgspec.Raw) -> dict[str, Any] | Verdict:
     verdict to return instead: ``UNREADABLE`` for invalid JSON, ``NO_DATA`` for anything but an object."""
     try:
         keys = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return UNREADABLE
     return keys if isinstance(keys, dict) else NO_DATA
 

@@ -13,6 +13,7 @@ import msgspec
 
 from netfreedom.analysis._archival import NO_DATA, ArchivalKeys, blocked, decode, ok
 from netfreedom.analysis.fingerprints import FingerprintDB
+from netfreedom.models.decoding import DECODE_ERRORS
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.verdict import Layer, Reason, Verdict
 
@@ -79,7 +80,7 @@ def analyze(envelope: Envelope, raw: bytes | msgspec.Raw, fingerprints: Fingerpr
         return summary
     try:
         keys = _KEYS.decode(raw)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return NO_DATA
     if keys is None:
         return NO_DATA

@@ -16,6 +16,7 @@ import msgspec
 from netfreedom.analysis._archival import NO_DATA, UNREADABLE, blocked, decode, ok
 from netfreedom.analysis._overlay import overlay
 from netfreedom.analysis.fingerprints import FingerprintDB
+from netfreedom.models.decoding import DECODE_ERRORS
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.verdict import Layer, Reason, Verdict
 
@@ -51,7 +52,7 @@ def verdict(keys: dict[str, Any]) -> tuple[Verdict, str | None, dict[str, str] |
     headers = {str(k): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, dict) else None
     try:
         echoed = msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         echoed = None
     if not isinstance(echoed, dict) or not isinstance(echoed.get("headers_dict"), dict):
         return blocked(Reason.MIDDLEBOX, Layer.HTTP, 0.6), body, headers

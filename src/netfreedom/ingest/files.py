@@ -27,6 +27,7 @@ from netfreedom.ingest.records import (
     Record,
     decode_measurement,
 )
+from netfreedom.models.decoding import DECODE_ERRORS, TOO_DEEP
 
 # A ``.json`` file is one JSON document, so it is read whole; above this size use JSONL instead.
 MAX_JSON_FILE = 256 * 1024 * 1024
@@ -151,6 +152,9 @@ def _read_json(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
         except msgspec.DecodeError as exc:
             yield Problem(name, _line_of(data, str(exc)), f"invalid JSON: {exc}")
             return
+        except RecursionError:
+            yield Problem(name, 0, f"invalid JSON list: {TOO_DEEP}")
+            return
         for index, item in enumerate(items, 1):
             yield decode_measurement(bytes(item), name, index)
         return
@@ -181,7 +185,7 @@ def _read_post(
     hint = stem if UID_PATTERN.match(stem) else None
     try:
         post = msgspec.json.decode(data, type=_Post)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except DECODE_ERRORS:
         post = _Post()  # not a wrapper (or not JSON): decode it as a bare measurement below
     if post.content:
         if post.format not in (None, "json"):

@@ -56,7 +56,11 @@ def parse_when(text: str, *, end: bool = False) -> dt.datetime:
         except ValueError:
             continue
         if end and fmt == "%Y-%m-%d":
-            when += dt.timedelta(days=1)
+            # The end of 9999-12-31 is past the calendar: the last representable instant bounds it.
+            try:
+                when += dt.timedelta(days=1)
+            except OverflowError:
+                when = dt.datetime.max.replace(tzinfo=dt.UTC)
         return when
     raise InputError(f"not a date or time: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
 

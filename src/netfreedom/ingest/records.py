@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import msgspec
 import orjson
 
+from netfreedom.models.decoding import TOO_DEEP
 from netfreedom.models.measurement import Envelope, measurement_time
 
 BOM = b"\xef\xbb\xbf"
@@ -68,7 +69,7 @@ def content_uid(raw: bytes) -> str:
     """
     try:
         canonical = orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError, RecursionError):
         canonical = raw.strip()
     return "h" + hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
@@ -99,6 +100,8 @@ def decode_measurement(raw: bytes, file: str, line: int, uid_hint: str | None = 
         return Problem(file, line, _explain_validation(str(exc)))
     except msgspec.DecodeError as exc:
         return Problem(file, line, f"invalid JSON: {exc}")
+    except RecursionError:
+        return Problem(file, line, TOO_DEEP)
     when = measurement_time(env)
     if when is None:
         return Problem(

@@ -47,13 +47,15 @@ class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 def _parse_time(value: str) -> dt.datetime | None:
     # fromisoformat (C, fast) covers OONI's "YYYY-MM-DD hh:mm:ss" and the ISO forms; an explicit offset is
-    # converted, no offset means UTC.
+    # converted, no offset means UTC.  An offset that moves the time past year 1 or 9999 (e.g.
+    # "0001-01-01T00:00:00+01:00") is no usable time.
     try:
         t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        t = None
-    if t is not None:
         return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    except ValueError:
+        pass
+    except OverflowError:
+        return None
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d"):
         try:
             return dt.datetime.strptime(value, fmt).replace(tzinfo=dt.UTC)

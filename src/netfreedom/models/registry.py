@@ -12,6 +12,7 @@ from typing import Any, cast
 import msgspec
 
 from netfreedom.errors import InputError
+from netfreedom.models.decoding import DECODE_ERRORS, decode_error
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.web_connectivity import WebConnectivityKeys
 
@@ -64,8 +65,8 @@ def decode_test_keys(test_name: str, raw: bytes | msgspec.Raw | str) -> TestKeys
     decoder = _DECODERS.get(test_name, _GENERIC)
     try:
         return decoder.decode(raw)  # type: ignore[no-any-return]
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-        raise InputError(f"{test_name} test_keys: {exc}") from exc
+    except DECODE_ERRORS as exc:  # ValidationError is a DecodeError
+        raise InputError(f"{test_name} test_keys: {decode_error(exc)}") from exc
 
 
 def decode_whole(line: bytes) -> tuple[Envelope, TestKeys] | None:
@@ -76,7 +77,7 @@ def decode_whole(line: bytes) -> tuple[Envelope, TestKeys] | None:
         if markers[0] in line or markers[1] in line:
             try:
                 whole = decoder.decode(line)
-            except msgspec.DecodeError:
+            except DECODE_ERRORS:
                 return None
             if whole.test_name != name:
                 return None  # the marker was inside a body, not the envelope
@@ -98,6 +99,6 @@ def decode_measurement(line: bytes) -> tuple[Envelope, TestKeys]:
         return found
     try:
         env = _ENVELOPE.decode(line)
-    except msgspec.DecodeError as exc:
-        raise InputError(f"not a measurement: {exc}") from exc
+    except DECODE_ERRORS as exc:
+        raise InputError(f"not a measurement: {decode_error(exc)}") from exc
     return env, decode_test_keys(env.test_name, env.test_keys)

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
+from netfreedom.models.decoding import DECODE_ERRORS
+
 __all__ = [
     "BinaryData",
     "ControlDNS",
@@ -340,5 +342,5 @@ def decode_network_events(keys: WebConnectivityKeys) -> list[NetworkEvent]:
         return []
     try:
         return _EVENTS.decode(keys.network_events) or []
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return []

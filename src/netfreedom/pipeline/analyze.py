@@ -116,7 +116,8 @@ def verdict_record(record: Record, verdict: Verdict) -> dict[str, Any]:
         "test_version": env.test_version,
         "probe_cc": env.probe_cc,
         "probe_asn": env.probe_asn,
-        "measurement_start_time": record.time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        # isoformat, not strftime: year 1 must print as 0001 (glibc's %Y gives "1").
+        "measurement_start_time": record.time.astimezone(dt.UTC).isoformat(sep=" ", timespec="seconds")[:19],
         "blocking": verdict.blocking,
         "accessible": verdict.accessible,
         "outcome": verdict.outcome.value,
