@@ -12,11 +12,12 @@ import pkgutil
 import sys
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from netfreedom import __version__
 from netfreedom.errors import NetfreedomError
+
+from ._console import make_console
 
 app = typer.Typer(
     name="netfreedom",
@@ -24,10 +25,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Click's plain help and usage errors: one line per message (Rich's boxes hard-wrap paths), and flags
+    # without Typer's type labels ("<bool>").  docs/cli.md is this same text.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -64,7 +68,7 @@ def main() -> None:
         app()
     except NetfreedomError as exc:
         # The message quotes user input (paths, URLs) that may look like Rich markup.
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from netfreedom.ingest import Filters
 from netfreedom.pipeline.ingest import IngestSummary, local_size
+
+from ._console import make_console
 
 _SHOWN_ERRORS = 20
 
@@ -22,7 +23,7 @@ class Bar:
 
     @classmethod
     def start(cls, sources: Sequence[str], filters: Filters) -> Bar | None:
-        console = Console(stderr=True)
+        console = make_console(stderr=True)
         if not console.is_terminal:
             return None
         progress = Progress(
@@ -47,7 +48,7 @@ class Bar:
 
 
 def print_summary(s: IngestSummary) -> None:
-    out = Console(highlight=False)
+    out = make_console()
     out.print(
         f"files {s.files}  lines {s.lines}  ingested {s.ingested}  duplicates {s.duplicates}  "
         f"rejected {s.rejected}" + (f"  filtered {s.filtered}" if s.filtered else "")

@@ -30,10 +30,11 @@ def _fingerprints(folder: Path | None, fetcher: Fetcher, enabled: bool) -> Finge
 
 
 def _print(summary: AnalyzeSummary, *, store_mode: bool, to_stderr: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    out = Console(highlight=False, stderr=to_stderr)
+    from ._console import make_console
+
+    out = make_console(stderr=to_stderr)
     outcomes = "  ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))
     if store_mode:
         head = f"analysed {summary.analysed}  stored {summary.stored}"
@@ -63,14 +64,15 @@ class _Bar:
     """A live count on stderr while a long run goes (terminals only; never with --json)."""
 
     def __init__(self) -> None:
-        from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from ._console import make_console
 
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("analyse {task.fields[counts]}"),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=make_console(stderr=True),
             transient=True,
         )
         self.task = self.progress.add_task("analyse", counts="")
@@ -78,9 +80,9 @@ class _Bar:
 
     @classmethod
     def start(cls, enabled: bool) -> _Bar | None:
-        from rich.console import Console
+        from ._console import make_console
 
-        return cls() if enabled and Console(stderr=True).is_terminal else None
+        return cls() if enabled and make_console(stderr=True).is_terminal else None
 
     def update(self, summary: AnalyzeSummary) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()))

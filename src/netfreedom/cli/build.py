@@ -38,7 +38,6 @@ def register(app: typer.Typer) -> None:
         Incremental: a step whose inputs did not change does nothing, and unchanged site files are left as
         they are.  With --mirror every remote input is read from a local copy (offline builds).
         """
-        from rich.console import Console
         from rich.markup import escape
 
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher
@@ -46,7 +45,9 @@ def register(app: typer.Typer) -> None:
         from netfreedom.pipeline.project import load_project
         from netfreedom.report.publish import load_world, publish
 
-        console = Console(stderr=True, highlight=False)
+        from ._console import make_console
+
+        console = make_console(stderr=True)
         project = load_project(project_dir)
         db_path = db or project.store_path
         out = output or project.output_path

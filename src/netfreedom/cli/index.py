@@ -194,9 +194,10 @@ def register(app: typer.Typer) -> None:
             writer.writeheader()
             writer.writerows(flat)
             return
-        from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
+
+        from ._console import make_console
 
         table = Table(
             title=f"Index {result.year} ({result.methodology_id}, {result.scale.value})", title_justify="left"
@@ -206,4 +207,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, justify="right" if col in numeric else "left", overflow="fold")
         for r in flat:
             table.add_row(*(escape(r.get(c, "")) for c in columns))
-        Console(highlight=False, width=max(120, Console().width)).print(table)
+        out = make_console()
+        if out.is_terminal:
+            out.width = max(120, out.width)
+        out.print(table)

@@ -21,11 +21,12 @@ def lab(
     import shutil
     import threading
 
-    from rich.console import Console
     from rich.table import Table
 
     from netfreedom.errors import InputError
     from netfreedom.probe.lab import Lab
+
+    from ._console import make_console
 
     parts = net.split(".")
     if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
@@ -34,7 +35,7 @@ def lab(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create folder: {exc.strerror}", file=str(folder)) from exc
-    console = Console()
+    console = make_console()
     with Lab(net) as running:
         table = Table(title="netfreedom censorship lab")
         table.add_column("case")
@@ -54,8 +55,6 @@ def lab(
             f"try: netfreedom probe run --test-list {test_list} --control {running.control_url} "
             f"--resolver {running.probe_resolver} --lab-routes {routes} --output lab.jsonl --timeout 2"
             + (f" --ca-file {ca}" if ca else ""),
-            soft_wrap=True,
-            highlight=False,
         )
         console.print("running; Ctrl-C to stop")
         try:

@@ -134,12 +134,13 @@ def run(
     """Measure URLs with web_connectivity and write OONI-format measurements."""
     import asyncio
 
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from netfreedom.probe.measure import ProbeSettings
     from netfreedom.probe.runner import Vantage
     from netfreedom.probe.runner import run as run_probe
+
+    from ._console import make_console
 
     cc = probe_cc.upper()
     if not _CC.match(cc):
@@ -164,7 +165,7 @@ def run(
     if ca_file is not None and not ca_file.is_file():
         raise InputError("CA file does not exist", file=str(ca_file))
     confirm_risk(yes)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     blocked = 0
     try:
         handle = output.open("wb")

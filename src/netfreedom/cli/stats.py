@@ -20,11 +20,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Count stored measurements by test name, probe country and month."""
-        from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
         from netfreedom.store import open_store
+
+        from ._console import make_console
 
         with open_store(db, read_only=True) as store:
             s = store.stats()
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
             }
             sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
             return
-        out = Console(highlight=False)
+        out = make_console()
         span = f" from {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d}" if s.first and s.last else ""
         out.print(
             f"{s.measurements} measurements{span}; {s.verdicts} verdicts; {s.parquet_files} Parquet files"
