@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 from netfreedom.ingest import Record
+from netfreedom.models.event import Event, EventFilters
 from netfreedom.models.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -150,6 +151,20 @@ class Store(Protocol):
 
     def write_table(self, name: str, table: pa.Table) -> None:
         """Create or replace an auxiliary table (e.g. ``testlists``); core tables are refused."""
+        ...
+
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Store events (curated or detected), replacing stored events with the same id."""
+        ...
+
+    def replace_detected_events(
+        self, events: Sequence[Event], *, since: dt.date | None, until: dt.date | None
+    ) -> int:
+        """Replace the detected events starting in since..until; returns how many were dropped."""
+        ...
+
+    def events(self, filters: EventFilters | None = None) -> list[Event]:
+        """Events matching ``filters`` (``store.events.select_events``)."""
         ...
 
     def parquet_glob(self, kind: str) -> str:

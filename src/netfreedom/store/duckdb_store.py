@@ -30,7 +30,9 @@ import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
 from netfreedom.ingest import Record
+from netfreedom.models.event import Event, EventFilters
 from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
+from netfreedom.store.events import delete_detected, put_events, select_events
 from netfreedom.store.parquet import measurement_table, table_keys, unique
 from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import (
@@ -550,6 +552,42 @@ class DuckDBStore:
             raise StoreError(f"cannot write table {name}: {exc}") from exc
         finally:
             self._con.unregister("_aux")
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Store ``events`` (curated or detected), replacing stored events with the same id."""
+        self._require_writable()
+        self._transaction(lambda: put_events(self._con, events), "cannot store events")
+
+    def replace_detected_events(
+        self, events: Sequence[Event], *, since: dt.date | None, until: dt.date | None
+    ) -> int:
+        """Replace the detected events starting in since..until by ``events``; returns how many were
+        dropped.  Curated events are never touched."""
+        self._require_writable()
+        if any(not e.detected for e in events):
+            raise StoreError("replace_detected_events takes detected events only")
+        dropped: list[int] = []
+
+        def work() -> None:
+            dropped.append(delete_detected(self._con, since, until))
+            put_events(self._con, events)
+
+        self._transaction(work, "cannot store detected events")
+        return dropped[0]
+
+    def events(self, filters: EventFilters | None = None) -> list[Event]:
+        return self.read(lambda cur: select_events(cur, filters))
+
+    def _transaction(self, work: Callable[[], object], what: str) -> None:
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            work()
+            self._con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._con.execute("ROLLBACK")
+            raise StoreError(f"{what}: {exc}") from exc
 
     def parquet_glob(self, kind: str) -> str:
         if kind not in ("measurements", "verdicts"):

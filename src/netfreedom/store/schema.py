@@ -6,6 +6,8 @@ import re
 
 import pyarrow as pa
 
+from netfreedom.store.events import EVENTS_DDL
+
 SCHEMA_VERSION = "1"
 
 # Columns shared by the Parquet files and the DuckDB catalogue, in order.
@@ -92,8 +94,9 @@ DDL = (
 )""",
     _ddl("measurements", ENVELOPE_COLUMNS, "file VARCHAR NOT NULL"),
     _ddl("verdicts", VERDICT_COLUMNS, "file VARCHAR NOT NULL"),
+    EVENTS_DDL,
 )
-CORE_TABLES = frozenset({"meta", "files", "measurements", "verdicts"})
+CORE_TABLES = frozenset({"meta", "files", "measurements", "verdicts", "events"})
 
 _SAFE_TEST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SAFE_CC = re.compile(r"^[A-Z]{2}$")

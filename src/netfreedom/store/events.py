@@ -1,0 +1,236 @@
+"""The ``events`` table: curated and detected events (``models.event.Event``), one row per event id.
+
+Functions take a DuckDB connection or cursor, so the store (writer), the site builder and the API (read-only
+cursors) all use the same SQL: ``select_events`` is the one filter behind ``events list``,
+``/api/v1/events``, the country pages and the index's ``events`` measure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from netfreedom.models.event import Event, EventFilters, EventKind, EventScope
+
+TABLE = "events"
+EVENTS_DDL = """CREATE TABLE IF NOT EXISTS events (
+    id VARCHAR PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    detected BOOLEAN NOT NULL,
+    iso2 VARCHAR NOT NULL,
+    country VARCHAR NOT NULL,
+    start_date DATE NOT NULL,
+    end_date DATE,
+    ongoing BOOLEAN NOT NULL,
+    kind VARCHAR NOT NULL,        -- shutdown | throttling | service_blocking
+    scope VARCHAR,                -- national | regional | network
+    area VARCHAR,
+    services VARCHAR[] NOT NULL,
+    networks VARCHAR[] NOT NULL,
+    cause VARCHAR,
+    link VARCHAR,
+    links VARCHAR[] NOT NULL,
+    description VARCHAR,
+    origin VARCHAR,
+    signal VARCHAR,
+    asn VARCHAR,
+    baseline DOUBLE,
+    observed DOUBLE,
+    ratio DOUBLE,
+    confidence DOUBLE,
+    imported TIMESTAMPTZ NOT NULL
+)"""
+COLUMNS = (
+    "id",
+    "source",
+    "detected",
+    "iso2",
+    "country",
+    "start_date",
+    "end_date",
+    "ongoing",
+    "kind",
+    "scope",
+    "area",
+    "services",
+    "networks",
+    "cause",
+    "link",
+    "links",
+    "description",
+    "origin",
+    "signal",
+    "asn",
+    "baseline",
+    "observed",
+    "ratio",
+    "confidence",
+)
+_ARROW = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("detected", pa.bool_()),
+        ("iso2", pa.string()),
+        ("country", pa.string()),
+        ("start_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("ongoing", pa.bool_()),
+        ("kind", pa.string()),
+        ("scope", pa.string()),
+        ("area", pa.string()),
+        ("services", pa.list_(pa.string())),
+        ("networks", pa.list_(pa.string())),
+        ("cause", pa.string()),
+        ("link", pa.string()),
+        ("links", pa.list_(pa.string())),
+        ("description", pa.string()),
+        ("origin", pa.string()),
+        ("signal", pa.string()),
+        ("asn", pa.string()),
+        ("baseline", pa.float64()),
+        ("observed", pa.float64()),
+        ("ratio", pa.float64()),
+        ("confidence", pa.float64()),
+    ]
+)
+
+
+def _row(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "source": e.source,
+        "detected": e.detected,
+        "iso2": e.iso2,
+        "country": e.country,
+        "start_date": e.start,
+        "end_date": e.end,
+        "ongoing": e.ongoing,
+        "kind": str(e.kind),
+        "scope": str(e.scope) if e.scope else None,
+        "area": e.area,
+        "services": list(e.services),
+        "networks": list(e.networks),
+        "cause": e.cause,
+        "link": e.link,
+        "links": list(e.links),
+        "description": e.description,
+        "origin": e.origin,
+        "signal": e.signal,
+        "asn": e.asn,
+        "baseline": e.baseline,
+        "observed": e.observed,
+        "ratio": e.ratio,
+        "confidence": e.confidence,
+    }
+
+
+def put_events(con: Any, events: Sequence[Event]) -> None:
+    """Insert ``events``, replacing any stored event with the same id (in the caller's transaction)."""
+    if not events:
+        return
+    table = pa.Table.from_pylist([_row(e) for e in events], schema=_ARROW)
+    con.register("_events_in", table)
+    try:
+        cols = ", ".join(COLUMNS)
+        con.execute(f"INSERT OR REPLACE INTO events ({cols}, imported) SELECT {cols}, now() FROM _events_in")
+    finally:
+        con.unregister("_events_in")
+
+
+def delete_detected(con: Any, since: dt.date | None, until: dt.date | None) -> int:
+    """Delete detected events starting in since..until (None = open); returns how many."""
+    where: list[str] = ["detected"]
+    params: list[Any] = []
+    if since is not None:
+        where.append("start_date >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("start_date <= ?")
+        params.append(until)
+    found = con.execute(f"SELECT count(*) FROM events WHERE {' AND '.join(where)}", params).fetchone()
+    con.execute(f"DELETE FROM events WHERE {' AND '.join(where)}", params)
+    return int(found[0]) if found else 0
+
+
+def has_events(con: Any) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
+    ).fetchone()
+    return bool(found and found[0])
+
+
+# The SQL twin of ``Event.overlaps`` / ``Event.last_day`` (a test holds them equal).
+_LAST_DAY = "CASE WHEN end_date IS NOT NULL THEN end_date WHEN ongoing THEN NULL ELSE start_date END"
+
+
+def _where(f: EventFilters) -> tuple[str, list[Any]]:
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if f.country:
+        where.append("iso2 = ?")
+        params.append(f.country.upper())
+    if f.until is not None:
+        where.append("start_date <= ?")
+        params.append(f.until)
+    if f.since is not None:
+        where.append(f"coalesce({_LAST_DAY} >= ?, TRUE)")
+        params.append(f.since)
+    if f.kind is not None:
+        where.append("kind = ?")
+        params.append(str(f.kind))
+    if f.source:
+        where.append("source = ?")
+        params.append(f.source)
+    if f.detected is not None:
+        where.append("detected = ?")
+        params.append(f.detected)
+    return " AND ".join(where), params
+
+
+def select_events(con: Any, filters: EventFilters | None = None, *, limit: int | None = None) -> list[Event]:
+    """Events matching ``filters``, by country, start day, source and id.  An empty list when the store has
+    no events table (an old store, or a read-only one never written since)."""
+    if not has_events(con):
+        return []
+    where, params = _where(filters or EventFilters())
+    sql = (
+        f"SELECT {', '.join(COLUMNS)} FROM events WHERE {where} "
+        "ORDER BY iso2, start_date, detected, source, id"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = con.execute(sql, params).fetchall()
+    return [_event(dict(zip(COLUMNS, r, strict=True))) for r in rows]
+
+
+def _event(r: dict[str, Any]) -> Event:
+    return Event(
+        id=r["id"],
+        source=r["source"],
+        detected=bool(r["detected"]),
+        iso2=r["iso2"],
+        country=r["country"],
+        start=r["start_date"],
+        end=r["end_date"],
+        ongoing=bool(r["ongoing"]),
+        kind=EventKind(r["kind"]),
+        scope=EventScope(r["scope"]) if r["scope"] else None,
+        area=r["area"],
+        services=tuple(r["services"] or ()),
+        networks=tuple(r["networks"] or ()),
+        cause=r["cause"],
+        link=r["link"],
+        links=tuple(r["links"] or ()),
+        description=r["description"],
+        origin=r["origin"],
+        signal=r["signal"],
+        asn=r["asn"],
+        baseline=r["baseline"],
+        observed=r["observed"],
+        ratio=r["ratio"],
+        confidence=r["confidence"],
+    )
