@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from ._console import make_console
+
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN = 20
 _MAP_HELP = (
@@ -91,7 +93,6 @@ def register(app: typer.Typer) -> None:
         Bad rows (no country, no start date, unknown country) are counted and listed with file, sheet and
         line; the rest are kept.  Exit 1 only if nothing could be read.
         """
-        from rich.console import Console
         from rich.markup import escape
 
         from netfreedom.events.cells import parse_mapping
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
         else:
-            out = Console(highlight=False)
+            out = make_console()
             out.print(
                 f"files {s.files}  rows {s.rows}  imported {s.imported}  duplicates {s.duplicates}  "
                 f"updated {s.updated}  rejected {s.rejected}"
@@ -186,7 +187,6 @@ def register(app: typer.Typer) -> None:
         if fmt is Format.CSV:
             sys.stdout.write(to_csv(OUTPUT_COLUMNS, ([r[c] for c in OUTPUT_COLUMNS] for r in records)))
             return
-        from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
@@ -209,4 +209,4 @@ def register(app: typer.Typer) -> None:
                 e.link or "",
             )
             table.add_row(*(escape(v) for v in row))
-        Console(highlight=False, width=max(120, Console().width)).print(table)
+        make_console().print(table)
