@@ -1,4 +1,4 @@
-"""The read-only API: index, countries, aggregation and measurements, in JSON or CSV.
+"""The read-only API: index, countries, aggregation, measurements and events, in JSON or CSV.
 
 Every request gets its own DuckDB cursor on one read-only connection (cursors are safe across threads) and
 a deadline: a query still running after ``query_timeout`` seconds is interrupted and answered with 503.
@@ -25,10 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netfreedom import __version__
 from netfreedom.errors import InputError, StoreError
+from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, EventKind, event_record
 from netfreedom.report.aggregate import Axis, Filters, Table, aggregate, cube_is_fresh, measurements
 from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
 from netfreedom.report.model import has_table, load_flags, load_index, load_scores
 from netfreedom.report.tabular import to_csv
+from netfreedom.store.events import select_events
 
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
@@ -290,6 +292,42 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
                 "results": table.records(),
             }
         )
+
+    @app.get(
+        "/api/v1/events",
+        summary="Shutdowns, throttling and service blocking: curated and detected events",
+        description="Events of a country and period, by country and start day.  An event is in "
+        "`since`..`until` (both days inclusive) when it starts on or before `until` and its last day is on "
+        "or after `since` (an event without an end date lasts its start day, unless its source says it is "
+        "ongoing).  `detected=false` keeps curated events only (Access Now STOP, CenAlert, ...), "
+        "`detected=true` the events netfreedom detected in measurements.",
+    )
+    def list_events(
+        *,
+        country: Annotated[
+            str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2 country code")
+        ] = None,
+        since: Annotated[dt.date | None, Query(description="first day (UTC), inclusive")] = None,
+        until: Annotated[dt.date | None, Query(description="last day (UTC), inclusive")] = None,
+        kind: EventKind | None = None,
+        source: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
+        detected: bool | None = None,
+        format: Format = "json",
+    ) -> Response:
+        if since and until and since > until:
+            raise HTTPException(422, "since is after until")
+        filters = EventFilters(
+            country=country.upper() if country else None,
+            since=since,
+            until=until,
+            kind=kind,
+            source=source,
+            detected=detected,
+        )
+        events = run(lambda cur: select_events(cur, filters))
+        records = [event_record(e) for e in events]
+        table = Table(OUTPUT_COLUMNS, [tuple(r[c] for c in OUTPUT_COLUMNS) for r in records])
+        return _respond(table, format, count=len(records))
 
     if site is not None and site.is_dir():
         app.mount("/", StaticFiles(directory=site, html=True), name="site")
