@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from netfreedom.errors import InputError
+from netfreedom.models.decoding import DECODE_ERRORS, decode_error
 from netfreedom.probe.addresses import endpoint, is_bogon, is_ip, split_endpoint
 from netfreedom.probe.dnslookup import addresses, lookup, shared_failure
 from netfreedom.probe.failures import th_dns, th_http, th_tcp
@@ -33,6 +34,8 @@ FLAG_TH = 2
 FLAG_BOGON = 4
 FLAG_VALID_FOR_DOMAIN = 8
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _TITLE = re.compile(r"<title>([^<]{1,512})</title>", re.IGNORECASE)
 
 
@@ -67,18 +70,33 @@ class ControlConfig:
 
 
 def parse_request(data: bytes, config: ControlConfig) -> ControlRequest:
-    """Decode and validate a control request; InputError says what is wrong."""
+    """Decode and validate a control request; InputError (a 400) says what is wrong.
+
+    Refused as Go's ``url.Parse`` (and so OONI's helper) refuses them: a control character anywhere in the
+    URL, a space in its host, an unparseable host or port — and port 0, which is not a port.  A space or
+    non-ASCII text in the path is measured (``httpclient.request_target`` escapes it, as Go does).  The
+    honoured headers (``HONOURED_HEADERS``) must be printable ASCII: they are sent on as given."""
     try:
         req = msgspec.json.decode(data, type=ControlRequest)
-    except msgspec.DecodeError as exc:
-        raise InputError(f"invalid control request: {exc}") from exc
-    parts = urlsplit(req.http_request)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("http_request must be an http:// or https:// URL")
+    except DECODE_ERRORS as exc:
+        raise InputError(f"invalid control request: {decode_error(exc)}") from exc
+    if _CONTROL.search(req.http_request):
+        raise InputError("http_request holds a control character (CR, LF, NUL, ...)")
     try:
-        _ = parts.port
+        parts = urlsplit(req.http_request)
+        host, port = parts.hostname, parts.port
     except ValueError as exc:
-        raise InputError(f"bad port in http_request: {exc}") from exc
+        raise InputError(f"http_request is not a URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise InputError("http_request must be an http:// or https:// URL")
+    if " " in parts.netloc:
+        raise InputError("http_request has a space in its host")
+    if port == 0:
+        raise InputError("http_request names port 0, which is not a port")
+    for name in HONOURED_HEADERS:
+        for value in _header(req.http_request_headers, name):
+            if not _FIELD_VALUE.fullmatch(value):
+                raise InputError(f"http_request_headers {name}: only printable ASCII is sent on")
     if len(req.tcp_connect) > config.max_endpoints:
         raise InputError(f"too many tcp_connect endpoints (at most {config.max_endpoints})")
     for item in req.tcp_connect:

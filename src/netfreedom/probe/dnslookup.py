@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import dns.asyncquery
+import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -26,6 +27,10 @@ from netfreedom.probe.failures import (
     DNS_SERVFAIL,
     classify,
 )
+
+# A name that cannot be a DNS name (a label over 63 octets, an empty label, a name over 255): no query is
+# sent, and the answer is Go's for such a name, "no such host" (OONI: dns_nxdomain_error).
+_INVALID_NAME = (dns.exception.DNSException, UnicodeError, ValueError)
 
 _RCODES = {
     dns.rcode.NXDOMAIN: DNS_NXDOMAIN,
@@ -79,7 +84,10 @@ def shared_failure(queries: list[Query]) -> str | None:
 
 async def _explicit(host: str, qtype: str, server: tuple[str, int], timeout: float, started: float) -> Query:
     where = endpoint(*server)
-    request = dns.message.make_query(host, qtype)
+    try:
+        request = dns.message.make_query(host, qtype)
+    except _INVALID_NAME:
+        return Query(host, qtype, "udp", where, DNS_NXDOMAIN, (), time.monotonic() - started)
     try:
         response, _ = await dns.asyncquery.udp_with_fallback(
             request, server[0], timeout=timeout, port=server[1]
@@ -109,7 +117,7 @@ async def _system(host: str, timeout: float, started: float) -> list[Query]:
         async with asyncio.timeout(timeout):
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except Exception as exc:
-        failure = classify(exc)
+        failure = DNS_NXDOMAIN if isinstance(exc, _INVALID_NAME) else classify(exc)
         return [Query(host, "ANY", "system", "", failure, (), time.monotonic() - started)]
     v4: dict[str, None] = {}
     v6: dict[str, None] = {}

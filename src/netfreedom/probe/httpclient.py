@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import string
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 import h11
 
@@ -60,15 +61,36 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
+def port_of(parts: SplitResult) -> int:
+    """The port a URL names, else its scheme's; an explicit port 0 stays 0 (it is refused, never 80)."""
+    return parts.port if parts.port is not None else _default_port(parts.scheme.lower())
+
+
+def request_target(parts: SplitResult) -> str:
+    """The request line's target, as Go's client writes it: what a request line cannot carry (a space,
+    a tab, non-ASCII text) percent-encoded as UTF-8, everything else as given."""
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return quote(target, safe=string.punctuation)
+
+
+def host_header(host: str, port: int | None) -> str:
+    """The Host header (IDNA for a non-ASCII name); UnicodeError when the name cannot be one."""
+    name = f"[{host}]" if ":" in host else host if host.isascii() else host.encode("idna").decode("ascii")
+    return name if port is None else f"{name}:{port}"
+
+
 async def _exchange(
     conn: Conn, target: str, host_header: str, headers: Sequence[tuple[str, str]], cap: int
 ) -> tuple[int, tuple[tuple[str, str], ...], bytes, bool, str | None]:
     """Send a GET and read the answer; returns (code, headers, body, truncated, failure)."""
     client = h11.Connection(h11.CLIENT)
-    request = h11.Request(
-        method="GET", target=target, headers=[("Host", host_header), *headers, ("Connection", "close")]
-    )
-    conn.writer.write(client.send(request) + (client.send(h11.EndOfMessage()) or b""))
+    try:
+        request = h11.Request(
+            method="GET", target=target, headers=[("Host", host_header), *headers, ("Connection", "close")]
+        )
+        conn.writer.write(client.send(request) + (client.send(h11.EndOfMessage()) or b""))
+    except (h11.LocalProtocolError, UnicodeError) as exc:  # what a request line or header cannot carry
+        raise _Malformed(f"cannot send this request: {exc}") from exc
     code = -1
     got: tuple[tuple[str, str], ...] = ()
     body = bytearray()
@@ -114,7 +136,11 @@ async def _one_hop(
     host = parts.hostname or ""
     if scheme not in ("http", "https") or not host:
         return Hop(url, headers, f"unknown_failure: unsupported URL {scheme!r}", t=dialer.elapsed())
-    port = parts.port or _default_port(scheme)
+    try:
+        port = port_of(parts)
+        host_value = host_header(host, parts.port)
+    except (ValueError, UnicodeError) as exc:  # a redirect to a bad port or a name IDNA refuses
+        return Hop(url, headers, f"unknown_failure: unsupported URL ({exc})", t=dialer.elapsed())
     if parse_ip(host) is not None:
         addrs = [host]
     elif addresses is not None:
@@ -149,10 +175,9 @@ async def _one_hop(
             break
         if conn is None:
             return Hop(url, headers, failure, address, t=dialer.elapsed())
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             code, got, body, truncated, failure = await _exchange(
-                conn, target, _host_header(host, parts.port), headers, settings.body_cap
+                conn, request_target(parts), host_value, headers, settings.body_cap
             )
         except _Malformed as exc:
             return Hop(url, headers, f"unknown_failure: {exc}", address, t=dialer.elapsed())
@@ -163,11 +188,6 @@ async def _one_hop(
     return Hop(
         url, headers, failure, address, code if code >= 0 else None, got, body, truncated, dialer.elapsed()
     )
-
-
-def _host_header(host: str, port: int | None) -> str:
-    name = f"[{host}]" if ":" in host else host
-    return name if port is None else f"{name}:{port}"
 
 
 async def fetch(

@@ -18,13 +18,17 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
+from netfreedom.models.decoding import DECODE_ERRORS
 from netfreedom.probe.addresses import endpoint, is_ip
 from netfreedom.probe.dnslookup import Query, addresses, lookup, shared_failure
 from netfreedom.probe.failures import GENERIC_TIMEOUT, classify
-from netfreedom.probe.httpclient import FetchSettings, Hop, fetch
+from netfreedom.probe.httpclient import FetchSettings, Hop, fetch, port_of
 from netfreedom.probe.netio import Dialer, TcpResult, TlsResult, tls_context
 
 BODY_CAP = 131072  # the 0.4 probe's cap; body_is_truncated = len >= cap
+# A control reply carries no bodies (lengths, titles, headers, a few dozen endpoints): a few kB.  1 MiB is far
+# above any real one and bounds what a hostile control can make the probe hold.
+MAX_CONTROL_REPLY = 1 << 20
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.3"
 )
@@ -44,7 +48,7 @@ class ProbeSettings:
     control_url: str
     resolver: tuple[str, int] | None = None
     timeout: float = 10.0  # per step (DNS query, connect, handshake, one HTTP hop)
-    control_timeout: float = 30.0
+    control_timeout: float = 30.0  # the whole control exchange, not one read
     body_cap: int = BODY_CAP
     sni_control: str = "example.com"  # innocuous SNI for the SNI-blocking check
     ca_file: str | None = None
@@ -153,22 +157,57 @@ def _root_cause(exc: BaseException) -> BaseException:
 async def _control(
     client: httpx.AsyncClient, settings: ProbeSettings, request: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """POST the control request; (control, control_failure)."""
+    """POST the control request; (control, control_failure).
+
+    The control server is trusted with neither memory nor time: the whole exchange (connect, request,
+    every byte of the reply) has one deadline, ``control_timeout``, and the reply is read at most
+    :data:`MAX_CONTROL_REPLY` bytes, uncompressed (``Accept-Encoding: identity``; a compressed reply is
+    refused, so no bomb is inflated).  Either limit hit is a ``control_failure``."""
     try:
-        response = await client.post(settings.control_url, json=request, timeout=settings.control_timeout)
+        async with asyncio.timeout(settings.control_timeout):
+            return await _exchange(client, settings, request)
+    except TimeoutError:
+        return None, GENERIC_TIMEOUT
     except httpx.TimeoutException:
         return None, GENERIC_TIMEOUT
     except httpx.HTTPError as exc:
         return None, classify(_root_cause(exc))
-    if response.status_code != 200:
-        return None, "http_request_failed"
+
+
+async def _exchange(
+    client: httpx.AsyncClient, settings: ProbeSettings, request: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
+    headers = {"Accept-Encoding": "identity"}
+    async with client.stream(
+        "POST", settings.control_url, json=request, headers=headers, timeout=settings.control_timeout
+    ) as response:
+        if response.status_code != 200:
+            return None, "http_request_failed"
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":
+            return None, f"unknown_failure: control reply with content-encoding {encoding[:40]}"
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) > MAX_CONTROL_REPLY:
+                return None, f"unknown_failure: control reply larger than {MAX_CONTROL_REPLY} bytes"
     try:
-        control = msgspec.json.decode(response.content)
-    except msgspec.DecodeError:
+        control = msgspec.json.decode(body)
+    except DECODE_ERRORS:
         return None, "json_parse_error"
     if not isinstance(control, dict):
         return None, "json_parse_error"
     return control, None
+
+
+def target_port(url: str) -> int:
+    """The port the probe dials for ``url``: the explicit one (0 included: refused, never 80), else the
+    scheme's; a port that is not a number falls back to the scheme's (the hop then reports the URL)."""
+    parts = urlsplit(url)
+    try:
+        return port_of(parts)
+    except ValueError:
+        return 443 if parts.scheme.lower() == "https" else 80
 
 
 async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) -> dict[str, Any]:
@@ -176,10 +215,7 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
     parts = urlsplit(url)
     host = parts.hostname or ""
     scheme = parts.scheme.lower()
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError:
-        port = 443 if scheme == "https" else 80
+    port = target_port(url)
     dialer = Dialer(settings.timeout, settings.routes)
 
     queries = await lookup(host, settings.resolver, settings.timeout)
