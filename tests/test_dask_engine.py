@@ -19,7 +19,7 @@ import pytest
 
 from netfreedom.analysis import FingerprintDB
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
-from netfreedom.errors import InputError
+from netfreedom.errors import InputError, MissingExtraError
 from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains
 from netfreedom.evidence.indicators import indicator_figures
 from netfreedom.evidence.tables import lists_table
@@ -310,9 +310,9 @@ def test_an_unreachable_scheduler_is_a_clean_error() -> None:
 
 def test_without_the_dask_extra_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` meets when absent
-    with pytest.raises(InputError, match=r"pip install 'netfreedom\[dask\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'netfreedom\[dask\]'"):
         require_dask()
-    with pytest.raises(InputError, match="netfreedom"), connect(EngineOptions(workers=1)):
+    with pytest.raises(MissingExtraError, match="netfreedom"), connect(EngineOptions(workers=1)):
         pass
 
 

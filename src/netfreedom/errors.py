@@ -4,7 +4,8 @@
     ├── InputError          a file or value the user gave cannot be used (names the file and line)
     ├── ConfigError         a project, methodology or score file is invalid (names the file and problem)
     ├── StoreError          the store cannot be opened, read or written
-    └── FetchError          a remote source could not be downloaded (names the URL)
+    ├── FetchError          a remote source could not be downloaded (names the URL)
+    └── MissingExtraError   an optional part is not installed (names the ``pip install`` that adds it)
 
 A bad line inside a measurement file is *not* an exception: it is data about the input, counted and
 reported by the reader (see ``netfreedom.ingest``).  Exceptions from libraries are converted where they
@@ -45,3 +46,20 @@ class FetchError(NetfreedomError):
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
         super().__init__(f"{url}: {message}")
+
+
+class MissingExtraError(NetfreedomError):
+    """An optional part of netfreedom is not installed.  ``extras`` are the missing extras' names,
+    ``modules`` the modules that could not be found; the message says the ``pip install`` to run."""
+
+    def __init__(self, what: str, extras: tuple[str, ...], modules: tuple[str, ...]) -> None:
+        self.what = what
+        self.extras = extras
+        self.modules = modules
+        noun = "extra" if len(extras) == 1 else "extras"
+        names = ", ".join(extras)
+        # the command on a line of its own, short enough never to be wrapped
+        super().__init__(
+            f"{what} needs the optional {noun} {names} (missing: {', '.join(modules)})\n"
+            f"install with: pip install 'netfreedom[{','.join(extras)}]'"
+        )

@@ -16,7 +16,13 @@ occurs.  Automata also rule out catastrophic backtracking: Censored Planet's ``A
 quadratic time in Python's ``re`` on adversarial bodies.  Measured on the shared web_connectivity bodies
 (MB/s of body): pyahocorasick over the ``contains`` literals 10–30, an RE2 set over all body patterns
 85–140, Hyperscan over all body patterns ~800.  Hyperscan scans bytes; a lone ``.`` in a signature is
-rewritten to match one UTF-8 character, as it did on text.
+rewritten to match one UTF-8 character (a lead byte and at most three continuation bytes), as it did on
+text.
+
+Where Hyperscan cannot be imported (no wheel for the platform) the same expressions go to the portable
+matcher (:mod:`._portable`: Python's ``re``, one trie regex for the literals, ``A.*B`` signatures matched
+as linear chains), which gives the same matches; ``FingerprintDB(..., matcher="portable")`` asks for it
+anywhere and ``NETFREEDOM_MATCHER=portable`` makes it the default.  ``bench/analyze.py`` prints both rates.
 """
 
 from __future__ import annotations
@@ -25,24 +31,43 @@ import csv
 import hashlib
 import io
 import ipaddress
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import cast
+from typing import Any, Literal, cast
 
-import hyperscan
 import orjson
 
+from netfreedom.analysis._portable import PortableMatcher, usable
 from netfreedom.models.verdict import Layer, Reason
+
+_hyperscan: Any
+try:
+    import hyperscan as _hyperscan
+except ImportError:  # no wheel for this platform: the portable matcher gives the same matches
+    _hyperscan = None
+
+Matcher = Literal["hyperscan", "portable"]
+
+
+def default_matcher() -> Matcher:
+    """Hyperscan when it can be imported, unless ``NETFREEDOM_MATCHER=portable`` asks for the other."""
+    if _hyperscan is None or os.environ.get("NETFREEDOM_MATCHER") == "portable":
+        return "portable"
+    return "hyperscan"
+
 
 __all__ = [
     "CONFIRMING_SCOPES",
     "Finding",
     "Fingerprint",
     "FingerprintDB",
+    "Matcher",
     "PatternType",
+    "default_matcher",
     "parse_cp_signatures",
     "parse_ooni_csv",
 ]
@@ -194,9 +219,7 @@ def parse_cp_signatures(
 
 # One UTF-8 character (ASCII but newline, or a lead byte and its continuation bytes): what ``.`` means in
 # the signatures' Python syntax, for Hyperscan scanning raw bytes.
-_UTF8_CHAR = r"(?:[\x00-\x09\x0b-\x7f]|[\xc0-\xff][\x80-\xbf]*)"
-# no HS_FLAG_ALLOWEMPTY: a pattern matching the empty string would match every page; Hyperscan refuses it
-_FLAGS = hyperscan.HS_FLAG_SINGLEMATCH
+_UTF8_CHAR = r"(?:[\x00-\x09\x0b-\x7f]|[\xc0-\xff][\x80-\xbf]{0,3})"
 
 
 def _bytes_regex(pattern: str) -> str:
@@ -231,26 +254,33 @@ def _regex(fp: Fingerprint) -> str:
     return literal
 
 
-def _compile(expressions: list[bytes]) -> hyperscan.Database:
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+def _compile(expressions: list[bytes]) -> Any:
+    hs = _hyperscan
+    database = hs.Database(mode=hs.HS_MODE_BLOCK)
+    # no HS_FLAG_ALLOWEMPTY: a pattern matching the empty string would match every page; both refuse it
     database.compile(
         expressions=expressions,
         ids=list(range(len(expressions))),
         elements=len(expressions),
-        flags=[_FLAGS] * len(expressions),
+        flags=[hs.HS_FLAG_SINGLEMATCH] * len(expressions),
     )
     return database
 
 
+class _NotLoaded(Exception):
+    """A pickled pattern set cannot be used here as it is (no serialised database, or no Hyperscan)."""
+
+
 class _PatternSet:
-    """All patterns of one location in one Hyperscan database; ``match`` returns the indices of the
-    fingerprints whose pattern occurs, from one pass over the bytes."""
+    """All patterns of one location in one Hyperscan database (or one portable matcher); ``match``
+    returns the indices of the fingerprints whose pattern occurs, from one pass over the bytes."""
 
     def __init__(self) -> None:
         self._expressions: list[bytes] = []
         self._owners: list[list[int]] = []
         self._slot: dict[bytes, int] = {}
-        self._database: hyperscan.Database | None = None
+        self._database: Any = None
+        self._portable: PortableMatcher | None = None
         self._local = threading.local()  # Hyperscan scratch space is per thread
 
     def add(self, regex: str, owner: int) -> None:
@@ -262,55 +292,77 @@ class _PatternSet:
             self._owners.append([])
         self._owners[slot].append(owner)
 
-    def compile(self) -> list[int]:
-        """Compile; returns the owners of patterns Hyperscan refuses (they are left out)."""
+    def _keep(self, good: list[int]) -> list[int]:
+        """Keep the expressions at ``good``; returns the owners of the others."""
+        kept = set(good)
+        refused = [o for s in range(len(self._expressions)) if s not in kept for o in self._owners[s]]
+        self._expressions = [self._expressions[s] for s in good]
+        self._owners = [self._owners[s] for s in good]
+        return refused
+
+    def compile(self, matcher: Matcher) -> list[int]:
+        """Compile; returns the owners of patterns refused (left out).  Both matchers refuse what the
+        portable one cannot take (``_portable.usable``) and Hyperscan whatever else it refuses."""
         if not self._expressions:
             return []
+        refused = self._keep([s for s, e in enumerate(self._expressions) if usable(e)])
+        if matcher == "portable":
+            self._portable = PortableMatcher(self._expressions)  # refuses nothing ``usable``
+            return refused
+        if not self._expressions:
+            return refused
         try:
             self._database = _compile(self._expressions)
-            return []
-        except hyperscan.error:
+            return refused
+        except _hyperscan.error:
             pass
         # Hyperscan does not say which expression failed: find them one by one (only on bad input)
         good: list[int] = []
-        refused: list[int] = []
         for slot, expression in enumerate(self._expressions):
             try:
                 _compile([expression])
                 good.append(slot)
-            except hyperscan.error:
-                refused.extend(self._owners[slot])
-        self._expressions = [self._expressions[s] for s in good]
-        self._owners = [self._owners[s] for s in good]
+            except _hyperscan.error:
+                pass
+        refused += self._keep(good)
         self._database = _compile(self._expressions) if self._expressions else None
         return refused
 
     def dump(self) -> _SetState:
-        """The compiled set, for pickling: its expressions, their owners and the serialised database."""
-        database = hyperscan.dumpb(self._database) if self._database is not None else None
+        """The compiled set, for pickling: its expressions, their owners and the serialised Hyperscan
+        database (None for the portable matcher, which is rebuilt where it is loaded)."""
+        database = _hyperscan.dumpb(self._database) if self._database is not None else None
         return (tuple(self._expressions), tuple(tuple(o) for o in self._owners), database)
 
     @classmethod
     def load(cls, state: _SetState) -> _PatternSet:
-        """A set from ``dump``; raises ``hyperscan.error`` when this CPU cannot run the database (a
-        cluster of mixed machines), and the caller compiles instead."""
+        """A set from ``dump``; raises ``_NotLoaded`` when there is no database to load or no Hyperscan
+        here, and a Hyperscan error when this CPU cannot run the database (a cluster of mixed machines):
+        the caller compiles instead."""
         expressions, owners, database = state
         pattern_set = cls()
         pattern_set._expressions = list(expressions)
         pattern_set._owners = [list(o) for o in owners]
         pattern_set._slot = {e: i for i, e in enumerate(expressions)}
+        if expressions and (database is None or _hyperscan is None):
+            raise _NotLoaded
         if database is not None:
-            pattern_set._database = hyperscan.loadb(database, hyperscan.HS_MODE_BLOCK)
+            pattern_set._database = _hyperscan.loadb(database, _hyperscan.HS_MODE_BLOCK)
         return pattern_set
 
     def match(self, data: bytes) -> list[int]:
-        if self._database is None or not data:
+        if not data:
             return []
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._database)
-        slots: list[int] = []
-        self._database.scan(data, match_event_handler=_collect, context=slots, scratch=scratch)
+        if self._portable is not None:
+            slots = self._portable.match(data)
+        elif self._database is not None:
+            scratch = getattr(self._local, "scratch", None)
+            if scratch is None:
+                scratch = self._local.scratch = _hyperscan.Scratch(self._database)
+            slots = []
+            self._database.scan(data, match_event_handler=_collect, context=slots, scratch=scratch)
+        else:
+            return []
         return [owner for slot in slots for owner in self._owners[slot]]
 
 
@@ -351,10 +403,12 @@ class FingerprintDB:
     """Compiled fingerprints.  ``id`` is a content hash: verdicts record it, and a store re-analyses its
     measurements when it changes.  The automata are compiled on first use (about a second), so a set
     that only needs its ``id`` costs nothing; a pickle of a compiled set carries the serialised automata.
-    ``problems`` lists source rows that were skipped."""
+    ``problems`` lists source rows that were skipped.  ``matcher`` is ``hyperscan`` or ``portable``
+    (the same matches; default: ``default_matcher()``)."""
 
     fingerprints: tuple[Fingerprint, ...]
     load_problems: tuple[str, ...] = ()
+    matcher: Matcher = field(default_factory=default_matcher)
     id: str = field(init=False)
     _refused: tuple[str, ...] | None = field(init=False, repr=False, default=None)
     _dns: dict[str, list[int]] = field(init=False, repr=False)
@@ -363,6 +417,8 @@ class FingerprintDB:
     _headers: dict[str, _PatternSet] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.matcher == "hyperscan" and _hyperscan is None:
+            self.matcher = "portable"  # asked for where it cannot be imported (e.g. a pickle's setting)
         digest = hashlib.sha256()
         for key in sorted(fp._key() for fp in self.fingerprints):
             digest.update("\x1f".join(key).encode("utf-8", "surrogatepass") + b"\x1e")
@@ -390,7 +446,7 @@ class FingerprintDB:
         if self._refused is None:
             refused: dict[int, None] = {}
             for pattern_set in (self._body, self._block, *self._headers.values()):
-                refused.update(dict.fromkeys(pattern_set.compile()))
+                refused.update(dict.fromkeys(pattern_set.compile(self.matcher)))
             self._refused = tuple(f"{self.fingerprints[i].name}: pattern not usable" for i in refused)
         return self._refused
 
@@ -402,18 +458,22 @@ class FingerprintDB:
     def __reduce__(
         self,
     ) -> tuple[
-        Callable[..., FingerprintDB], tuple[tuple[Fingerprint, ...], tuple[str, ...], _Compiled | None]
+        Callable[..., FingerprintDB],
+        tuple[tuple[Fingerprint, ...], tuple[str, ...], _Compiled | None, Matcher],
     ]:
         # Pickle the compiled automata too, serialised: a Dask worker loads them in milliseconds instead of
         # compiling its own copy (about a second per worker, which a short run cannot amortise).
         compiled: _Compiled | None = None
-        if self._refused is not None:
+        if self._refused is not None and self.matcher == "hyperscan":
             headers = {name: s.dump() for name, s in self._headers.items()}
             compiled = (self._refused, self._body.dump(), self._block.dump(), headers)
-        return (_unpickle, (self.fingerprints, self.load_problems, compiled))
+        return (_unpickle, (self.fingerprints, self.load_problems, compiled, self.matcher))
 
     def _load(self, compiled: _Compiled) -> None:
-        """Take the automata from a pickle; left to compile on first use when this CPU cannot run them."""
+        """Take the automata from a pickle; left to compile on first use when this CPU cannot run them
+        (or this machine has no Hyperscan: then the portable matcher is built instead)."""
+        if self.matcher != "hyperscan":
+            return
         refused, body, block, headers = compiled
         try:
             sets = (
@@ -421,7 +481,7 @@ class FingerprintDB:
                 _PatternSet.load(block),
                 {n: _PatternSet.load(h) for n, h in headers.items()},
             )
-        except hyperscan.error:
+        except (_NotLoaded, _hyperscan.error):
             return
         self._body, self._block, self._headers = sets
         self._refused = refused
@@ -489,9 +549,12 @@ class FingerprintDB:
 
 
 def _unpickle(
-    fingerprints: tuple[Fingerprint, ...], load_problems: tuple[str, ...], compiled: _Compiled | None
+    fingerprints: tuple[Fingerprint, ...],
+    load_problems: tuple[str, ...],
+    compiled: _Compiled | None,
+    matcher: Matcher = "hyperscan",
 ) -> FingerprintDB:
-    db = FingerprintDB(fingerprints, load_problems)
+    db = FingerprintDB(fingerprints, load_problems, matcher)
     if compiled is not None:
         db._load(compiled)
     return db

@@ -43,11 +43,15 @@ __all__ = ["Engine", "EngineOpt", "SchedulerOpt", "WorkersOpt", "engine_options"
 
 
 def engine_options(engine: Engine, scheduler: str | None, workers: int | None) -> EngineOptions | None:
-    """``EngineOptions`` for the Dask engine, None for the local one (where the Dask options are refused)."""
+    """``EngineOptions`` for the Dask engine, None for the local one (where the Dask options are refused).
+    Without the dask extra, the Dask engine is refused here, before any input is read or the store touched."""
     from netfreedom.errors import InputError
+    from netfreedom.pipeline.scale.cluster import require_dask
 
     if engine is Engine.LOCAL:
         if scheduler or workers:
             raise InputError("--scheduler and --workers need --engine dask")
         return None
-    return EngineOptions(scheduler=scheduler, workers=workers)
+    options = EngineOptions(scheduler=scheduler, workers=workers)
+    require_dask()
+    return options

@@ -26,6 +26,9 @@ def serve(
     ] = 25,
 ) -> None:
     """Serve the control protocol: POST a control request, get the control measurement back."""
+    from netfreedom.extras import require
+
+    require("netfreedom control serve", "probe", "web")
     from netfreedom.cli.probe import parse_resolver
     from netfreedom.probe.control import ControlConfig
     from netfreedom.probe.control_server import create_app

@@ -129,13 +129,10 @@ def register(app: typer.Typer) -> None:
         from netfreedom.errors import InputError
         from netfreedom.pipeline.index import build as run_build
         from netfreedom.pipeline.index import load_testlists
-        from netfreedom.pipeline.scale.cluster import require_dask
 
-        cluster = engine_options(engine, scheduler, workers)
+        cluster = engine_options(engine, scheduler, workers)  # refuses a missing dask extra here
         if cluster is not None and not evidence:
             raise InputError("--engine dask computes the evidence; it has nothing to do with --no-evidence")
-        if cluster is not None:
-            require_dask()  # before any test list is fetched or the store is touched
         lists = load_testlists(testlists, mirrors=mirror or (), cache_dir=cache_dir) if testlists else None
         report = run_build(methodology, scores, year, db, lists=lists, use_evidence=evidence, cluster=cluster)
         for note in report.notes:

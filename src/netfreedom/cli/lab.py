@@ -21,6 +21,10 @@ def lab(
     import shutil
     import threading
 
+    from netfreedom.extras import require
+
+    require("netfreedom lab", "probe", "web")
+
     from rich.table import Table
 
     from netfreedom.errors import InputError

@@ -134,6 +134,10 @@ def run(
     """Measure URLs with web_connectivity and write OONI-format measurements."""
     import asyncio
 
+    from netfreedom.extras import require
+
+    require("netfreedom probe run", "probe")
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from netfreedom.probe.measure import ProbeSettings

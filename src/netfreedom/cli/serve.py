@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
 
         The store is opened read-only; every list endpoint answers JSON or CSV (format=csv).
         """
+        from netfreedom.extras import require
+
+        require("netfreedom serve", "web")
         import uvicorn
 
         from netfreedom.store import default_db_path

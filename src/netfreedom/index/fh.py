@@ -78,6 +78,9 @@ def read_fh_workbook(path: Path, *, year: int | None = None, scale: Scale | None
     """Read the workbook at ``path`` (openpyxl, read-only streaming)."""
     import zipfile
 
+    from netfreedom.extras import require
+
+    require("reading a Freedom House workbook (.xlsx)", "fh")
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 

@@ -15,11 +15,10 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from netfreedom.errors import InputError
+from netfreedom.extras import require
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-INSTALL_HINT = "the Dask engine needs the dask extra: pip install 'netfreedom[dask]'"
 
 
 class Engine(StrEnum):
@@ -62,12 +61,8 @@ LOCAL_CLUSTER_CONFIG = {
 
 
 def require_dask() -> None:
-    """Raise a clear ``InputError`` when the dask extra is not installed."""
-    try:
-        import dask  # noqa: F401
-        import distributed  # noqa: F401
-    except ImportError as exc:
-        raise InputError(INSTALL_HINT) from exc
+    """Raise ``MissingExtraError`` (saying what to install) when the dask extra is not installed."""
+    require("the Dask engine (--engine dask)", "dask")
 
 
 @contextmanager
