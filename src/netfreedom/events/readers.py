@@ -35,7 +35,6 @@ from netfreedom.models.event import Event
 HEADER_SEARCH_ROWS = 20
 MAX_CELL = 20_000
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
-_FH_EXTRA = "netfreedom[fh]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +263,12 @@ def read_workbook(
     the file in problems and origins (the URL it came from), default its path."""
     import zipfile
 
-    try:
-        import openpyxl
-        from openpyxl.utils.exceptions import InvalidFileException
-    except ImportError as exc:  # openpyxl is an optional extra
-        raise InputError(
-            f"reading .xlsx workbooks needs openpyxl: pip install '{_FH_EXTRA}'", file=label or str(path)
-        ) from exc
+    from netfreedom.extras import require
+
+    require("reading .xlsx workbooks", "fh")
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
     file = label or str(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
