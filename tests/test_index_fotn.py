@@ -75,7 +75,8 @@ def test_build_reproduces_published_totals_statuses_and_ranks(imported) -> None:
         assert (c.total_low, c.total_high, c.rank_low, c.rank_high) == (c.total, c.total, c.rank, c.rank)
         assert c.flags == ()
         # the workbook's own status and total agree too
-        assert imported.published[c.iso2].total == c.total and imported.published[c.iso2].status == c.status
+        published_row = imported.published[(c.iso2, 2018)]
+        assert published_row.total == c.total and published_row.status == c.status
     china = result.country("CN")
     assert (china.total, china.rank) == (88, 65)
     assert max(c.rank or 0 for c in result.countries) == 65
@@ -112,7 +113,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_import_build_show(tmp_path: Path) -> None:
     out = _cli("index", "import-fh", str(WORKBOOK), "--out", "fh.csv", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "65 countries, edition 2018, scale 0-best" in out.stdout
+    assert "65 countries, edition 2018, scale 0-best, category scores" in out.stdout
     db = str(tmp_path / "store.duckdb")
     out = _cli(
         "index",
@@ -215,8 +216,8 @@ def test_workbook_problems_are_listed_with_sheet_and_row(tmp_path: Path) -> None
     assert [s.iso2 for s in result.scores] == ["EE", "IS"]
     assert result.problems == [
         f"{path}:2017!4: unknown country name 'Atlantis'",
-        f"{path}:2017!5: Iceland: A+B+C = 6 but total is 7",
-        f"{path}:2017!6: Canada: no number in column(s) B",
+        f"{path}:2017!5: Iceland 2017: A+B+C add up to 6 but Total is 7",
+        f"{path}:2017!6: Canada 2017: no number in column(s) B",
     ]
     garbage = tmp_path / "garbage.xlsx"
     garbage.write_bytes(b"not a workbook")

@@ -67,7 +67,8 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", "-o", help="Score CSV to write (default ./fh-YEAR.csv).")
         ] = None,
         year: Annotated[
-            int | None, typer.Option(help="Edition year (default: read from the header).")
+            int | None,
+            typer.Option(help="Edition to read (default: every edition in the file; year from the title)."),
         ] = None,
         scale: Annotated[
             ScaleChoice | None,
@@ -76,8 +77,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read Freedom House's published "Freedom on the Net" workbook into a score file for `index build`.
 
-        Category-level scores (A, B, C) per country, names resolved to ISO codes, the scale recorded.
-        Rows that cannot be read are listed; exit 2 only when no row could be read.
+        2019 and later ("FOTN Country Score Data"): the 21 indicator scores per country, the category and
+        total columns checked against them, any number of editions (the Edition column; --year keeps one).
+        2018 and earlier: category-level scores (A, B, C).  Columns are found by name; names are resolved
+        to ISO codes; the scale is recorded.  Rows that cannot be read, or do not add up, are listed as
+        warnings naming sheet and row; exit 2 when the layout is unknown or no row could be read.
         """
         from netfreedom.index.methodology import Scale
         from netfreedom.pipeline.index import import_fh as run_import
@@ -85,9 +89,18 @@ def register(app: typer.Typer) -> None:
         result, written = run_import(workbook, out, year=year, scale=Scale(scale) if scale else None)
         for problem in result.problems:
             typer.echo(f"warning: {problem}", err=True)
-        typer.echo(
-            f"{len(result.scores)} countries, edition {result.year}, scale {result.scale.value} → {written}"
-        )
+        years = result.years
+        scales = ", ".join(sorted({s.value for s in result.scales.values()}))
+        level = "indicator" if result.layout == "indicators" else "category"
+        if len(years) == 1:
+            head = f"{len(result.scores)} countries, edition {years[0]}"
+            typer.echo(f"{head}, scale {scales}, {level} scores → {written}")
+        else:
+            editions = ", ".join(str(y) for y in years)
+            typer.echo(
+                f"{len(result.scores)} country-editions, editions {editions}, scale {scales}, {level} scores"
+                f" → {written}"
+            )
 
     @index_app.command("build")
     def build(

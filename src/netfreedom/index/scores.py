@@ -244,6 +244,24 @@ def parse_scores_toml(text: str, file: str) -> CountryScore:
 # --- CSV -----------------------------------------------------------------------------------------------
 
 
+def split_sources(cell: str) -> tuple[str, ...]:
+    """The citations in a CSV ``sources`` cell: separated by ``;`` or line breaks, each kept whole (a
+    citation has spaces); a part made only of URLs separated by spaces (older files) is one source each."""
+    out: list[str] = []
+    for part in re.split(r"[;\n]", cell):
+        words = part.split()
+        if len(words) > 1 and all("://" in w for w in words):
+            out.extend(words)
+        elif part.strip():
+            out.append(" ".join(words))
+    return tuple(out)
+
+
+def join_sources(sources: Iterable[str]) -> str:
+    """The CSV cell for ``sources``, read back whole by :func:`split_sources`."""
+    return "; ".join(s.replace(";", ",").replace("\n", " ") for s in sources)
+
+
 def _csv_float(
     value: str, name: str, code: str, *, file: str, line: int, problems: list[_Problem]
 ) -> float | None:
@@ -304,7 +322,7 @@ def parse_scores_csv(text: str, file: str) -> list[CountryScore]:
         is_missing = cell.get("missing", "").lower() in _TRUE
         given = [k for k in ("score", "low", "high") if cell.get(k)]
         just = cell.get("justification", "")
-        sources = tuple(s for s in re.split(r"[\s;]+", cell.get("sources", "")) if s)
+        sources = split_sources(cell.get("sources", ""))
         if is_missing:
             if given:
                 problems.append(_Problem(file, line, f"{code}: marked missing but has a score"))
@@ -491,7 +509,7 @@ def write_scores_csv(scores: Iterable[CountryScore]) -> str:
                     entry.code,
                     *cells,
                     entry.justification,
-                    " ".join(entry.sources),
+                    join_sources(entry.sources),
                 ]
             )
     return buf.getvalue()

@@ -15,7 +15,15 @@ import pycountry
 EXTRA_NAMES: dict[str, str] = {
     "russia": "RU",
     "turkey": "TR",
+    "turkiye": "TR",
     "the gambia": "GM",
+    "gambia, the": "GM",
+    "the netherlands": "NL",
+    "kyrgyz republic": "KG",
+    "republic of korea": "KR",
+    "korea, south": "KR",
+    "korea, north": "KP",
+    "the bahamas": "BS",
     "burma": "MM",
     "ivory coast": "CI",
     "cote d'ivoire": "CI",
@@ -54,8 +62,9 @@ _SQUEEZED = {re.sub(r"[^a-z]", "", k): v for k, v in EXTRA_NAMES.items()}
 
 
 def _fold(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return " ".join(text.replace("’", "'").lower().split())
+    # the typographic apostrophe first: NFKD keeps it, and the ASCII pass would drop it
+    text = unicodedata.normalize("NFKD", name.replace("’", "'")).encode("ascii", "ignore").decode()
+    return " ".join(text.lower().split())
 
 
 def _lookup(name: str) -> str | None:

@@ -21,14 +21,15 @@ from netfreedom.pipeline.scale.cluster import EngineOptions
 def import_fh(
     xlsx: Path, out: Path | None, *, year: int | None = None, scale: Scale | None = None
 ) -> tuple[FHImport, Path]:
-    """Read Freedom House's workbook and write its scores as a CSV score file at ``out``
-    (default ``./fh-YEAR.csv``); returns what was read and where it went."""
+    """Read Freedom House's workbook and write its scores as a CSV score file at ``out`` (default
+    ``./fh-YEAR.csv``, ``./fh-FIRST-LAST.csv`` for several editions); returns what was read and where."""
     if not xlsx.is_file():
         raise InputError("workbook does not exist", file=str(xlsx))
     result = read_fh_workbook(xlsx, year=year, scale=scale)
     if not result.scores:
         raise InputError("no country rows could be read: " + "; ".join(result.problems[:3]), file=str(xlsx))
-    out = out or Path(f"fh-{result.year}.csv")
+    years = result.years
+    out = out or Path(f"fh-{years[0]}.csv" if len(years) == 1 else f"fh-{years[0]}-{years[-1]}.csv")
     if out.is_dir():
         raise InputError("is a folder; --out needs a file name", file=str(out))
     tmp = out.with_name(out.name + ".part")
