@@ -11,8 +11,12 @@ from typing import Annotated
 
 import typer
 
+from netfreedom.events.detect import DetectorConfig
+
 from ._console import make_console
 
+DEFAULT_DROP = DetectorConfig.drop_fraction
+DEFAULT_BASELINE = DetectorConfig.min_baseline
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN = 20
 _MAP_HELP = (
@@ -210,3 +214,73 @@ def register(app: typer.Typer) -> None:
             )
             table.add_row(*(escape(v) for v in row))
         make_console().print(table)
+
+    @events_app.command("detect")
+    def detect(
+        *,
+        since: Annotated[str | None, typer.Option(help="First day events may start (YYYY-MM-DD).")] = None,
+        until: Annotated[str | None, typer.Option(help="Last day events may start (YYYY-MM-DD).")] = None,
+        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        networks: Annotated[
+            bool, typer.Option("--networks/--no-networks", help="Also per network where volume allows.")
+        ] = True,
+        drop_fraction: Annotated[
+            float,
+            typer.Option(min=0.0, max=1.0, help="A day below this share of the trailing median is a drop."),
+        ] = DEFAULT_DROP,
+        min_baseline: Annotated[
+            float,
+            typer.Option(min=1.0, help="Trailing median (measurements a day) below which no drop is called."),
+        ] = DEFAULT_BASELINE,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Detect and report, store nothing.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
+        ] = False,
+    ) -> None:
+        """Detect shutdowns and blocking in the store's measurements and daily aggregates.
+
+        Per country (and per network where volume allows) and day: drops of measurement volume against the
+        trailing median, and spikes of failures the control did not see.  Detected events replace the
+        detected events starting in the period; curated events are never touched.  Prints how they compare
+        with the curated events of the store (precision, recall); see docs/events.md.
+        """
+        import dataclasses
+
+        from rich.markup import escape
+
+        from netfreedom.pipeline.events import detect_events
+        from netfreedom.store import open_store
+
+        config = dataclasses.replace(DetectorConfig(), drop_fraction=drop_fraction, min_baseline=min_baseline)
+        first, last = _day(since, "--since"), _day(until, "--until")
+        if first and last and first > last:
+            raise typer.BadParameter("--since is after --until", param_hint="--since")
+        with open_store(db, read_only=dry_run) as store:
+            s = detect_events(
+                store, since=first, until=last, networks=networks, config=config, dry_run=dry_run
+            )
+        if as_json:
+            sys.stdout.write(json.dumps(s.to_json(), ensure_ascii=False, default=str) + "\n")
+            return
+        out = make_console()
+        out.print(
+            f"series {s.series} ({s.countries} countries, {s.networks} networks)  country-days raw "
+            f"{s.sources.get('raw', 0)} aggregates {s.sources.get('aggregates', 0)}  detected {s.detected}"
+            + ("" if dry_run else f"  replaced {s.replaced}")
+        )
+        for e in s.events[:_SHOWN]:
+            where = e.iso2 + (f" AS{e.asn}" if e.asn else "")
+            out.print(
+                escape(
+                    f"  {where} {e.start}..{e.end} {e.signal}: {e.description} "
+                    f"(ratio {e.ratio}, confidence {e.confidence})"
+                )
+            )
+        for name, m in s.evaluation.items():
+            p = "n/a" if m["precision"] is None else f"{m['precision']:.2f}"
+            r = "n/a" if m["recall"] is None else f"{m['recall']:.2f}"
+            out.print(
+                f"  vs curated, {name}: precision {p} ({m['true_positives']}/{m['detected']})  recall {r} "
+                f"({m['found']}/{m['curated_evaluable']} curated events the series could show; "
+                f"{m['curated']} in all)"
+            )

@@ -8,6 +8,7 @@ without one updates it (counted in ``updated``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,18 @@ from typing import Any
 from netfreedom.errors import FetchError, InputError
 from netfreedom.events import RowNote, RowProblem, read_event_file
 from netfreedom.events.dedupe import Deduper
+from netfreedom.events.detect import (
+    FAILURE_SPIKE,
+    VOLUME_DROP,
+    Day,
+    DetectorConfig,
+    Series,
+    baseline_on,
+    detect_all,
+)
+from netfreedom.events.evaluate import score
 from netfreedom.fetch import Fetcher
-from netfreedom.models.event import Event, EventFilters
+from netfreedom.models.event import Event, EventFilters, EventKind
 from netfreedom.store import Store
 
 MAX_ERRORS = 100
@@ -152,3 +163,226 @@ def import_events(
     summary.updated = len(changed)
     store.put_events([*new.values(), *changed.values()])
     return summary
+
+
+# -- detection ---------------------------------------------------------------------------------------------
+
+# Tests whose verdicts can show a failure the control did not see (the failure-spike signal).
+SPIKE_TESTS = ("web_connectivity", "whatsapp", "telegram", "signal", "facebook_messenger")
+_CC = "probe_cc SIMILAR TO '[A-Z]{2}' AND probe_cc <> 'ZZ'"
+
+
+@dataclass
+class DetectSummary:
+    """What ``events detect`` did: the series it read (per source), the events it stored (replacing the
+    detected events of the period), and how they compare with the curated events of the store."""
+
+    series: int = 0
+    countries: int = 0
+    networks: int = 0
+    days: int = 0
+    sources: dict[str, int] = field(default_factory=dict)  # country-days read from raw / aggregates
+    detected: int = 0
+    replaced: int = 0
+    by_signal: dict[str, int] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        from netfreedom.models.event import event_record
+
+        return {
+            "series": self.series,
+            "countries": self.countries,
+            "networks": self.networks,
+            "days": self.days,
+            "sources": self.sources,
+            "detected": self.detected,
+            "replaced": self.replaced,
+            "by_signal": self.by_signal,
+            "evaluation": self.evaluation,
+            "events": [event_record(e) for e in self.events],
+        }
+
+
+def _where_days(column: str, since: dt.date | None, until: dt.date | None) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    if since is not None:
+        parts.append(f"CAST({column} AS DATE) >= ?")
+        params.append(since)
+    if until is not None:
+        parts.append(f"CAST({column} AS DATE) <= ?")
+        params.append(until)
+    return (" AND ".join(parts) or "TRUE"), params
+
+
+def _raw_counts(store: Store, by_asn: bool, since: dt.date | None, until: dt.date | None) -> dict[Any, Day]:
+    """(cc, asn | None, day) → counts from the raw measurements and their verdicts."""
+    asn = "coalesce(probe_asn, '')" if by_asn else "NULL"
+    where, params = _where_days("measurement_start_time", since, until)
+    out: dict[Any, Day] = {}
+    volume = store.query(
+        f"SELECT probe_cc, {asn} AS asn, CAST(measurement_start_time AS DATE) AS day, count(*) AS n "
+        f"FROM measurements WHERE {_CC} AND {where} GROUP BY ALL",
+        params,
+    ).to_pylist()
+    for r in volume:
+        out[(r["probe_cc"], r["asn"], r["day"])] = Day(measurements=int(r["n"]))
+    tests = ", ".join(f"'{t}'" for t in SPIKE_TESTS)
+    failures = store.query(
+        f"SELECT probe_cc, {asn} AS asn, CAST(measurement_start_time AS DATE) AS day, "
+        "count(*) FILTER (WHERE outcome IN ('ok', 'blocked')) AS tested, "
+        "count(*) FILTER (WHERE outcome = 'blocked') AS blocked "
+        f"FROM verdicts WHERE {_CC} AND test_name IN ({tests}) AND {where} GROUP BY ALL",
+        params,
+    ).to_pylist()
+    for r in failures:
+        key = (r["probe_cc"], r["asn"], r["day"])
+        n = out.get(key, Day()).measurements
+        out[key] = Day(measurements=n, tested=int(r["tested"]), blocked=int(r["blocked"]))
+    return out
+
+
+def _has_table(store: Store, name: str) -> bool:
+    found = store.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
+    return bool(found.column("n")[0].as_py())
+
+
+def _aggregate_counts(store: Store, since: dt.date | None, until: dt.date | None) -> dict[Any, Day]:
+    """(cc, None, day) → counts from OONI's daily aggregates (the country × test × day rows: no network,
+    domain, input, category or blocking type bound); tested = measurements − failures, blocked = anomalies."""
+    if not _has_table(store, "aggregates"):
+        return {}
+    where, params = _where_days("period_start", since, until)
+    tests = ", ".join(f"'{t}'" for t in SPIKE_TESTS)
+    rows = store.query(
+        "SELECT probe_cc, CAST(period_start AS DATE) AS day, sum(measurement_count) AS n, "
+        f"sum(CASE WHEN test_name IN ({tests}) THEN measurement_count - failure_count ELSE 0 END) AS tested, "
+        f"sum(CASE WHEN test_name IN ({tests}) THEN anomaly_count ELSE 0 END) AS blocked "
+        f"FROM aggregates WHERE grain = 'day' AND {_CC} AND probe_asn IS NULL AND domain IS NULL "
+        f"AND input IS NULL AND category_code IS NULL AND blocking_type IS NULL AND {where} GROUP BY ALL",
+        params,
+    ).to_pylist()
+    return {
+        (r["probe_cc"], None, r["day"]): Day(int(r["n"]), max(0, int(r["tested"])), int(r["blocked"]))
+        for r in rows
+    }
+
+
+def daily_series(
+    store: Store,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    networks: bool = True,
+    config: DetectorConfig | None = None,
+) -> tuple[list[Series], dict[str, int]]:
+    """Per-country (and, where volume allows, per-network) daily series from the raw measurements and the
+    daily aggregates: from a country's first to its last day of raw measurements the raw counts are used,
+    on other days OONI's aggregates (raw wins; a shutdown day inside the raw span stays empty).  Each
+    series runs from its first day to the last day of any series (a country falling silent at the end is
+    a drop).  Data from ``window`` days before ``since`` is read for the baseline."""
+    config = config or DetectorConfig()
+    read_since = since - dt.timedelta(days=config.window) if since else None
+    raw = _raw_counts(store, False, read_since, until)
+    agg = _aggregate_counts(store, read_since, until)
+    # Raw wins over the span of days a country's raw measurements cover (not day by day: a shutdown day has
+    # no raw measurement, and the aggregates must not fill it in).
+    span: dict[str, tuple[dt.date, dt.date]] = {}
+    for cc, _, d in raw:
+        lo, hi = span.get(cc, (d, d))
+        span[cc] = (min(lo, d), max(hi, d))
+    merged = {k: v for k, v in agg.items() if not (k[0] in span and span[k[0]][0] <= k[2] <= span[k[0]][1])}
+    sources = {"raw": len(raw), "aggregates": len(merged)}
+    merged.update(raw)
+    if networks:
+        per_network = _raw_counts(store, True, read_since, until)
+        totals: dict[tuple[str, str], int] = {}
+        for (cc, asn, _), day in per_network.items():
+            totals[cc, asn] = totals.get((cc, asn), 0) + day.measurements
+        # Only networks with enough volume for a baseline at all.
+        enough = {k for k, n in totals.items() if k[1] and n >= config.min_baseline * config.min_history}
+        merged.update({k: v for k, v in per_network.items() if (k[0], k[1]) in enough})
+    grouped: dict[tuple[str, str | None], dict[dt.date, Day]] = {}
+    for (cc, asn, day), counts in merged.items():
+        grouped.setdefault((cc, asn), {})[day] = counts
+    if not grouped:
+        return [], sources
+    last = max(max(days) for days in grouped.values())
+    if until is not None:
+        last = min(last, until)
+    series = [
+        Series(cc, min(days), last, days, asn=asn)
+        for (cc, asn), days in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+    ]
+    return series, sources
+
+
+def detect_events(
+    store: Store,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    networks: bool = True,
+    config: DetectorConfig | None = None,
+    dry_run: bool = False,
+) -> DetectSummary:
+    """Detect events in the store's series, store them in place of the detected events starting in
+    since..until (curated events are never touched), and compare them with the curated events."""
+    config = config or DetectorConfig()
+    series, sources = daily_series(store, since=since, until=until, networks=networks, config=config)
+    found = [
+        e
+        for e in detect_all(series, config)
+        if (since is None or e.start >= since) and (until is None or e.start <= until)
+    ]
+    summary = DetectSummary(
+        series=len(series),
+        countries=sum(1 for s in series if s.asn is None),
+        networks=sum(1 for s in series if s.asn is not None),
+        days=sum(len(s.days) for s in series),
+        sources=sources,
+        detected=len(found),
+        events=found,
+    )
+    for e in found:
+        summary.by_signal[e.signal or ""] = summary.by_signal.get(e.signal or "", 0) + 1
+    if not dry_run:
+        summary.replaced = store.replace_detected_events(found, since=since, until=until)
+    curated = store.events(EventFilters(detected=False, since=since, until=until))
+    summary.evaluation = evaluate_against(found, curated, series, config)
+    return summary
+
+
+def evaluate_against(
+    detected: Sequence[Event], curated: Sequence[Event], series: Sequence[Series], config: DetectorConfig
+) -> dict[str, Any]:
+    """Precision of the country-level detected events against curated events, and recall of the curated
+    events the series could show (a country series with a baseline of at least ``min_baseline`` on the
+    event's start day), per signal and for national events."""
+    by_cc = {s.iso2: s for s in series if s.asn is None}
+
+    def evaluable(e: Event) -> bool:
+        s = by_cc.get(e.iso2)
+        base = baseline_on(s, e.start, config) if s else None
+        return base is not None and base >= config.min_baseline
+
+    national = [e for e in detected if e.asn is None]
+    out: dict[str, Any] = {}
+    for name, signal, kinds in (
+        ("volume_drop", VOLUME_DROP, (EventKind.SHUTDOWN, EventKind.THROTTLING)),
+        ("failure_spike", FAILURE_SPIKE, (EventKind.SERVICE_BLOCKING, EventKind.THROTTLING)),
+    ):
+        mine = [e for e in national if e.signal == signal]
+        refs = [e for e in curated if e.kind in kinds]
+        s = score(mine, refs, evaluable=evaluable)
+        out[name] = {
+            "detected": s.detected,
+            "true_positives": s.true_positives,
+            "precision": s.precision,
+            "curated": len(refs),
+            "curated_evaluable": s.reference,
+            "found": s.found,
+            "recall": s.recall,
+        }
+    return out
