@@ -112,7 +112,7 @@ def test_serve_answers_on_loopback(store: Path, tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert r.status_code == 200 and len(r.json()["results"]) == 65
         csv_text = httpx.get(
-            base + "/api/v1/aggregation", params={"axis_x": "probe_cc", "format": "csv"}
+            base + "/api/v1/counts", params={"axis_x": "probe_cc", "format": "csv"}
         ).text
         assert csv_text.splitlines()[0].startswith("probe_cc,measurements,ok,blocked")
         page = httpx.get(base + "/")

@@ -85,23 +85,23 @@ def test_country(client: TestClient) -> None:
 
 
 def test_aggregation_axes_filters_and_csv(client: TestClient) -> None:
-    r = client.get("/api/v1/aggregation", params={"probe_cc": "IR", "axis_x": "url", "axis_y": "quarter"})
+    r = client.get("/api/v1/counts", params={"probe_cc": "IR", "axis_x": "url", "axis_y": "quarter"})
     body = r.json()
     assert body["columns"][:2] == ["url", "quarter"]
     assert (
         sum(row["measurements"] for row in body["results"])
-        == client.get("/api/v1/aggregation", params={"probe_cc": "IR"}).json()["results"][0]["measurements"]
+        == client.get("/api/v1/counts", params={"probe_cc": "IR"}).json()["results"][0]["measurements"]
     )
     blocked_sites = {row["url"] for row in body["results"] if row["blocked"]}
     assert blocked_sites and all(int(u.split("site")[1].split(".")[0]) % 3 == 0 for u in blocked_sites)
     by_cat = _csv(
         client.get(
-            "/api/v1/aggregation", params={"axis_x": "probe_cc", "axis_y": "category", "format": "csv"}
+            "/api/v1/counts", params={"axis_x": "probe_cc", "axis_y": "category", "format": "csv"}
         ).text
     )
     assert {r["category"] for r in by_cat} >= {"NEWS", "POLR", "HUMR", "LGBT", "COMT", "ANON"}
     news = client.get(
-        "/api/v1/aggregation",
+        "/api/v1/counts",
         params={
             "category": "news",
             "probe_asn": "AS4134",
@@ -118,7 +118,7 @@ def test_aggregation_axes_filters_and_csv(client: TestClient) -> None:
     )
     assert all(r["networks"] == 1 for r in news)
     for axis in ("day", "week", "domain", "asn", "test_name", "method", "year"):
-        assert client.get("/api/v1/aggregation", params={"axis_x": axis}).status_code == 200, axis
+        assert client.get("/api/v1/counts", params={"axis_x": axis}).status_code == 200, axis
 
 
 def test_measurements_paged(client: TestClient) -> None:
@@ -164,7 +164,7 @@ def test_headers_site_and_openapi(client: TestClient) -> None:
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     spec = client.get("/openapi.json").json()
-    assert {"/api/v1/index", "/api/v1/countries/{cc}", "/api/v1/aggregation", "/api/v1/measurements"} <= set(
+    assert {"/api/v1/index", "/api/v1/countries/{cc}", "/api/v1/counts", "/api/v1/measurements"} <= set(
         spec["paths"]
     )
     assert client.get("/api/v1/nothing").json() == {"error": "Not Found"}

@@ -53,6 +53,11 @@ def print_summary(s: IngestSummary) -> None:
         f"files {s.files}  lines {s.lines}  ingested {s.ingested}  duplicates {s.duplicates}  "
         f"rejected {s.rejected}" + (f"  filtered {s.filtered}" if s.filtered else "")
     )
+    if s.aggregate_rows or s.aggregate_duplicates or s.aggregate_updated:
+        out.print(
+            f"aggregation rows: new {s.aggregate_rows}  duplicates {s.aggregate_duplicates}  "
+            f"updated {s.aggregate_updated}"
+        )
     for e in s.errors[:_SHOWN_ERRORS]:
         # File names and reasons come from the input: print them as text, never as markup.
         out.print(escape(f"  {e.file}:{e.line}: {e.reason}"))

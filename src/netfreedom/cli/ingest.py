@@ -14,7 +14,10 @@ from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SOURCES_HELP = (
     "Files (.json, .jsonl, .jsonl.gz, .post, postcan .tar.gz), folders, or archive URLs "
-    "(s3://ooni-data-eu-fra/raw/…, https://ooni-data-eu-fra.s3.eu-central-1.amazonaws.com/raw/…)."
+    "(s3://ooni-data-eu-fra/raw/…, https://ooni-data-eu-fra.s3.eu-central-1.amazonaws.com/raw/…). "
+    "OONI aggregation results are recognised by content (the API's JSON or CSV, a JSON list of rows), "
+    "and an aggregation API URL (https://api.ooni.io/api/v1/aggregation?…) is read with its query "
+    "parameters as dimensions."
 )
 
 
@@ -59,6 +62,17 @@ def register(app: typer.Typer) -> None:
                 "task (a partition's objects, up to 32 MB).",
             ),
         ] = 20_000,
+        dimension: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--dimension",
+                "-d",
+                metavar="KEY=VALUE",
+                help="A dimension aggregation rows lack because it was the query's filter "
+                "(probe_cc, probe_asn, test_name, domain, input, category_code, since, until, time_grain); "
+                "repeatable.",
+            ),
+        ] = None,
         max_errors: Annotated[int, typer.Option(min=0, help="Errors listed (all are counted).")] = 100,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print one JSON object instead of a summary.")
@@ -69,16 +83,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read measurements into the store: validated, de-duplicated, in Parquet partitions.
 
+        OONI aggregation results go to their own table (one row per cell, with its grain and source).
         Bad lines and files are counted and listed (file, line, reason); exit 1 only if nothing was read.
         """
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
-        from netfreedom.ingest import Filters
+        from netfreedom.ingest import Filters, parse_dimensions
         from netfreedom.pipeline.ingest import ingest as run_ingest
         from netfreedom.store import open_store
 
         from ._ingest_view import Bar, print_summary
 
         filters = Filters.build(since, until, _split(country), _split(test))
+        dimensions = parse_dimensions(dimension or [])
         cluster = engine_options(engine, scheduler, workers)
         batching: dict[str, Any] = {"batch_size": batch_size}
         if cluster is not None:
@@ -100,6 +116,7 @@ def register(app: typer.Typer) -> None:
                     max_errors=max_errors,
                     **batching,
                     progress=bar.update if bar else None,
+                    dimensions=dimensions,
                 )
         finally:
             fetcher.close()

@@ -11,6 +11,11 @@ import typer
 
 from .ingest import DB_HELP
 
+RAW_WINS = (
+    "Raw measurements win: aggregation rows of a country, test and day that raw verdicts also cover "
+    "are not read (shadowed)."
+)
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -19,7 +24,11 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        """Count stored measurements by test name, probe country and month."""
+        """Count stored measurements by test name, probe country and month, and OONI aggregation rows.
+
+        Where raw measurements and aggregation rows cover the same country, test and day, the raw
+        measurements win: evidence and the API read those aggregation rows no more (counted as shadowed).
+        """
         from rich.markup import escape
         from rich.table import Table
 
@@ -42,6 +51,12 @@ def register(app: typer.Typer) -> None:
                 "first": s.first.isoformat() if s.first else None,
                 "last": s.last.isoformat() if s.last else None,
                 **{k: {c.key: c.measurements for c in v} for k, v in groups.items()},
+                "aggregate_rows": s.aggregate_rows,
+                "aggregate_measurements": s.aggregate_measurements,
+                "aggregate_sources": s.aggregate_sources,
+                "aggregate_shadowed_rows": s.aggregate_shadowed_rows,
+                "aggregate_by_probe_cc": {c.key: c.measurements for c in s.aggregate_by_probe_cc},
+                "aggregate_rule": RAW_WINS,
             }
             sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
             return
@@ -50,6 +65,12 @@ def register(app: typer.Typer) -> None:
         out.print(
             f"{s.measurements} measurements{span}; {s.verdicts} verdicts; {s.parquet_files} Parquet files"
         )
+        if s.aggregate_rows:
+            out.print(
+                f"{s.aggregate_rows} aggregation rows counting {s.aggregate_measurements} measurements "
+                f"from {s.aggregate_sources} sources; {s.aggregate_shadowed_rows} rows shadowed"
+            )
+            out.print(RAW_WINS)
         for title, counts in (
             ("test_name", s.by_test_name),
             ("probe_cc", s.by_probe_cc),

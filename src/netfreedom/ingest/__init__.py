@@ -4,14 +4,23 @@ Readers stream (memory does not grow with the input) and yield ``Record`` for ea
 ``Problem`` for each bad line or file, and ``Opened`` when a file starts; they never raise on bad input.
 Formats: ``.jsonl``, ``.jsonl.gz``, ``.json`` (one measurement or a list), ``.post`` and OONI postcans
 (``.tar.gz`` of ``.post`` entries), folders in the archive layouts, and archive URLs (see ``archive``).
+OONI aggregation results (JSON or CSV files, or an API URL) are recognised by content and yield
+``AggregateRow``s (see ``aggregation``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from netfreedom.fetch import Fetcher
+from netfreedom.ingest.aggregation import (
+    DIMENSION_KEYS,
+    is_aggregation_url,
+    parse_dimensions,
+    read_aggregation,
+    read_aggregation_url,
+)
 from netfreedom.ingest.archive import ArchiveSource, is_archive_url, parse_archive_url, read_archive
 from netfreedom.ingest.files import is_measurement_file, read_file
 from netfreedom.ingest.folder import measurement_files, read_folder
@@ -20,6 +29,7 @@ from netfreedom.ingest.lines import MAX_LINE
 from netfreedom.ingest.records import Item, Opened, Problem, Record, content_uid, decode_measurement
 
 __all__ = [
+    "DIMENSION_KEYS",
     "MAX_LINE",
     "ArchiveSource",
     "Filters",
@@ -29,12 +39,16 @@ __all__ = [
     "Record",
     "content_uid",
     "decode_measurement",
+    "is_aggregation_url",
     "is_archive_url",
     "is_measurement_file",
     "measurement_files",
     "normalise_test",
     "parse_archive_url",
+    "parse_dimensions",
     "parse_when",
+    "read_aggregation",
+    "read_aggregation_url",
     "read_file",
     "read_folder",
     "read_source",
@@ -43,10 +57,25 @@ __all__ = [
 
 
 def read_source(
-    spec: str, filters: Filters | None = None, fetcher: Fetcher | None = None, *, max_line: int = MAX_LINE
+    spec: str,
+    filters: Filters | None = None,
+    fetcher: Fetcher | None = None,
+    *,
+    max_line: int = MAX_LINE,
+    dimensions: Mapping[str, str] | None = None,
 ) -> Iterator[Item]:
-    """Read one SOURCE as given on the command line: a file, a folder, or an archive URL."""
+    """Read one SOURCE as given on the command line: a file, a folder, an archive URL, or an OONI
+    aggregation API URL.  ``dimensions`` complete aggregation rows (``--dimension``)."""
     filters = filters or Filters()
+    if is_aggregation_url(spec):
+        own = fetcher is None
+        fetcher = fetcher or Fetcher()
+        try:
+            yield from read_aggregation_url(spec, fetcher, dimensions)
+        finally:
+            if own:
+                fetcher.close()
+        return
     if is_archive_url(spec):
         own = fetcher is None
         fetcher = fetcher or Fetcher()
@@ -58,9 +87,9 @@ def read_source(
         return
     path = Path(spec)
     if path.is_dir():
-        yield from read_folder(path, filters, max_line=max_line)
+        yield from read_folder(path, filters, max_line=max_line, dimensions=dimensions)
     else:
-        yield from read_file(path, spec, max_line=max_line)
+        yield from read_file(path, spec, max_line=max_line, dimensions=dimensions)
 
 
 def read_sources(
@@ -69,6 +98,7 @@ def read_sources(
     fetcher: Fetcher | None = None,
     *,
     max_line: int = MAX_LINE,
+    dimensions: Mapping[str, str] | None = None,
 ) -> Iterator[Item]:
     for spec in specs:
-        yield from read_source(spec, filters, fetcher, max_line=max_line)
+        yield from read_source(spec, filters, fetcher, max_line=max_line, dimensions=dimensions)

@@ -12,11 +12,19 @@ import io
 import re
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import msgspec
 
+from netfreedom.ingest.aggregation import (
+    MAX_FILE,
+    aggregation_rows,
+    build_rows,
+    check_dimensions,
+    looks_like_aggregation,
+    read_head,
+)
 from netfreedom.ingest.lines import MAX_LINE, ByteStream, iter_lines
 from netfreedom.ingest.records import (
     BOM,
@@ -35,6 +43,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Measurements are tens of kB: a 1 MiB buffer makes line reading about twice as fast as the default 8 kB.
 _BUFFER = 1 << 20
 MEASUREMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".post", ".tar.gz", ".tgz")
+# Bytes read ahead to recognise an aggregation result (compressed: enough for its first rows).
+_SNIFF = 64 * 1024
 _BYTE_POS = re.compile(r"\(byte (\d+)\)")
 
 
@@ -60,8 +70,17 @@ def _kind(name: str) -> str:
     return "jsonl"
 
 
-def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LINE) -> Iterator[Item]:
-    """Read one local file; ``display`` is the name used in records and problems (default: the path)."""
+def read_file(
+    path: Path,
+    display: str | None = None,
+    *,
+    max_line: int = MAX_LINE,
+    dimensions: Mapping[str, str] | None = None,
+) -> Iterator[Item]:
+    """Read one local file; ``display`` is the name used in records and problems (default: the path).
+
+    A file whose content is an OONI aggregation result (JSON or CSV, see ``ingest.aggregation``) yields
+    ``AggregateRow``s instead, ``dimensions`` supplying what its rows lack."""
     name = display or str(path)
     try:
         size = path.stat().st_size
@@ -83,6 +102,11 @@ def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LIN
         with io.BufferedReader(io.FileIO(path), _BUFFER) as raw:
             compressed = raw.read(2) == GZIP_MAGIC
             raw.seek(0)
+            if kind in ("json", "jsonl") and looks_like_aggregation(read_head(raw.peek(_SNIFF)[:_SNIFF])):
+                yield from _read_aggregation(
+                    raw, name, kind=kind, compressed=compressed, dimensions=dimensions, max_line=max_line
+                )
+                return
             if kind == "postcan" and compressed:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                     yield from _read_postcan(gz, name, max_line)
@@ -98,6 +122,40 @@ def read_file(path: Path, display: str | None = None, *, max_line: int = MAX_LIN
                 yield from _read_text(raw, name, kind, max_line)
     except OSError as exc:
         yield Problem(name, 0, f"cannot read file: {exc.strerror or exc}")
+
+
+def _read_aggregation(
+    raw: io.BufferedReader[io.FileIO],
+    name: str,
+    *,
+    kind: str,
+    compressed: bool,
+    dimensions: Mapping[str, str] | None,
+    max_line: int,
+) -> Iterator[Item]:
+    """What looked like an aggregation result: read whole, and read as measurements after all when the
+    JSON turns out to be measurements that merely mention the count names."""
+    try:
+        if compressed:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                data = gz.read(MAX_FILE + 1)
+        else:
+            data = raw.read(MAX_FILE + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        yield Problem(name, 0, _damage(exc))
+        return
+    if len(data) > MAX_FILE:
+        yield Problem(name, 0, f"aggregation file larger than {MAX_FILE} bytes; split the query")
+        return
+    rows = aggregation_rows(data, name)
+    if rows is None:
+        yield from _read_text(io.BytesIO(data), name, kind, max_line)
+        return
+    problem = check_dimensions(dimensions or {})
+    if problem:
+        yield Problem(name, 0, f"dimension: {problem}")
+        return
+    yield from build_rows(rows, name, dimensions or {})
 
 
 def _damage(exc: BaseException) -> str:

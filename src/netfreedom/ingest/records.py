@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import msgspec
 import orjson
 
+from netfreedom.models.aggregation import AggregateRow
 from netfreedom.models.decoding import TOO_DEEP
 from netfreedom.models.measurement import Envelope, measurement_time
 
@@ -56,7 +57,8 @@ class Opened:
     size: int | None
 
 
-Item = Record | Problem | Opened
+# ``AggregateRow``: a row of an OONI aggregation result (``ingest.aggregation``), read like a file.
+Item = Record | Problem | Opened | AggregateRow
 
 
 def content_uid(raw: bytes) -> str:

@@ -6,7 +6,7 @@ comes first) and its Arrow copy, plus one line; the reader streams everything el
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,15 @@ from netfreedom.ingest import (
     Record,
     is_archive_url,
     measurement_files,
+    normalise_test,
     read_sources,
 )
+from netfreedom.models.aggregation import AggregateRow
 from netfreedom.store import Store
 
 BATCH_SIZE = 20_000
 BATCH_BYTES = 32 * 1024 * 1024
+AGGREGATE_BATCH = 50_000
 MAX_ERRORS = 100
 
 
@@ -41,12 +44,44 @@ class IngestSummary:
     rejected: int = 0
     filtered: int = 0
     bytes_read: int = 0
+    # OONI aggregation rows: new cells, cells already stored with the same counts, cells whose counts
+    # were replaced.  Their rows count in ``lines`` (and ``filtered``/``rejected``) like measurements.
+    aggregate_rows: int = 0
+    aggregate_duplicates: int = 0
+    aggregate_updated: int = 0
     errors: list[Problem] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
         """False when nothing at all could be read (the command then exits non-zero)."""
-        return self.ingested + self.duplicates + self.filtered > 0
+        return (
+            self.ingested
+            + self.duplicates
+            + self.filtered
+            + self.aggregate_rows
+            + self.aggregate_duplicates
+            + self.aggregate_updated
+            > 0
+        )
+
+    def merged(self, other: IngestSummary) -> IngestSummary:
+        """The counts of two runs together (errors: this run's, then the other's)."""
+        out = IngestSummary()
+        for name in (
+            "files",
+            "lines",
+            "ingested",
+            "duplicates",
+            "rejected",
+            "filtered",
+            "bytes_read",
+            "aggregate_rows",
+            "aggregate_duplicates",
+            "aggregate_updated",
+        ):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        out.errors = [*self.errors, *other.errors]
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +91,9 @@ class IngestSummary:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "filtered": self.filtered,
+            "aggregate_rows": self.aggregate_rows,
+            "aggregate_duplicates": self.aggregate_duplicates,
+            "aggregate_updated": self.aggregate_updated,
             "errors": [{"file": e.file, "line": e.line, "reason": e.reason} for e in self.errors],
             "errors_listed": len(self.errors),
         }
@@ -92,8 +130,10 @@ def ingest(
     max_errors: int = MAX_ERRORS,
     max_line: int = MAX_LINE,
     progress: Progress | None = None,
+    dimensions: Mapping[str, str] | None = None,
 ) -> IngestSummary:
-    """Read ``sources`` (files, folders, archive URLs) into ``store``; never raises on bad input.
+    """Read ``sources`` (files, folders, archive URLs, aggregation results) into ``store``; never raises on
+    bad input.  ``dimensions`` complete aggregation rows (``--dimension``).
 
     One thread: a writer thread overlapping Parquet compression with decoding was measured and gave
     nothing on a loaded 2-core machine, so the simpler sequential loop stays.
@@ -101,8 +141,18 @@ def ingest(
     filters = filters or Filters()
     summary = IngestSummary()
     batch: list[Record] = []
+    aggregates: list[AggregateRow] = []
     size = 0
     pending_bytes = 0
+
+    def flush_aggregates() -> None:
+        nonlocal aggregates
+        if aggregates:
+            result = store.add_aggregates(aggregates)
+            summary.aggregate_rows += result.added
+            summary.aggregate_duplicates += result.duplicates
+            summary.aggregate_updated += result.updated
+            aggregates = []
 
     def flush() -> None:
         nonlocal batch, size
@@ -114,8 +164,16 @@ def ingest(
         if progress:
             progress(summary)
 
-    for item in read_sources(sources, filters, fetcher, max_line=max_line):
-        if isinstance(item, Record):
+    for item in read_sources(sources, filters, fetcher, max_line=max_line, dimensions=dimensions):
+        if isinstance(item, AggregateRow):
+            summary.lines += 1
+            if filters.active and not accepts_aggregate(filters, item):
+                summary.filtered += 1
+                continue
+            aggregates.append(item)
+            if len(aggregates) >= AGGREGATE_BATCH:
+                flush_aggregates()
+        elif isinstance(item, Record):
             summary.lines += 1
             if filters.active and not filters.accepts(item):
                 summary.filtered += 1
@@ -137,5 +195,18 @@ def ingest(
             if progress:
                 progress(summary)
     summary.bytes_read += pending_bytes
+    flush_aggregates()
     flush()
     return summary
+
+
+def accepts_aggregate(filters: Filters, row: AggregateRow) -> bool:
+    """``--since``/``--until``/``--country``/``--test`` for an aggregation row: its period must lie
+    inside the window (a row straddling an edge counts measurements outside it, so it is left out)."""
+    if filters.since and row.start < filters.since:
+        return False
+    if filters.until and row.end > filters.until:
+        return False
+    if filters.countries and row.probe_cc not in filters.countries:
+        return False
+    return not (filters.tests and normalise_test(row.test_name) not in filters.tests)

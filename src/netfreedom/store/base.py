@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 from netfreedom.ingest import Record
+from netfreedom.models.aggregation import AggregateRow
 from netfreedom.models.event import Event, EventFilters
 from netfreedom.models.verdict import Verdict
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 class BatchResult(msgspec.Struct, frozen=True):
     added: int
     duplicates: int
+    updated: int = 0  # aggregation cells whose counts were replaced by newer ones
 
 
 class StoredMeasurement(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +95,13 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     by_test_name: list[Count]
     by_probe_cc: list[Count]
     by_month: list[Count]
+    # OONI aggregation rows (``aggregates``): rows, the sum of their measurement_count, sources, and the
+    # rows that raw verdicts of the same country, test and day take precedence over.
+    aggregate_rows: int = 0
+    aggregate_measurements: int = 0
+    aggregate_sources: int = 0
+    aggregate_shadowed_rows: int = 0
+    aggregate_by_probe_cc: list[Count] = msgspec.field(default_factory=list)
 
 
 class Store(Protocol):
@@ -124,6 +133,10 @@ class Store(Protocol):
         ...
 
     def count_measurements(self) -> int: ...
+
+    def add_aggregates(self, rows: Sequence[AggregateRow]) -> BatchResult:
+        """Store OONI aggregation rows (``BatchResult.updated``: cells whose counts changed)."""
+        ...
 
     def add_verdicts(self, rows: Sequence[VerdictRow], *, analysis_version: int, fingerprints_id: str) -> int:
         """Store verdicts for measurements that have none yet; returns how many were added."""

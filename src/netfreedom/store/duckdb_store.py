@@ -30,7 +30,9 @@ import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
 from netfreedom.ingest import Record
+from netfreedom.models.aggregation import RAW_DAYS_FROM_VERDICTS, AggregateRow, raw_covers
 from netfreedom.models.event import Event, EventFilters
+from netfreedom.store.aggregates import add_rows as add_aggregate_rows
 from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
 from netfreedom.store.events import delete_detected, put_events, select_events
 from netfreedom.store.parquet import measurement_table, table_keys, unique
@@ -323,6 +325,16 @@ class DuckDBStore:
         row = self._con.execute("SELECT count(*) FROM measurements").fetchone()
         return int(row[0]) if row else 0
 
+    # -- aggregation rows --------------------------------------------------------------------------
+
+    def add_aggregates(self, rows: Sequence[AggregateRow]) -> BatchResult:
+        self._require_writable()
+        try:
+            added, duplicates, updated = add_aggregate_rows(self._con, rows)
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise StoreError(f"cannot store aggregation rows in {self._path}: {exc}") from exc
+        return BatchResult(added, duplicates, updated)
+
     # -- verdicts ----------------------------------------------------------------------------------
 
     def add_verdicts(self, rows: Sequence[VerdictRow], *, analysis_version: int, fingerprints_id: str) -> int:
@@ -493,7 +505,9 @@ class DuckDBStore:
             "SELECT strftime(measurement_start_time, '%Y-%m') AS k, count(*) FROM measurements "
             "GROUP BY k ORDER BY k"
         ).fetchall()
+        aggregates = self._aggregate_stats()
         return Stats(
+            **aggregates,
             measurements=int(total),
             verdicts=int(verdicts[0]) if verdicts else 0,
             parquet_files=int(files[0]) if files else 0,
@@ -503,6 +517,31 @@ class DuckDBStore:
             by_probe_cc=counts("probe_cc"),
             by_month=[Count(str(k), int(n)) for k, n in months],
         )
+
+    def _aggregate_stats(self) -> dict[str, Any]:
+        con = self._con
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'aggregates'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return {}  # a store opened read-only that no ingest since the table's addition has touched
+        rows, total, sources = con.execute(
+            "SELECT count(*), coalesce(sum(measurement_count), 0), count(DISTINCT source) FROM aggregates"
+        ).fetchone() or (0, 0, 0)
+        shadowed = con.execute(
+            f"WITH raw_days AS ({RAW_DAYS_FROM_VERDICTS}) "
+            f"SELECT count(*) FROM aggregates a WHERE {raw_covers('a')}"
+        ).fetchone()
+        by_cc = con.execute(
+            "SELECT probe_cc, sum(measurement_count) AS n FROM aggregates GROUP BY 1 ORDER BY n DESC, 1"
+        ).fetchall()
+        return {
+            "aggregate_rows": int(rows),
+            "aggregate_measurements": int(total),
+            "aggregate_sources": int(sources),
+            "aggregate_shadowed_rows": int(shadowed[0]) if shadowed else 0,
+            "aggregate_by_probe_cc": [Count(str(k), int(n)) for k, n in by_cc],
+        }
 
     def query(self, sql: str, params: Sequence[object] | None = None) -> pa.Table:
         try:

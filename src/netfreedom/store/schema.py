@@ -6,6 +6,7 @@ import re
 
 import pyarrow as pa
 
+from netfreedom.store.aggregates import DDL as AGGREGATES_DDL
 from netfreedom.store.events import EVENTS_DDL
 
 SCHEMA_VERSION = "1"
@@ -95,8 +96,9 @@ DDL = (
     _ddl("measurements", ENVELOPE_COLUMNS, "file VARCHAR NOT NULL"),
     _ddl("verdicts", VERDICT_COLUMNS, "file VARCHAR NOT NULL"),
     EVENTS_DDL,
+    AGGREGATES_DDL,  # OONI aggregation rows (store.aggregates); added without a schema version change
 )
-CORE_TABLES = frozenset({"meta", "files", "measurements", "verdicts", "events"})
+CORE_TABLES = frozenset({"meta", "files", "measurements", "verdicts", "events", "aggregates"})
 
 _SAFE_TEST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SAFE_CC = re.compile(r"^[A-Z]{2}$")

@@ -29,6 +29,7 @@ from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, EventKind, eve
 from netfreedom.report.aggregate import Axis, Filters, Table, aggregate, cube_is_fresh, measurements
 from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
 from netfreedom.report.model import has_table, load_flags, load_index, load_scores
+from netfreedom.report.ooni import OoniQuery, ooni_aggregation, ooni_csv, ooni_json
 from netfreedom.report.tabular import to_csv
 from netfreedom.store.events import select_events
 
@@ -253,8 +254,60 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
 
         return JSONResponse(run(load))
 
-    @app.get("/api/v1/aggregation", summary="Verdict counts by up to two axes")
-    def aggregation(
+    @app.get(
+        "/api/v1/aggregation",
+        summary="OONI's aggregation API: counts by up to two axes, from raw verdicts and OONI aggregates",
+        description="Parameters and answer as OONI's `/api/v1/aggregation`; unknown parameters are a 422. "
+        "Verdicts count as: ok → ok_count, blocked → anomaly_count, confirmed → confirmed_count, "
+        "down and inconclusive → failure_count (docs/report.md).",
+    )
+    def ooni_aggregation_api(
+        request: Request,
+        *,
+        probe_cc: Annotated[str | None, Query(max_length=4096, description="comma-separated")] = None,
+        probe_asn: Annotated[
+            str | None, Query(max_length=4096, description="AS123 or 123, comma-separated")
+        ] = None,
+        test_name: Annotated[
+            str | None, Query(max_length=4096, description="with or without underscores")
+        ] = None,
+        domain: Annotated[str | None, Query(max_length=8192)] = None,
+        input: Annotated[str | None, Query(max_length=8192)] = None,
+        category_code: Annotated[str | None, Query(max_length=4096)] = None,
+        since: Annotated[
+            str | None, Query(max_length=40, description="inclusive, YYYY-MM-DD[THH:MM:SS]")
+        ] = None,
+        until: Annotated[str | None, Query(max_length=40, description="exclusive")] = None,
+        time_grain: Annotated[
+            str | None, Query(max_length=10, description="hour|day|week|month|year|auto")
+        ] = None,
+        axis_x: Annotated[str | None, Query(max_length=40)] = None,
+        axis_y: Annotated[str | None, Query(max_length=40)] = None,
+        format: Annotated[str | None, Query(max_length=10, description="JSON or CSV")] = None,
+        download: Annotated[str | None, Query(max_length=10)] = None,
+    ) -> Response:
+        given: dict[str, str] = {}
+        for key, value in request.query_params.multi_items():
+            given[key] = f"{given[key]},{value}" if key in given else value
+        try:
+            query = OoniQuery.parse(given)
+        except InputError as exc:
+            raise HTTPException(422, str(exc.args[0] if exc.args else exc)) from exc
+
+        def load(cur: Any) -> list[dict[str, Any]]:
+            if has_table(cur, "verdicts") and has_table(cur, "report_facts") and not cube_is_fresh(cur):
+                raise HTTPException(503, "the aggregation tables are stale: run `netfreedom build`")
+            return ooni_aggregation(cur, query)
+
+        rows = run(load)
+        headers = {"Content-Disposition": "attachment; filename=aggregation." + query.format.lower()}
+        extra = headers if query.download else None
+        if query.format == "CSV":
+            return Response(ooni_csv(query, rows), media_type="text/csv; charset=utf-8", headers=extra)
+        return JSONResponse(ooni_json(query, rows), headers=extra)
+
+    @app.get("/api/v1/counts", summary="netfreedom's verdict counts by up to two axes")
+    def counts(
         filters: Annotated[_Filters, Depends()],
         axis_x: Axis | None = None,
         axis_y: Axis | None = None,

@@ -8,7 +8,8 @@ store's writer lays them out (``store.staged.stage_measurements``: compressing t
 share of ingest, happens on the workers); they send back only the files' catalogue rows, the problems and
 the counts.  The client's single store writer registers each task's files in task order
 (``Store.add_measurement_files``), so de-duplication ("first seen wins") and the counts are the same as a
-local run over the same sources.
+local run over the same sources.  OONI aggregation results (small) travel back as rows and are stored by
+the client; aggregation API URLs are read by the client itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from netfreedom.ingest import (
     Opened,
     Problem,
     Record,
+    is_aggregation_url,
     is_archive_url,
     measurement_files,
     parse_archive_url,
@@ -35,7 +37,9 @@ from netfreedom.ingest import (
 )
 from netfreedom.ingest.archive import Lister, iter_keys
 from netfreedom.ingest.layout import LAYOUTS, Level
-from netfreedom.pipeline.ingest import MAX_ERRORS, IngestSummary
+from netfreedom.models.aggregation import AggregateRow
+from netfreedom.pipeline.ingest import MAX_ERRORS, IngestSummary, accepts_aggregate
+from netfreedom.pipeline.ingest import ingest as ingest_locally
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
 from netfreedom.store import Store
 from netfreedom.store.staged import Staged, new_run, stage_measurements
@@ -64,6 +68,7 @@ class IngestPart:
     filtered: int = 0
     files: int = 0
     bytes_read: int = 0
+    aggregates: list[AggregateRow] = field(default_factory=list)
 
 
 def partition_of(path: str) -> tuple[str, ...] | None:
@@ -146,6 +151,7 @@ class Job:
     max_errors: int
     root: str
     run: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
 
 
 def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
@@ -175,8 +181,14 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
                     continue
             else:
                 path, display = Path(source), source
-            for item in read_file(path, display, max_line=max_line):
-                if isinstance(item, Record):
+            for item in read_file(path, display, max_line=max_line, dimensions=job.dimensions):
+                if isinstance(item, AggregateRow):
+                    part.lines += 1
+                    if filters.active and not accepts_aggregate(filters, item):
+                        part.filtered += 1
+                    else:
+                        part.aggregates.append(item)
+                elif isinstance(item, Record):
                     part.lines += 1
                     if filters.active and not filters.accepts(item):
                         part.filtered += 1
@@ -209,10 +221,33 @@ def ingest_on_cluster(
     max_line: int = MAX_LINE,
     task_bytes: int = TASK_BYTES,
     progress: Callable[[IngestSummary], None] | None = None,
+    dimensions: Mapping[str, str] | None = None,
 ) -> IngestSummary:
     """Ingest ``sources`` into ``store`` with the work spread over a Dask cluster; never raises on bad
     input (bad lines and files are counted and listed as in ``pipeline.ingest.ingest``)."""
     filters = filters or Filters()
+    api = [s for s in sources if is_aggregation_url(s)]
+    if api:
+        first = ingest_locally(
+            store, api, filters=filters, fetcher=fetcher, max_errors=max_errors, dimensions=dimensions
+        )
+        rest = [s for s in sources if not is_aggregation_url(s)]
+        if not rest:
+            return first
+        second = ingest_on_cluster(
+            store,
+            rest,
+            filters=filters,
+            fetcher=fetcher,
+            options=options,
+            client=client,
+            max_errors=max(0, max_errors - len(first.errors)),
+            max_line=max_line,
+            task_bytes=task_bytes,
+            progress=progress,
+            dimensions=dimensions,
+        )
+        return first.merged(second)
     fetcher = fetcher or Fetcher()
     if client is None:
         with connect(options or EngineOptions()) as own:
@@ -226,6 +261,7 @@ def ingest_on_cluster(
                 max_line=max_line,
                 task_bytes=task_bytes,
                 progress=progress,
+                dimensions=dimensions,
             )
     summary = IngestSummary()
 
@@ -250,6 +286,11 @@ def ingest_on_cluster(
         summary.filtered += part.filtered
         summary.bytes_read += part.bytes_read
         summary.errors.extend(part.problems[: max(0, max_errors - len(summary.errors))])
+        if part.aggregates:
+            stored = store.add_aggregates(part.aggregates)
+            summary.aggregate_rows += stored.added
+            summary.aggregate_duplicates += stored.duplicates
+            summary.aggregate_updated += stored.updated
         if part.staged is not None:
             result = store.add_measurement_files(part.staged)
             summary.ingested += result.added
@@ -271,6 +312,7 @@ def ingest_on_cluster(
                 max_errors,
                 str(store.parquet_root),
                 staging,
+                dict(dimensions or {}),
             ),
             window=2 * workers_of(client) + 1,
             on_result=write,
