@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gzip
 import io
 import itertools
@@ -265,6 +266,11 @@ class _Bad(ValueError):
 
 
 def _count(value: Any, key: str) -> int:
+    kind = type(value)
+    if kind is int and value >= 0:
+        return int(value)
+    if kind is str and value.isdigit():
+        return int(value)
     if isinstance(value, bool) or value is None:
         raise _Bad(f"{key} must be a non-negative integer, not {_type(value)}")
     if isinstance(value, int):
@@ -349,6 +355,7 @@ def _infer_grain(starts: set[dt.datetime]) -> Grain:
 
 
 _KNOWN = frozenset({*COUNTS, *DIMENSIONS, *TIME_COLUMNS})
+_TIME_KEYS = tuple(TIME_COLUMNS)
 
 
 def build_rows(rows: Iterator[_Raw], name: str, dims: Mapping[str, str]) -> Iterator[AggregateRow | Problem]:
@@ -357,6 +364,7 @@ def build_rows(rows: Iterator[_Raw], name: str, dims: Mapping[str, str]) -> Iter
     since = _parse_time(dims["since"]) if "since" in dims else None
     until = _parse_time(dims["until"]) if "until" in dims else None
     fixed: dict[str, Any] = {k: dims[k] for k in DIMENSIONS if k in dims}
+    times = _Memo(_parse_time)
     held: list[tuple[int, dict[str, Any], dt.datetime | None, str | None]] = []
     starts: set[dt.datetime] = set()
     for raw in rows:
@@ -365,15 +373,12 @@ def build_rows(rows: Iterator[_Raw], name: str, dims: Mapping[str, str]) -> Iter
             continue
         line, fields = raw
         try:
-            unknown = sorted(k for k, v in fields.items() if k not in _KNOWN and v not in ("", None))
-            if unknown:
-                if _MEASUREMENT_KEYS & set(fields):
-                    raise _Bad("a measurement, not an aggregation row")
-                raise _Bad(f"unknown axis {unknown[0]!r} (axes: {', '.join(sorted(_KNOWN - set(COUNTS)))})")
-            time_keys = [k for k in TIME_COLUMNS if fields.get(k) not in (None, "")]
+            if not fields.keys() <= _KNOWN:
+                _check_unknown(fields)
+            time_keys = [k for k in _TIME_KEYS if fields.get(k) not in (None, "")]
             if len(time_keys) > 1:
                 raise _Bad(f"two time axes: {time_keys[0]} and {time_keys[1]}")
-            start = _parse_time(fields[time_keys[0]]) if time_keys else None
+            start = times(fields[time_keys[0]]) if time_keys else None
             column_grain = TIME_COLUMNS[time_keys[0]] if time_keys else None
             if start is None and (since is None or until is None):
                 raise _Bad(
@@ -387,13 +392,12 @@ def build_rows(rows: Iterator[_Raw], name: str, dims: Mapping[str, str]) -> Iter
             starts.add(start)
         held.append((line, fields, start, column_grain))
     inferred = _infer_grain(starts) if given_grain == "auto" else Grain(given_grain)
+    maker = _RowMaker(name, fixed, since, until)
     seen: dict[tuple[Any, ...], int] = {}
     for line, fields, start, column_grain in held:
         try:
             grain = Grain(column_grain) if column_grain else inferred
-            row = _row(
-                name, line, fields=fields, fixed=fixed, start=start, grain=grain, since=since, until=until
-            )
+            row = maker.row(line, fields, start, grain)
         except _Bad as exc:
             yield Problem(name, line, str(exc))
             continue
@@ -416,70 +420,111 @@ def build_rows(rows: Iterator[_Raw], name: str, dims: Mapping[str, str]) -> Iter
         yield row
 
 
-def _row(
-    name: str,
-    line: int,
-    *,
-    fields: Mapping[str, Any],
-    fixed: Mapping[str, Any],
-    start: dt.datetime | None,
-    grain: Grain,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-) -> AggregateRow:
-    counts: dict[str, int] = {}
-    for key in COUNTS:
-        if key not in fields:
-            raise _Bad(f"missing field {key!r}")
-        counts[key] = _count(fields[key], key)
-    total = counts["measurement_count"]
-    for key in COUNTS:
-        if counts[key] > total:
-            raise _Bad(f"{key} {counts[key]} is more than measurement_count {total}")
-    if counts["ok_count"] + counts["anomaly_count"] > total:
-        raise _Bad(
-            f"ok_count + anomaly_count ({counts['ok_count']} + {counts['anomaly_count']}) is more than "
-            f"measurement_count {total}"
-        )
-    values: dict[str, Any] = {}
-    for key in DIMENSIONS:
-        present = key in fields
-        if present and key in fixed:
-            mine, theirs = _dimension(key, fields[key]), _dimension(key, fixed[key])
-            if mine != theirs:
-                raise _Bad(f"{key} {mine!r} contradicts the dimension {key}={fixed[key]}")
-            values[key] = mine
-        elif present:
-            values[key] = _dimension(key, fields[key])
-        elif key in fixed:
-            values[key] = _dimension(key, fixed[key])
+def _check_unknown(fields: Mapping[str, Any]) -> None:
+    unknown = sorted(k for k, v in fields.items() if k not in _KNOWN and v not in ("", None))
+    if unknown:
+        if _MEASUREMENT_KEYS & set(fields):
+            raise _Bad("a measurement, not an aggregation row")
+        raise _Bad(f"unknown axis {unknown[0]!r} (axes: {', '.join(sorted(_KNOWN - set(COUNTS)))})")
+
+
+class _Memo:
+    """A function of one hashable value, remembered: exports repeat the same days, countries, networks and
+    test names on every row, and normalising them once is most of the speed of reading."""
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+        self._known: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self._known[value]
+        except KeyError:
+            out = self._known[value] = self._fn(value)
+            return out
+        except TypeError:  # unhashable (a list where a value belongs): let the function say why
+            return self._fn(value)
+
+
+class _RowMaker:
+    def __init__(
+        self,
+        name: str,
+        fixed: Mapping[str, Any],
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+    ) -> None:
+        self.name = name
+        self.since = since
+        self.until = until
+        self.norm = {key: _Memo(functools.partial(_dimension, key)) for key in DIMENSIONS}
+        self.fixed = {key: self.norm[key](value) for key, value in fixed.items()}
+        self.raw_fixed = dict(fixed)
+        self.ends = _Memo(lambda sg: period_end(*sg))
+
+    def row(
+        self, line: int, fields: Mapping[str, Any], start: dt.datetime | None, grain: Grain
+    ) -> AggregateRow:
+        try:
+            anomaly = _count(fields["anomaly_count"], "anomaly_count")
+            confirmed = _count(fields["confirmed_count"], "confirmed_count")
+            failure = _count(fields["failure_count"], "failure_count")
+            total = _count(fields["measurement_count"], "measurement_count")
+            ok = _count(fields["ok_count"], "ok_count")
+        except KeyError as exc:
+            raise _Bad(f"missing field {exc.args[0]!r}") from None
+        if anomaly > total or confirmed > total or failure > total or ok > total:
+            key, value = max(
+                (
+                    ("anomaly_count", anomaly),
+                    ("confirmed_count", confirmed),
+                    ("failure_count", failure),
+                    ("ok_count", ok),
+                ),
+                key=lambda kv: kv[1],
+            )
+            raise _Bad(f"{key} {value} is more than measurement_count {total}")
+        if ok + anomaly > total:
+            raise _Bad(f"ok_count + anomaly_count ({ok} + {anomaly}) is more than measurement_count {total}")
+        values: dict[str, Any] = {}
+        fixed = self.fixed
+        for key in DIMENSIONS:
+            if key in fields:
+                mine = self.norm[key](fields[key])
+                if key in fixed and mine != fixed[key]:
+                    raise _Bad(f"{key} {mine!r} contradicts the dimension {key}={self.raw_fixed[key]}")
+                values[key] = mine
+            else:
+                values[key] = fixed.get(key)
+        for key in ("probe_cc", "test_name"):
+            if not values[key]:
+                raise _Bad(f"missing dimension {key}: not in the row, and not given (--dimension {key}=…)")
+        if start is None:
+            assert self.since is not None and self.until is not None  # checked when the row was read
+            if self.since >= self.until:
+                raise _Bad("since is not before until")
+            grain, begin, end = Grain.RANGE, self.since, self.until
         else:
-            values[key] = None
-    for key in ("probe_cc", "test_name"):
-        if not values[key]:
-            raise _Bad(f"missing dimension {key}: not in the row, and not given (--dimension {key}=…)")
-    if start is None:
-        assert since is not None and until is not None  # checked when the row was read
-        if since >= until:
-            raise _Bad("since is not before until")
-        grain, begin, end = Grain.RANGE, since, until
-    else:
-        begin, end = start, period_end(start, grain)
-    return AggregateRow(
-        file=name,
-        line=line,
-        grain=grain,
-        start=begin,
-        end=end,
-        probe_cc=values["probe_cc"],
-        test_name=values["test_name"],
-        probe_asn=values["probe_asn"],
-        domain=values["domain"],
-        input=values["input"],
-        category_code=values["category_code"],
-        blocking_type=values["blocking_type"],
-        **counts,
-    )
+            begin, end = start, self.ends((start, grain))
+        return AggregateRow(
+            file=self.name,
+            line=line,
+            grain=grain,
+            start=begin,
+            end=end,
+            probe_cc=values["probe_cc"],
+            test_name=values["test_name"],
+            probe_asn=values["probe_asn"],
+            domain=values["domain"],
+            input=values["input"],
+            category_code=values["category_code"],
+            blocking_type=values["blocking_type"],
+            anomaly_count=anomaly,
+            confirmed_count=confirmed,
+            failure_count=failure,
+            measurement_count=total,
+            ok_count=ok,
+        )
 
 
 def _dimension(key: str, value: Any) -> Any:

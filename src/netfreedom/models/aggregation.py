@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 # The count columns of an OONI aggregation row, in the API's order.
 COUNTS = ("anomaly_count", "confirmed_count", "failure_count", "measurement_count", "ok_count")
@@ -117,8 +118,7 @@ def layer_of(bound: set[str] | frozenset[str]) -> str:
     return ",".join(d for d in OPTIONAL if d in bound)
 
 
-@dataclass(frozen=True, slots=True)
-class AggregateRow:
+class AggregateRow(msgspec.Struct, frozen=True, kw_only=True):
     """One validated aggregation row.  Unbound optional dimensions are None; a bound one whose value was
     empty is '' (``probe_asn`` 0).  ``start``/``end`` (UTC, end exclusive) are the period it counts."""
 

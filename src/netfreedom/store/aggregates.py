@@ -1,7 +1,7 @@
 """The ``aggregates`` table: OONI aggregation rows, one per cell, with their grain and source.
 
-A cell is identified by its country, test, layer (which optional dimensions are bound), grain, period and
-dimension values (``cell``, a digest of them).  Adding a row whose cell is stored already changes nothing
+A cell is identified by its country, test, grain, period and optional dimension values (``KEY``), NULL (not
+broken down by it) told apart from any value.  Adding a row whose cell is stored already changes nothing
 when the counts are equal (a duplicate) and replaces the counts when they differ (``updated``: OONI's
 figures for recent days grow as late measurements arrive); re-ingesting a file therefore adds nothing.
 Which rows a consumer reads (one layer per country and test; raw verdicts win) is defined once, in
@@ -16,11 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from netfreedom.models.aggregation import COUNTS, AggregateRow
+from netfreedom.models.aggregation import COUNTS, OPTIONAL, AggregateRow
 
 TABLE = "aggregates"
 COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
-    ("cell", pa.string(), "VARCHAR NOT NULL"),
     ("probe_cc", pa.string(), "VARCHAR NOT NULL"),
     ("test_name", pa.string(), "VARCHAR NOT NULL"),
     ("layer", pa.string(), "VARCHAR NOT NULL"),
@@ -37,55 +36,59 @@ COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("source_line", pa.int64(), "BIGINT NOT NULL"),
     ("ingested", pa.timestamp("us", tz="UTC"), "TIMESTAMPTZ NOT NULL"),
 )
-SCHEMA = pa.schema([pa.field(n, t) for n, t, _ in COLUMNS])
 DDL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (\n    "
     + ",\n    ".join(f"{n} {sql}" for n, _, sql in COLUMNS)
     + "\n)"
 )
-_SEP = "\x1f"
-
-
-def cell_key(row: AggregateRow) -> str:
-    """The identity of a row's cell (not a digest: DuckDB hashes it for the join)."""
-    parts = [
-        row.probe_cc,
-        row.test_name,
-        row.grain.value,
-        row.start.isoformat(),
-        row.end.isoformat(),
-        *("\x00" if v is None else str(v) for v in _optional(row)),
-    ]
-    return _SEP.join(parts)
-
-
-def _optional(row: AggregateRow) -> tuple[Any, ...]:
-    return (row.probe_asn, row.domain, row.input, row.category_code, row.blocking_type)
+# The identity of a cell.  NULL (not broken down by that dimension) is a value of its own here.
+KEY = (
+    "probe_cc",
+    "test_name",
+    "grain",
+    "period_start",
+    "period_end",
+    "probe_asn",
+    "domain",
+    "input",
+    "category_code",
+    "blocking_type",
+)
+_SAME_CELL = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in KEY)
+_LAYER = "concat_ws(',', " + ", ".join(f"CASE WHEN {d} IS NOT NULL THEN '{d}' END" for d in OPTIONAL) + ")"
+_IN = pa.schema([pa.field(n, t) for n, t, _ in COLUMNS if n != "layer"])
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def arrow_rows(rows: Sequence[AggregateRow], now: dt.datetime | None = None) -> pa.Table:
-    """The rows as an Arrow table in the table's layout."""
+    """The rows as an Arrow table in the table's layout, without ``layer`` (computed by the store)."""
     now = now or dt.datetime.now(dt.UTC)
-    cols: dict[str, list[Any]] = {n: [] for n, _, _ in COLUMNS}
-    for r in rows:
-        cols["cell"].append(cell_key(r))
-        cols["probe_cc"].append(r.probe_cc)
-        cols["test_name"].append(r.test_name)
-        cols["layer"].append(r.layer)
-        cols["grain"].append(r.grain.value)
-        cols["period_start"].append(r.start)
-        cols["period_end"].append(r.end)
-        cols["probe_asn"].append(r.probe_asn)
-        cols["domain"].append(r.domain)
-        cols["input"].append(r.input)
-        cols["category_code"].append(r.category_code)
-        cols["blocking_type"].append(r.blocking_type)
-        for c in COUNTS:
-            cols[c].append(getattr(r, c))
-        cols["source"].append(r.file)
-        cols["source_line"].append(r.line)
-        cols["ingested"].append(now)
-    return pa.table(cols, schema=SCHEMA)
+    micros: dict[dt.datetime, int] = {}  # periods repeat on every row of an export: convert each once
+
+    def us(when: dt.datetime) -> int:
+        found = micros.get(when)
+        if found is None:
+            found = micros[when] = (when - _EPOCH) // dt.timedelta(microseconds=1)
+        return found
+
+    stamp = pa.timestamp("us", tz="UTC")
+    cols: dict[str, Any] = {
+        "probe_cc": [r.probe_cc for r in rows],
+        "test_name": [r.test_name for r in rows],
+        "grain": [r.grain.value for r in rows],
+        "period_start": pa.array([us(r.start) for r in rows], pa.int64()).cast(stamp),
+        "period_end": pa.array([us(r.end) for r in rows], pa.int64()).cast(stamp),
+        "probe_asn": [r.probe_asn for r in rows],
+        "domain": [r.domain for r in rows],
+        "input": [r.input for r in rows],
+        "category_code": [r.category_code for r in rows],
+        "blocking_type": [r.blocking_type for r in rows],
+        **{c: [getattr(r, c) for r in rows] for c in COUNTS},
+        "source": [r.file for r in rows],
+        "source_line": [r.line for r in rows],
+        "ingested": pa.array([us(now)] * len(rows), pa.int64()).cast(stamp),
+    }
+    return pa.table(cols, schema=_IN)
 
 
 def add_rows(con: Any, rows: Sequence[AggregateRow]) -> tuple[int, int, int]:
@@ -96,24 +99,23 @@ def add_rows(con: Any, rows: Sequence[AggregateRow]) -> tuple[int, int, int]:
     table = arrow_rows(rows)
     con.register("_agg_in", table)
     same = " AND ".join(f"a.{c} = b.{c}" for c in COUNTS)
+    names = ", ".join(_LAYER + " AS layer" if n == "layer" else n for n, _, _ in COLUMNS)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _agg AS SELECT * FROM _agg_in "
-            "QUALIFY row_number() OVER (PARTITION BY cell ORDER BY source, source_line) = 1"
+            f"CREATE OR REPLACE TEMP TABLE _agg AS SELECT {names} FROM _agg_in "
+            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(KEY)} ORDER BY source, source_line) = 1"
         )
         changed_row = con.execute(
-            f"SELECT count(*) FROM _agg b JOIN {TABLE} a USING (cell) WHERE NOT ({same})"
+            f"SELECT count(*) FROM _agg b JOIN {TABLE} a ON {_SAME_CELL} WHERE NOT ({same})"
         ).fetchone()
         changed = int(changed_row[0]) if changed_row else 0
         if changed:
             sets = ", ".join(f"{c} = b.{c}" for c in (*COUNTS, "source", "source_line", "ingested"))
-            con.execute(
-                f"UPDATE {TABLE} AS a SET {sets} FROM _agg b WHERE a.cell = b.cell AND NOT ({same})"
-            )
+            con.execute(f"UPDATE {TABLE} AS a SET {sets} FROM _agg b WHERE {_SAME_CELL} AND NOT ({same})")
         before_row = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
         before = int(before_row[0]) if before_row else 0
-        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _agg b ANTI JOIN {TABLE} a USING (cell)")
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _agg b ANTI JOIN {TABLE} a ON {_SAME_CELL}")
         after_row = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
         added = (int(after_row[0]) if after_row else 0) - before
         con.execute("DROP TABLE _agg")
