@@ -70,7 +70,7 @@ def test_every_case_is_measured_once_in_ooni_format(lab: Lab, measured: dict[str
     for line in lines:
         env = msgspec.json.decode(line, type=Envelope)
         assert env.test_name == "web_connectivity" and env.software_name == "netfreedom"
-        assert env.data_format_version == "0.2.0" and env.test_version == "0.4.3"
+        assert env.data_format_version == "0.2.0" and env.test_version == "0.5.28"
         assert env.probe_cc == "BE" and env.probe_asn == "AS64496"
         assert STAMP.match(env.measurement_start_time or "") and STAMP.match(env.test_start_time or "")
         assert measurement_time(env) is not None
@@ -123,16 +123,16 @@ OWN = {
     "down": ("down", "tcp"),
     "tls": ("blocked", "tls"),
 }
-# expected lab verdict -> the probe's own `blocking` (web_connectivity 0.4 rules)
+# expected lab verdict -> the probe's own (blocking, accessible) (web_connectivity 0.5 classic rules)
 BLOCKING = {
-    "ok": False,
-    "dns": "dns",
-    "tcp": "tcp_ip",
-    "http-failure": "http-failure",
-    "http-diff": "http-diff",
-    "blockpage": "http-diff",
-    "down": "tcp_ip",  # 0.4 says tcp_ip whenever every connect failed; the own verdict knows better
-    "tls": "http-failure",
+    "ok": (False, True),
+    "dns": ("dns", False),
+    "tcp": ("tcp_ip", False),
+    "http-failure": ("http-failure", False),
+    "http-diff": ("http-diff", False),
+    "blockpage": ("http-diff", False),
+    "down": (False, False),  # down for the control too: not blocked (0.4 said tcp_ip here)
+    "tls": ("http-failure", False),
 }
 
 
@@ -146,8 +146,7 @@ def test_each_lab_case_gets_its_verdict(lab: Lab, measured: dict[str, Any]) -> N
         keys = measured["by_name"][case.name]["test_keys"]
         got = (verdict.outcome.value, verdict.layer.value if verdict.layer else None)
         assert got == OWN[case.expected], (case.name, verdict)
-        assert keys["blocking"] == BLOCKING[case.expected], case.name
-        assert keys["accessible"] is (case.expected == "ok"), case.name
+        assert (keys["blocking"], keys["accessible"]) == BLOCKING[case.expected], case.name
         # The probe's summary is the analysis' reproduction, by construction and in fact.
         assert (keys["blocking"], keys["accessible"]) == (verdict.blocking, verdict.accessible)
     reasons = {
@@ -232,3 +231,41 @@ def test_blockpage_is_confirmed_by_the_fingerprint_layer(measured: dict[str, Any
     # The injected 10.10.34.36 is the address of a known DNS blocking fingerprint (Iran, scope nat).
     assert confirmed.pop("dns-bogon") == ("blocked", True, "ooni.ir_10dot10_ipv4_1")
     assert not any(c for _, c, _ in confirmed.values()), confirmed
+
+
+def test_a_site_down_everywhere_is_down_in_the_file_in_analyze_and_in_the_run_summary(
+    lab: Lab, measured: dict[str, Any], tmp_path: Path
+) -> None:
+    """Nothing listens on the `down` case's address, for the probe and the control alike (connection
+    refused on both sides): the file says (blocking false, accessible false) — web_connectivity 0.5's
+    reading, not 0.4's `tcp_ip` false positive — `analyze` says down, and the run's summary counts what
+    `analyze` counts."""
+    down = measured["by_name"]["down"]
+    keys = down["test_keys"]
+    assert [t["status"]["failure"] for t in keys["tcp_connect"]] == ["connection_refused"]
+    [ep] = [f"{t['ip']}:{t['port']}" for t in keys["tcp_connect"]]
+    assert keys["control"]["tcp_connect"][ep]["failure"] == "connection_refused_error"
+    assert (keys["blocking"], keys["accessible"]) == (False, False)
+    assert down["test_version"] == "0.5.28"
+    out = tmp_path / "verdicts.jsonl"
+    args = ["analyze", str(measured["out"]), "--output", str(out), "--no-fingerprints", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "netfreedom", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    verdicts = [json.loads(line) for line in out.read_text().splitlines()]
+    by_input = {v.get("input"): v for v in verdicts}
+    assert by_input[down["input"]]["outcome"] == "down"
+    # No measurement of the run reports blocking where analyze does not see it blocked.
+    for m in measured["by_name"].values():
+        if isinstance(m["test_keys"]["blocking"], str):
+            assert by_input[m["input"]]["outcome"] == "blocked", m["input"]
+    # The run's summary line is analyze's count of the same file.
+    outcomes = json.loads(done.stdout)["outcomes"]
+    expected = "  ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+    assert f"  {expected}  (as `netfreedom analyze` reads them" in measured["stderr"]
+    assert "blocking reported" not in measured["stderr"]

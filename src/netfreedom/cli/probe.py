@@ -120,7 +120,7 @@ def run(
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per network step.")] = 10.0,
     body_cap: Annotated[
         int, typer.Option("--body-cap", min=1024, help="Bytes of body kept per response.")
-    ] = 131072,
+    ] = 524288,  # measure.BODY_CAP, the 0.5 probe's cap (not imported: the CLI loads the probe lazily)
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept the risk notice without asking.")] = False,
     ca_file: Annotated[
         Path | None,
@@ -133,6 +133,9 @@ def run(
 ) -> None:
     """Measure URLs with web_connectivity and write OONI-format measurements."""
     import asyncio
+    from collections import Counter
+
+    import msgspec
 
     from netfreedom.extras import require
 
@@ -140,6 +143,7 @@ def run(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from netfreedom.analysis import analyze_line
     from netfreedom.probe.measure import ProbeSettings
     from netfreedom.probe.runner import Vantage
     from netfreedom.probe.runner import run as run_probe
@@ -170,7 +174,7 @@ def run(
         raise InputError("CA file does not exist", file=str(ca_file))
     confirm_risk(yes)
     console = make_console(stderr=True)
-    blocked = 0
+    outcomes: Counter[str] = Counter()
     try:
         handle = output.open("wb")
     except OSError as exc:
@@ -189,17 +193,19 @@ def run(
         task = progress.add_task("probe", total=len(urls), last="")
 
         def done(m: dict[str, object]) -> None:
-            nonlocal blocked
-            keys = m.get("test_keys")
-            verdict = keys.get("blocking") if isinstance(keys, dict) else None
-            if isinstance(verdict, str):
-                blocked += 1
-            progress.update(task, advance=1, last=f"{m.get('input')} → {verdict}")
+            # Counted by the analysis `netfreedom analyze` runs (fingerprints aside), so the two agree.
+            verdict = analyze_line(msgspec.json.encode(m))
+            outcome = verdict.outcome.value if verdict is not None else "unreadable"
+            outcomes[outcome] += 1
+            progress.update(task, advance=1, last=f"{m.get('input')} → {outcome}")
 
         count = asyncio.run(
             run_probe(urls, settings, handle, vantage=Vantage(cc, asn), parallel=parallel, on_done=done)
         )
-    console.print(f"{count} measurements written to {output} ({blocked} with blocking reported)")
+    console.print(f"{count} measurements written to {output}")
+    if outcomes:
+        counts = "  ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        console.print(f"  {counts}  (as `netfreedom analyze` reads them, before blockpage fingerprints)")
 
 
 def register(app: typer.Typer) -> None:

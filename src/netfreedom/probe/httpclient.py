@@ -41,6 +41,17 @@ class Hop:
     body: bytes = b""
     truncated: bool = False
     t: float = 0.0
+    connected: bool = False  # TCP (and TLS for https) to ``address`` succeeded: any failure came after
+    tcp_connected: bool = False  # TCP to ``address`` succeeded (for https the handshake may then fail)
+
+
+@dataclass
+class _Progress:
+    """How far a hop got, kept outside it so a hop cut by its deadline still says where it was."""
+
+    address: str | None = None
+    tcp_connected: bool = False
+    connected: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +139,13 @@ async def _exchange(
 
 
 async def _one_hop(
-    url: str, dialer: Dialer, settings: FetchSettings, resolve: Resolve, addresses: list[str] | None
+    url: str,
+    dialer: Dialer,
+    settings: FetchSettings,
+    resolve: Resolve,
+    addresses: list[str] | None,
+    *,
+    progress: _Progress,
 ) -> Hop:
     parts = urlsplit(url)
     headers = settings.headers
@@ -161,11 +178,13 @@ async def _one_hop(
     address = None
     try:
         for ip in addrs:
-            address = endpoint(ip, port)
+            address = progress.address = endpoint(ip, port)
+            progress.tcp_connected = False
             tcp = await dialer.tcp(ip, port, keep=True)
             if tcp.conn is None:
                 failure = tcp.failure
                 continue
+            progress.tcp_connected = True
             conn = tcp.conn
             if scheme == "https":
                 tls = await dialer.tls(conn, address, host, settings.tls)
@@ -174,19 +193,32 @@ async def _one_hop(
                     continue
             break
         if conn is None:
-            return Hop(url, headers, failure, address, t=dialer.elapsed())
+            reached = progress.tcp_connected
+            return Hop(url, headers, failure, address, t=dialer.elapsed(), tcp_connected=reached)
+        progress.connected = True
         try:
             code, got, body, truncated, failure = await _exchange(
                 conn, request_target(parts), host_value, headers, settings.body_cap
             )
         except _Malformed as exc:
-            return Hop(url, headers, f"unknown_failure: {exc}", address, t=dialer.elapsed())
+            failed = f"unknown_failure: {exc}"
+            return Hop(url, headers, failed, address, t=dialer.elapsed(), connected=True, tcp_connected=True)
     finally:
         # Also on cancellation (the hop deadline): never leak a socket.
         if conn is not None:
             conn.close()
     return Hop(
-        url, headers, failure, address, code if code >= 0 else None, got, body, truncated, dialer.elapsed()
+        url,
+        headers,
+        failure,
+        address,
+        code if code >= 0 else None,
+        got,
+        body,
+        truncated,
+        dialer.elapsed(),
+        connected=True,
+        tcp_connected=True,
     )
 
 
@@ -201,11 +233,20 @@ async def fetch(
     hops: list[Hop] = []
     addresses = first_addresses
     while True:
+        progress = _Progress()
         try:
             async with asyncio.timeout(settings.timeout):
-                hop = await _one_hop(url, dialer, settings, resolve, addresses)
+                hop = await _one_hop(url, dialer, settings, resolve, addresses, progress=progress)
         except TimeoutError:
-            hop = Hop(url, settings.headers, GENERIC_TIMEOUT, t=dialer.elapsed())
+            hop = Hop(
+                url,
+                settings.headers,
+                GENERIC_TIMEOUT,
+                progress.address,
+                t=dialer.elapsed(),
+                connected=progress.connected,
+                tcp_connected=progress.tcp_connected,
+            )
         hops.append(hop)
         addresses = None
         if hop.failure is not None or hop.code not in REDIRECTS:

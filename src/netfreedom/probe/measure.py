@@ -1,9 +1,15 @@
-"""One web_connectivity measurement (test_keys in OONI's 0.4 layout) from the probe's vantage point.
+"""One web_connectivity measurement (test_keys in OONI's 0.5 layout) from the probe's vantage point.
 
 DNS with the system or an explicit resolver, the control request (in parallel with the probe's own
 connects), a TCP connect to every address, a TLS handshake with SNI on https, an SNI-blocking check when
 that handshake fails, and an HTTP(S) GET following redirects with a body cap.  Network trouble becomes
 failure strings in the keys; this module never raises for it.
+
+The 0.5 layout (ALGORITHMS.md §2): every lookup, connect, handshake and request carries the
+``transaction_id`` that ties them into endpoints and ``depth=N``/``fetch_body=true`` tags, so the 0.5
+"classic" analysis (``analysis.web_connectivity.v05_classic``) reads the measurement as it reads a
+probe-cli one.  The resolver the probe uses is its classic resolver: ``getaddrinfo`` (the system's) or
+``golang_net_resolver`` (an explicit one, as Go's own resolver speaks to the configured server).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from netfreedom.probe.failures import GENERIC_TIMEOUT, classify
 from netfreedom.probe.httpclient import FetchSettings, Hop, fetch, port_of
 from netfreedom.probe.netio import Dialer, TcpResult, TlsResult, tls_context
 
-BODY_CAP = 131072  # the 0.4 probe's cap; body_is_truncated = len >= cap
+BODY_CAP = 524288  # the 0.5 probe's cap; body_is_truncated = len >= cap
 # A control reply carries no bodies (lengths, titles, headers, a few dozen endpoints): a few kB.  1 MiB is far
 # above any real one and bounds what a hostile control can make the probe hold.
 MAX_CONTROL_REPLY = 1 << 20
@@ -62,6 +68,17 @@ def _body(data: bytes) -> str | dict[str, str]:
         return {"format": "base64", "data": base64.b64encode(data).decode("ascii")}
 
 
+# Transaction ids numbered as the 0.5 probe numbers them: classic lookups 10001+, cleartext endpoints 40001+,
+# TLS endpoints 50001+.
+DNS_TXID = 10001
+_ENDPOINT_TXID = {False: 40001, True: 50001}
+_ENGINES = {"system": "getaddrinfo", "udp": "golang_net_resolver"}
+
+
+def _depth(n: int, *, fetch_body: bool = False) -> list[str]:
+    return [f"depth={n}", "fetch_body=true"] if fetch_body else [f"depth={n}"]
+
+
 def _query(q: Query) -> dict[str, Any]:
     answers = []
     for a in q.answers:
@@ -70,7 +87,7 @@ def _query(q: Query) -> dict[str, Any]:
         answers.append(entry)
     return {
         "answers": answers or None,
-        "engine": q.engine,
+        "engine": _ENGINES.get(q.engine, q.engine),
         "failure": q.failure,
         "hostname": q.hostname,
         "query_type": q.query_type,
@@ -78,7 +95,8 @@ def _query(q: Query) -> dict[str, Any]:
         "resolver_hostname": None,
         "resolver_port": None,
         "t": round(q.t, 6),
-        "tags": None,
+        "tags": _depth(0),
+        "transaction_id": DNS_TXID,  # one lookup (A and AAAA together), as the 0.5 probe's
     }
 
 
@@ -137,6 +155,45 @@ def _tls(h: TlsResult) -> dict[str, Any]:
         "t": round(h.t, 6),
         "tags": None,
     }
+
+
+def _tcp(
+    ip: str, port: int, failure: str | None, t: float, txid: int, *, blocked: bool = False
+) -> dict[str, Any]:
+    return {
+        "ip": ip,
+        "port": port,
+        "status": {"blocked": blocked, "failure": failure, "success": failure is None},
+        "t": round(t, 6),
+        "tags": ["depth=0", "fetch_body=true"],
+        "transaction_id": txid,
+    }
+
+
+def _fetched_endpoint(hop: Hop, depth: int, txid: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The connect (and handshake) the fetch made itself for ``hop``, as endpoint entries."""
+    ip, _, port = (hop.address or "").rpartition(":")
+    ip = ip.strip("[]")
+    https = urlsplit(hop.url).scheme.lower() == "https"
+    tcp_failure = None if hop.tcp_connected else hop.failure
+    tcp = _tcp(ip, int(port) if port.isdigit() else 0, tcp_failure, hop.t, txid)
+    tcp["tags"] = _depth(depth, fetch_body=True)
+    if not https or not hop.tcp_connected:
+        return tcp, None
+    tls = {
+        "address": hop.address,
+        "server_name": urlsplit(hop.url).hostname or "",
+        "failure": None if hop.connected else hop.failure,
+        "cipher_suite": None,
+        "negotiated_protocol": None,
+        "tls_version": None,
+        "no_tls_verify": False,
+        "peer_certificates": [],
+        "t": round(hop.t, 6),
+        "tags": _depth(depth, fetch_body=True),
+        "transaction_id": txid,
+    }
+    return tcp, tls
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -283,21 +340,38 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
     )
 
     ctcp = (control or {}).get("tcp_connect") or {}
-    tcp_connect = []
-    for tcp, _, _ in connects:
+    txid = _ENDPOINT_TXID[https]
+    tcp_connect: list[dict[str, Any]] = []
+    tls_handshakes: list[dict[str, Any]] = []
+    working: dict[str, int] = {}  # endpoint -> txid, where TCP (and TLS for https) succeeded
+    measured = {endpoint(tcp.ip, tcp.port) for tcp, _, _ in connects}
+    for tcp, tls, _ in connects:
         key = endpoint(tcp.ip, tcp.port)
         centry = ctcp.get(key) if isinstance(ctcp, dict) else None
         blocked = isinstance(centry, dict) and centry.get("failure") is None and tcp.failure is not None
-        tcp_connect.append(
-            {
-                "ip": tcp.ip,
-                "port": tcp.port,
-                "status": {"blocked": blocked, "failure": tcp.failure, "success": tcp.failure is None},
-                "t": round(tcp.t, 6),
-                "tags": None,
-            }
-        )
-    requests = [_request(h) for h in reversed(hops)]  # newest first, as OONI does
+        tcp_connect.append(_tcp(tcp.ip, tcp.port, tcp.failure, tcp.t, txid, blocked=blocked))
+        if tls is not None:
+            tls_handshakes.append({**_tls(tls), "transaction_id": txid, "tags": _depth(0, fetch_body=True)})
+        if tcp.failure is None and (tls is None or tls.failure is None):
+            working.setdefault(key, txid)
+        txid += 1
+    oldest_first = []
+    for depth, hop in enumerate(hops):
+        entry = _request(hop)
+        known = working.get(hop.address or "") if depth == 0 else None
+        if known is None:
+            known, txid = txid, txid + 1
+            # A GET on a connection the connect step did not measure (a redirect's host): its own endpoint,
+            # as the 0.5 probe's.  A depth-0 GET where the connect step failed is left unattached: the
+            # connect step's failure is the observation, as the 0.5 probe never GETs on a failed connect.
+            if hop.address and (depth > 0 or (hop.address not in measured and hop.tcp_connected)):
+                tcp_connect_, tls_ = _fetched_endpoint(hop, depth, known)
+                tcp_connect.append(tcp_connect_)
+                if tls_ is not None:
+                    tls_handshakes.append(tls_)
+        entry["transaction_id"], entry["tags"] = known, _depth(depth)
+        oldest_first.append(entry)
+    requests = list(reversed(oldest_first))  # newest first, as OONI does
     keys: dict[str, Any] = {
         "agent": "redirect",
         "client_resolver": settings.resolver[0] if settings.resolver else None,
@@ -307,7 +381,7 @@ async def measure(url: str, settings: ProbeSettings, client: httpx.AsyncClient) 
         "queries": [_query(q) for q in queries],
         "dns_experiment_failure": dns_failure,
         "tcp_connect": tcp_connect,
-        "tls_handshakes": [_tls(tls) for _, tls, _ in connects if tls is not None] or None,
+        "tls_handshakes": tls_handshakes or None,
         "requests": requests,
         "http_experiment_failure": requests[0]["failure"] if requests else None,
         "control": control,

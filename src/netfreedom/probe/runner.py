@@ -20,10 +20,9 @@ import msgspec
 from netfreedom import __version__
 from netfreedom.probe.failures import scrub
 from netfreedom.probe.measure import ProbeSettings, measure
-from netfreedom.probe.summary import summarize
+from netfreedom.probe.summary import TEST_VERSION, summarize
 
 TEST_NAME = "web_connectivity"
-TEST_VERSION = "0.4.3"  # the layout and summary rules of OONI's web_connectivity 0.4 (ALGORITHMS.md §1)
 
 
 @dataclass(frozen=True)

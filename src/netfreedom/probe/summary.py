@@ -1,8 +1,11 @@
 """The probe's own summary keys (``blocking``, ``accessible``, ``dns_consistency``, ``*_match``, ...).
 
-They are computed by ``netfreedom.analysis.web_connectivity`` — the same code ``netfreedom analyze`` runs
-on any measurement — from the raw keys the probe just wrote (decoded through the shared test-keys model),
-so a probe result and its later analysis can never disagree.  Nothing here decides anything itself.
+The probe writes web_connectivity 0.5 (:data:`TEST_VERSION`): the newest rules netfreedom implements, the
+"classic" analysis of probe-cli 0.5.28, where a site down for the control too is ``blocking: false,
+accessible: false`` — not 0.4's ``tcp_ip`` false positive.  The keys are computed by
+``netfreedom.analysis.web_connectivity`` — the same code ``netfreedom analyze`` runs on any measurement —
+from the raw keys the probe just wrote (decoded through the shared test-keys model), so a probe result and
+its later analysis can never disagree.  Nothing here decides anything itself.
 """
 
 from __future__ import annotations
@@ -11,18 +14,21 @@ from typing import Any
 
 import msgspec
 
-from netfreedom.analysis.web_connectivity import analyze
-from netfreedom.analysis.web_connectivity.common import bytelen, url_host
-from netfreedom.analysis.web_connectivity.v04 import (
-    GoVariant,
+from netfreedom.analysis.web_connectivity import analyze, choose
+from netfreedom.analysis.web_connectivity.common import bytelen
+from netfreedom.analysis.web_connectivity.v05_classic import (
+    build,
+    classic_filter,
     dns_consistency,
-    dns_experiment_failure,
+    dns_metrics,
     http_matches,
-    probe_addresses,
 )
 from netfreedom.models.measurement import Envelope
 from netfreedom.models.registry import decode_test_keys
 from netfreedom.models.web_connectivity import WebConnectivityKeys
+
+TEST_VERSION = "0.5.28"
+"""web_connectivity 0.5.28: the classic analysis with every fix of its releases (ALGORITHMS.md §2.3)."""
 
 
 def summarize(measurement: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
@@ -31,20 +37,18 @@ def summarize(measurement: dict[str, Any], keys: dict[str, Any]) -> dict[str, An
     typed = decode_test_keys("web_connectivity", msgspec.json.encode(keys))
     if not isinstance(typed, WebConnectivityKeys):  # cannot happen for keys this probe wrote
         return {"blocking": None, "accessible": None}
+    fixes = choose(env, typed).fixes
     verdict = analyze(env, typed)
-    requests = typed.requests or []
-    first = requests[0] if requests else None
-    chttp = typed.control.http_request if typed.control is not None else None
-    status, body, headers, title = http_matches(first, chttp, GoVariant())
+    kept = classic_filter(build(typed, fixes), fixes)
+    status, body, headers, title = http_matches(typed, fixes)
     proportion = 0.0
-    if first is not None and first.response is not None and chttp is not None:
-        mine, theirs = bytelen(first.response.body), chttp.body_length or 0
-        if mine > 0 and theirs > 0 and not first.response.body_is_truncated:
-            proportion = min(mine, theirs) / max(mine, theirs)
-    host = url_host(env.input if isinstance(env.input, str) else None)
-    pfailure = dns_experiment_failure(typed)
+    final = next((o for o in kept.eps if o.final and o.c_http is not None and o.response is not None), None)
+    if final is not None and final.response is not None:
+        mine = bytelen(final.response.body)
+        if mine > 0 and final.c_len > 0 and not final.trunc:
+            proportion = min(mine, final.c_len) / max(mine, final.c_len)
     return {
-        "dns_consistency": dns_consistency(typed, host, pfailure, probe_addresses(typed)),
+        "dns_consistency": dns_consistency(typed, dns_metrics(typed, kept, fixes), fixes),
         "body_length_match": body,
         "body_proportion": proportion,
         "status_code_match": status,
