@@ -15,10 +15,17 @@ def test_public_surface_is_pinned() -> None:
         "ConfigError",
         "FetchError",
         "InputError",
+        "MissingExtraError",
         "NetfreedomError",
+        "Store",
         "StoreError",
+        "Verdict",
         "__version__",
+        "analyze",
+        "open",
     ]
+    assert all(getattr(netfreedom, name) is not None for name in netfreedom.__all__)
+    assert netfreedom.Verdict is Verdict
 
 
 def test_cli_help_runs() -> None:

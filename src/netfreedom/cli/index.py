@@ -50,6 +50,39 @@ def _flat(row: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _num(v: float | None) -> float | int | None:
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else v
+
+
+def _rows(table: Any, flags: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """Plain rows (country, iso2, each category, total, status, rank, change, interval, rank_interval,
+    flags) from the API's ``index`` and ``flags`` tables, and the category codes."""
+    names = table.schema.names
+    cats = names[names.index("country") + 1 : names.index("total")]
+    by_country: dict[str, list[dict[str, str]]] = {}
+    for f in flags.to_pylist():
+        by_country.setdefault(f["iso2"], []).append(
+            {"kind": f["kind"], "code": f["code"] or "", "message": f["message"]}
+        )
+    out = []
+    for c in table.to_pylist():
+        row: dict[str, Any] = {"country": c["country"], "iso2": c["iso2"]}
+        row.update({code: _num(c[code]) for code in cats})
+        row.update(
+            total=_num(c["total"]),
+            status=c["status"],
+            rank=c["rank"],
+            change=_num(c["change"]),
+            interval=[_num(c["total_low"]), _num(c["total_high"])] if c["total_low"] is not None else None,
+            rank_interval=[c["rank_low"], c["rank_high"]] if c["rank_low"] is not None else None,
+            flags=by_country.get(c["iso2"], []),
+        )
+        out.append(row)
+    return out, cats
+
+
 def register(app: typer.Typer) -> None:
     index_app = typer.Typer(
         help="The index: import published scores, build from methodology + scores + evidence, show.",
@@ -170,11 +203,14 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
     ) -> None:
         """Print the stored index: country, iso2, categories, total, status, rank, change, interval, flags."""
-        from netfreedom.pipeline.index import load, rows
+        import netfreedom
 
-        result = load(db, year)
-        data = rows(result)
-        cats = [c.code for c in result.countries[0].categories] if result.countries else []
+        with netfreedom.open(db) as store:  # the Python API's tables: one way to read an index
+            table = store.index(year)
+            flags = store.flags(year)
+        data, cats = _rows(table, flags)
+        first = table.slice(0, 1).to_pylist()
+        methodology, scale = (first[0]["methodology_id"], first[0]["scale"]) if first else ("", "")
         columns = [
             "country",
             "iso2",
@@ -188,12 +224,7 @@ def register(app: typer.Typer) -> None:
             "flags",
         ]
         if fmt is Format.JSON:
-            doc = {
-                "year": result.year,
-                "methodology": result.methodology_id,
-                "scale": result.scale.value,
-                "countries": data,
-            }
+            doc = {"year": year, "methodology": methodology, "scale": scale, "countries": data}
             sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
             return
         flat = [_flat(r) for r in data]
@@ -209,15 +240,13 @@ def register(app: typer.Typer) -> None:
 
         from ._console import make_console
 
-        table = Table(
-            title=f"Index {result.year} ({result.methodology_id}, {result.scale.value})", title_justify="left"
-        )
+        shown = Table(title=f"Index {year} ({methodology}, {scale})", title_justify="left")
         numeric = {*cats, "total", "rank", "change"}
         for col in columns:
-            table.add_column(col, justify="right" if col in numeric else "left", overflow="fold")
+            shown.add_column(col, justify="right" if col in numeric else "left", overflow="fold")
         for r in flat:
-            table.add_row(*(escape(r.get(c, "")) for c in columns))
+            shown.add_row(*(escape(r.get(c, "")) for c in columns))
         out = make_console()
         if out.is_terminal:
             out.width = max(120, out.width)
-        out.print(table)
+        out.print(shown)

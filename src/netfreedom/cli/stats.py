@@ -32,11 +32,11 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
         from rich.table import Table
 
-        from netfreedom.store import open_store
+        import netfreedom
 
         from ._console import make_console
 
-        with open_store(db, read_only=True) as store:
+        with netfreedom.open(db) as store:
             s = store.stats()
         groups = {
             "by_test_name": s.by_test_name,
