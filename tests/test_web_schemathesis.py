@@ -1,4 +1,8 @@
-"""Property-based run of the API against its own OpenAPI document: no input may cause a server error."""
+"""Property-based run of the API against its own OpenAPI document, with every schemathesis check: no input
+may cause a server error, and every answer (status, content type, headers, body, the 405s' Allow) conforms
+to the document.  A schema-valid request is accepted, except for the one rule between two parameters a
+JSON schema cannot state (``since`` after ``until`` is a 422, documented on ``until``) and OONI's
+aggregation, whose comma-separated lists are checked item by item."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import duckdb
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
 from netfreedom.report.aggregate import refresh_cube
@@ -41,5 +45,13 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 @pytest.mark.filterwarnings("ignore")
-def test_no_server_errors(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=[not_a_server_error])
+def test_no_server_errors_and_full_conformance(case: schemathesis.Case) -> None:
+    response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    meta = case.meta
+    query = case.query or {}
+    # OONI's aggregation takes comma-separated lists checked item by item (report.ooni), which its schema
+    # states only as strings: a 422 there is the documented check, not a conformance failure.
+    ooni = case.operation.path == "/api/v1/aggregation"
+    if meta is not None and not meta.generation.mode.is_negative and response.status_code == 422 and not ooni:
+        since, until = query.get("since"), query.get("until")
+        assert since and until and str(since) > str(until), (query, response.text)

@@ -36,6 +36,7 @@ from netfreedom.models.aggregation import (
     canonical_test,
     layer_sql,
 )
+from netfreedom.models.days import in_range
 from netfreedom.report.tabular import to_csv
 
 PARAMETERS = frozenset(
@@ -151,9 +152,11 @@ def _value(key: str, text: str) -> Any:
 def _time(key: str, text: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text.replace(" ", "T", 1) if len(text) > 10 else text)
-    except ValueError:
-        raise InputError(f"{key}: {text!r} is not a date (YYYY-MM-DD) or date-time") from None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+        when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
+        raise InputError(f"{key}: {text[:40]!r} is not a date (YYYY-MM-DD) or date-time") from None
+    in_range(when.date(), key)  # the one supported range of days (models.days)
+    return when
 
 
 def _midnight(when: dt.datetime | None) -> bool:

@@ -2,8 +2,10 @@
 
 Every request gets its own DuckDB cursor on one read-only connection (cursors are safe across threads) and
 a deadline: a query still running after ``query_timeout`` seconds is interrupted and answered with 503.
-Page sizes are bounded.  Errors are JSON ``{"error": message}`` — never a stack trace — and every response
-carries a Content-Security-Policy, so even a measured URL rendered by a client cannot run script from here.
+Page sizes are bounded.  Errors are JSON ``{"error": message}`` (the ``Error`` schema) — never a stack
+trace — and every response, errors included, carries a Content-Security-Policy, so even a measured URL
+rendered by a client cannot run script from here (``web.security``, which also answers ``HEAD``).  Days are
+``YYYY-MM-DD`` in one supported range (``models.days``); anything else is a 422.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netfreedom import __version__
 from netfreedom.errors import InputError, StoreError
+from netfreedom.models.days import DAY_PATTERN, FIRST_DAY, LAST_DAY, day_range
 from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, EventKind, event_record
 from netfreedom.report.aggregate import Axis, Filters, Table, aggregate, cube_is_fresh, measurements
 from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
@@ -32,17 +36,55 @@ from netfreedom.report.model import has_table, load_flags, load_index, load_scor
 from netfreedom.report.ooni import OoniQuery, ooni_aggregation, ooni_csv, ooni_json
 from netfreedom.report.tabular import to_csv
 from netfreedom.store.events import select_events
+from netfreedom.web.security import SecureResponses
 
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
 T = TypeVar("T")
 
 Format = Literal["json", "csv"]
 CC = Annotated[str, PathParam(pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2 country code")]
+_RANGE = f"YYYY-MM-DD, {FIRST_DAY}..{LAST_DAY}"
+_DAY = {"format": "date"}
+Since = Annotated[
+    str | None,
+    Query(pattern=DAY_PATTERN, json_schema_extra=_DAY, description=f"first day (UTC), inclusive; {_RANGE}"),
+]
+Until = Annotated[
+    str | None,
+    Query(
+        pattern=DAY_PATTERN,
+        json_schema_extra=_DAY,
+        description=f"last day (UTC), inclusive; {_RANGE}; not before since (else 422)",
+    ),
+]
+
+
+class Error(BaseModel):
+    """Every error answer: a message for a person, never a stack trace."""
+
+    error: str
+
+
+_ERROR = {"model": Error, "description": "Error (JSON)"}
+# Documented on every operation: what the API answers besides a 200.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {**_ERROR, "description": "Not found"},
+    422: {**_ERROR, "description": "Invalid parameters"},
+    500: {**_ERROR, "description": "Internal error"},
+    503: {**_ERROR, "description": "Busy, or the store cannot answer yet"},
+}
+# Operations with ``format=csv``: their 200 is JSON or CSV.
+TABULAR: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV (format=csv)"}
+}
+
+
+def _days(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
+    try:
+        return day_range(since, until)
+    except InputError as exc:
+        raise HTTPException(422, exc.reason) from exc
 
 
 class _Filters:
@@ -52,18 +94,16 @@ class _Filters:
         self,
         *,
         probe_cc: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
-        probe_asn: Annotated[str | None, Query(pattern=r"^(AS|as)?[0-9]{1,10}$")] = None,
+        # At most 9 digits: every ASN fits the cube's INTEGER column (the schema says so, not a later 422).
+        probe_asn: Annotated[str | None, Query(pattern=r"^(AS|as)?[0-9]{1,9}$")] = None,
         domain: Annotated[str | None, Query(max_length=253, pattern=r"^[A-Za-z0-9._:\[\]-]+$")] = None,
         category: Annotated[str | None, Query(pattern=r"^[A-Za-z_]{2,12}$")] = None,
         test_name: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
-        since: Annotated[dt.date | None, Query(description="first day (UTC), inclusive")] = None,
-        until: Annotated[dt.date | None, Query(description="last day (UTC), inclusive")] = None,
+        since: Since = None,
+        until: Until = None,
     ) -> None:
-        if probe_asn is not None and int(probe_asn.upper().removeprefix("AS")) > 2**31 - 1:
-            raise HTTPException(422, "probe_asn out of range")
-        if since and until and since > until:
-            raise HTTPException(422, "since is after until")
-        self.value = Filters(probe_cc, probe_asn, domain, category, test_name, since, until)
+        first, last = _days(since, until)
+        self.value = Filters(probe_cc, probe_asn, domain, category, test_name, first, last)
 
 
 def _csv(table: Table) -> Response:
@@ -97,7 +137,9 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         "Every list endpoint answers JSON or, with `format=csv`, CSV.",
         docs_url=None,  # the interactive docs load scripts from a CDN; /openapi.json is the reference
         redoc_url=None,
+        responses=ERRORS,
     )
+    app.add_middleware(SecureResponses)
 
     @contextmanager
     def cursor() -> Iterator[Any]:
@@ -124,17 +166,10 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         if not has_table(cur, "report_facts") or (has_table(cur, "verdicts") and not cube_is_fresh(cur)):
             raise HTTPException(503, "the aggregation tables are missing or stale: run `netfreedom build`")
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
-
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        # exc.headers: a 405's Allow (web.security adds HEAD to it).
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -144,11 +179,7 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         return JSONResponse({"error": "; ".join(parts) or "invalid request"}, status_code=422)
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": "internal error"}, status_code=500)
-
-    @app.get("/api/v1/index", summary="The ranking of one edition")
+    @app.get("/api/v1/index", summary="The ranking of one edition", responses=TABULAR)
     def index(
         year: Annotated[
             int | None, Query(ge=1900, le=2999, description="edition; default the latest")
@@ -203,7 +234,11 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         )
         return _respond(table, format, year=y, editions=sorted(data.editions))
 
-    @app.get("/api/v1/countries", summary="Countries with an index score or measurement evidence")
+    @app.get(
+        "/api/v1/countries",
+        summary="Countries with an index score or measurement evidence",
+        responses=TABULAR,
+    )
     def countries(format: Format = "json") -> Response:
         def load(cur: Any) -> Table:
             data = load_index(cur)
@@ -260,6 +295,7 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         description="Parameters and answer as OONI's `/api/v1/aggregation`; unknown parameters are a 422. "
         "Verdicts count as: ok → ok_count, blocked → anomaly_count, confirmed → confirmed_count, "
         "down and inconclusive → failure_count (docs/report.md).",
+        responses=TABULAR,
     )
     def ooni_aggregation_api(
         request: Request,
@@ -306,7 +342,7 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             return Response(ooni_csv(query, rows), media_type="text/csv; charset=utf-8", headers=extra)
         return JSONResponse(ooni_json(query, rows), headers=extra)
 
-    @app.get("/api/v1/counts", summary="netfreedom's verdict counts by up to two axes")
+    @app.get("/api/v1/counts", summary="netfreedom's verdict counts by up to two axes", responses=TABULAR)
     def counts(
         filters: Annotated[_Filters, Depends()],
         axis_x: Axis | None = None,
@@ -319,7 +355,11 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
 
         return _respond(run(load), format)
 
-    @app.get("/api/v1/measurements", summary="Verdicts of single measurements, newest first, paged")
+    @app.get(
+        "/api/v1/measurements",
+        summary="Verdicts of single measurements, newest first, paged",
+        responses=TABULAR,
+    )
     def list_measurements(
         filters: Annotated[_Filters, Depends()],
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -348,6 +388,7 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
 
     @app.get(
         "/api/v1/events",
+        responses=TABULAR,
         summary="Shutdowns, throttling and service blocking: curated and detected events",
         description="Events of a country and period, by country and start day.  An event is in "
         "`since`..`until` (both days inclusive) when it starts on or before `until` and its last day is on "
@@ -360,19 +401,18 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         country: Annotated[
             str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2 country code")
         ] = None,
-        since: Annotated[dt.date | None, Query(description="first day (UTC), inclusive")] = None,
-        until: Annotated[dt.date | None, Query(description="last day (UTC), inclusive")] = None,
+        since: Since = None,
+        until: Until = None,
         kind: EventKind | None = None,
         source: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
         detected: bool | None = None,
         format: Format = "json",
     ) -> Response:
-        if since and until and since > until:
-            raise HTTPException(422, "since is after until")
+        first, last = _days(since, until)
         filters = EventFilters(
             country=country.upper() if country else None,
-            since=since,
-            until=until,
+            since=first,
+            until=last,
             kind=kind,
             source=source,
             detected=detected,
