@@ -24,6 +24,7 @@ from netfreedom import __version__
 from netfreedom.errors import StoreError
 from netfreedom.report import charts
 from netfreedom.report.aggregate import FACTS, cube_is_fresh
+from netfreedom.report.events_view import events_context
 from netfreedom.report.evidence_view import Evidence, countries_with_evidence, country_evidence
 from netfreedom.report.geo import WorldMap
 from netfreedom.report.model import IndexData, Ranked, has_table, load_flags, load_index, load_scores
@@ -263,6 +264,7 @@ def _country_page(
             evidence=evidence,
             history_svg=charts.history(hist) if len(hist) > 1 else None,
             timeline_svg=charts.timeline(evidence.months) if evidence else None,
+            **events_context(con, cc, [m.month for m in evidence.months] if evidence else None),
         )
         .encode()
     )
