@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
 import pytest
 
 from netfreedom.events.detect import (
@@ -24,6 +23,7 @@ from netfreedom.events.detect import (
 )
 from netfreedom.events.evaluate import matches, score
 from netfreedom.events.synthetic import SyntheticConfig, generate
+from netfreedom.models.aggregation import AggregateRow, Grain
 from netfreedom.models.event import Event, EventFilters, EventKind, EventScope
 from netfreedom.pipeline.events import detect_events, import_events
 from netfreedom.pipeline.ingest import ingest
@@ -189,23 +189,29 @@ def test_detect_over_raw_measurements_and_aggregates(tmp_path: Path) -> None:
         rows = []
         for i, d in enumerate(days):
             for cc, n in (("SD", 5 if 30 <= i <= 32 else 400), ("IQ", 999)):
+                start = dt.datetime.combine(d, dt.time(), dt.UTC)
                 rows.append(
-                    {
-                        "probe_cc": cc,
-                        "test_name": "web_connectivity",
-                        "grain": "day",
-                        "period_start": dt.datetime.combine(d, dt.time(), dt.UTC),
-                        "probe_asn": None,
-                        "domain": None,
-                        "input": None,
-                        "category_code": None,
-                        "blocking_type": None,
-                        "measurement_count": n,
-                        "anomaly_count": 0,
-                        "failure_count": 0,
-                    }
+                    AggregateRow(
+                        file="agg.json",
+                        line=i + 1,
+                        grain=Grain.DAY,
+                        start=start,
+                        end=start + dt.timedelta(days=1),
+                        probe_cc=cc,
+                        test_name="web_connectivity",
+                        probe_asn=None,
+                        domain=None,
+                        input=None,
+                        category_code=None,
+                        blocking_type=None,
+                        anomaly_count=0,
+                        confirmed_count=0,
+                        failure_count=0,
+                        measurement_count=n,
+                        ok_count=n,
+                    )
                 )
-        store.write_table("aggregates", pa.Table.from_pylist(rows))
+        store.add_aggregates(rows)
         csv = tmp_path / "curated.csv"
         csv.write_text(
             "country,start_date,end_date,shutdown_type\n"

@@ -249,18 +249,23 @@ def _has_table(store: Store, name: str) -> bool:
 
 
 def _aggregate_counts(store: Store, since: dt.date | None, until: dt.date | None) -> dict[Any, Day]:
-    """(cc, None, day) → counts from OONI's daily aggregates (the country × test × day rows: no network,
-    domain, input, category or blocking type bound); tested = measurements − failures, blocked = anomalies."""
+    """(cc, None, day) → counts from OONI's aggregates of daily (or hourly) grain, in the layer a consumer
+    reads (``models.aggregation.layer_sql``: per country and test, the most complete set of rows; summing a
+    layer gives the country's totals); tested = measurements − failures, blocked = anomalies.  Raw
+    measurements are not used to shadow rows here: ``daily_series`` does it by span."""
+    from netfreedom.models.aggregation import layer_sql
+
     if not _has_table(store, "aggregates"):
         return {}
     where, params = _where_days("period_start", since, until)
     tests = ", ".join(f"'{t}'" for t in SPIKE_TESTS)
+    picked = layer_sql(where=f"grain IN ('day', 'hour') AND {where}")
     rows = store.query(
+        f"WITH picked AS ({picked}) "
         "SELECT probe_cc, CAST(period_start AS DATE) AS day, sum(measurement_count) AS n, "
         f"sum(CASE WHEN test_name IN ({tests}) THEN measurement_count - failure_count ELSE 0 END) AS tested, "
         f"sum(CASE WHEN test_name IN ({tests}) THEN anomaly_count ELSE 0 END) AS blocked "
-        f"FROM aggregates WHERE grain = 'day' AND {_CC} AND probe_asn IS NULL AND domain IS NULL "
-        f"AND input IS NULL AND category_code IS NULL AND blocking_type IS NULL AND {where} GROUP BY ALL",
+        f"FROM picked WHERE {_CC} GROUP BY ALL",
         params,
     ).to_pylist()
     return {
