@@ -115,3 +115,35 @@ def test_init_writes_a_project_that_loads(tmp_path: Path) -> None:
     assert (tmp_path / "p" / "scores").is_dir()
     with pytest.raises(ConfigError, match="already exists"):
         write_starter(tmp_path / "p", title="x", year=2024)
+
+
+def test_project_aggregates_are_ingested(tmp_path: Path) -> None:
+    from netfreedom.fetch import Fetcher
+    from netfreedom.pipeline.build import _ingest
+    from netfreedom.store import open_store
+
+    folder = DATA / "ooni" / "aggregation"
+    (tmp_path / "netfreedom.toml").write_text(
+        "years = [2025]\n[index]\nscores = ['s']\n"
+        f"[[aggregates]]\npath = '{folder / 'IQ_signal_day-asn.csv'}'\n"
+        "dimensions = { probe_cc = 'IQ', test_name = 'signal' }\n"
+        f"[[aggregates]]\npath = '{folder / 'IE_signal_day.csv'}'\n"
+        "dimensions = { probe_cc = 'IE', test_name = 'signal' }\n"
+    )
+    project = load_project(tmp_path)
+    fetcher = Fetcher(cache_dir=tmp_path / "cache")
+    with open_store(tmp_path / "s.duckdb") as store:
+        first = _ingest(project, store, fetcher, lambda step, message: None)
+        second = _ingest(project, store, fetcher, lambda step, message: None)
+        rows = store.query("SELECT probe_cc, count(*) AS n FROM aggregates GROUP BY 1 ORDER BY 1").to_pylist()
+    assert first.changed and "253 aggregation rows new or updated" in first.detail
+    assert not second.changed and "0 aggregation rows" in second.detail
+    assert rows == [{"probe_cc": "IE", "n": 30}, {"probe_cc": "IQ", "n": 223}]
+    for bad, message in (
+        ("[[aggregates]]\nurl = 'https://example.org/x'\n", "not an aggregation API URL"),
+        ("[[aggregates]]\npath = 'x'\ndimensions = { country = 'IQ' }\n", "not a dimension"),
+        ("[[aggregates]]\n", "exactly one of `path` or `url`"),
+    ):
+        (tmp_path / "netfreedom.toml").write_text("years = [2025]\n[index]\nscores = ['s']\n" + bad)
+        with pytest.raises(ConfigError, match=message):
+            load_project(tmp_path)

@@ -91,6 +91,14 @@ def _verdicts_signature(store: Any) -> str:
     return f"{table.column('n')[0].as_py()}:{table.column('h')[0].as_py()}"
 
 
+def _aggregates_signature(store: Any) -> str:
+    table = store.query(
+        "SELECT count(*) AS n, coalesce(sum(hash(probe_cc, test_name, grain, period_start, probe_asn, "
+        "domain, input, measurement_count, anomaly_count, confirmed_count)), 0) AS h FROM aggregates"
+    )
+    return f"{table.column('n')[0].as_py()}:{table.column('h')[0].as_py()}"
+
+
 def _source_spec(project: Project, i: int) -> str:
     src = project.sources[i]
     if src.url is not None:
@@ -99,6 +107,17 @@ def _source_spec(project: Project, i: int) -> str:
     path = project.path(src.path)
     if not path.exists():
         raise ConfigError(f"sources #{i + 1}: {path} does not exist", file=str(Path(project.root)))
+    return str(path)
+
+
+def _aggregate_spec(project: Project, i: int) -> str:
+    agg = project.aggregates[i]
+    if agg.url is not None:
+        return agg.url
+    assert agg.path is not None
+    path = project.path(agg.path)
+    if not path.exists():
+        raise ConfigError(f"aggregates #{i + 1}: {path} does not exist", file=str(Path(project.root)))
     return str(path)
 
 
@@ -124,10 +143,20 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
         if summary.files == 0 and not summary.errors:
             # Said aloud: an archive prefix or filter that matches nothing otherwise looks like "up to date".
             first_errors.append(f"{spec}: no measurement files found")
+    cells = 0
+    for i, agg in enumerate(project.aggregates):
+        spec = _aggregate_spec(project, i)
+        summary = ingest(store, [spec], fetcher=fetcher, dimensions=agg.dimensions)
+        cells += summary.aggregate_rows + summary.aggregate_updated
+        dupes += summary.aggregate_duplicates
+        rejected += summary.rejected
+        first_errors += [f"{e.file}:{e.line}: {e.reason}" for e in summary.errors[:3]]
     detail = f"{added} new, {dupes} already stored, {rejected} rejected"
+    if project.aggregates:
+        detail += f"; {cells} aggregation rows new or updated"
     if first_errors:
         detail += " (e.g. " + "; ".join(first_errors[:2]) + ")"
-    return StepResult("ingest", added > 0, detail, time.perf_counter() - t)
+    return StepResult("ingest", added + cells > 0, detail, time.perf_counter() - t)
 
 
 def _testlists(
@@ -243,6 +272,7 @@ def _index(project: Project, db: Path, fetcher: Fetcher, progress: Progress) -> 
             meth_sig,
             lists_sig,
             _verdicts_signature(store),
+            _aggregates_signature(store),
             ",".join(map(str, sorted(project.years))),
         )
         if state.same("index", signature):

@@ -15,7 +15,8 @@ from pathlib import Path
 import msgspec
 
 from netfreedom.analysis.fingerprint_sources import CP_HOME, OONI_HOME
-from netfreedom.errors import ConfigError
+from netfreedom.errors import ConfigError, InputError
+from netfreedom.ingest.aggregation import is_aggregation_url, parse_dimensions
 
 PROJECT_FILE = "netfreedom.toml"
 TESTLISTS_HOME = "https://raw.githubusercontent.com/citizenlab/test-lists/master/lists/"
@@ -31,6 +32,15 @@ class Source(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     until: str | None = None
     countries: list[str] = []
     tests: list[str] = []
+
+
+class AggregateSource(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """OONI aggregation results: a local ``path`` (file or folder of exports) or an aggregation API ``url``,
+    with the ``dimensions`` its rows lack (``probe_cc``, ``test_name``, …, as ``ingest --dimension``)."""
+
+    path: str | None = None
+    url: str | None = None
+    dimensions: dict[str, str] = {}
 
 
 class Workbook(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -62,6 +72,7 @@ class Project(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     output: str = "site"
     store: str = "netfreedom.duckdb"
     sources: list[Source] = []
+    aggregates: list[AggregateSource] = []
     testlists: str = TESTLISTS_HOME
     fingerprints: FingerprintSpec = msgspec.field(default_factory=FingerprintSpec)
     map: str = WORLD_ATLAS
@@ -130,6 +141,18 @@ def load_project(where: Path) -> Project:
     for i, src in enumerate(project.sources, 1):
         if (src.path is None) == (src.url is None):
             raise ConfigError(f"sources #{i}: give exactly one of `path` or `url`", file=str(path))
+    for i, agg in enumerate(project.aggregates, 1):
+        if (agg.path is None) == (agg.url is None):
+            raise ConfigError(f"aggregates #{i}: give exactly one of `path` or `url`", file=str(path))
+        if agg.url is not None and not is_aggregation_url(agg.url):
+            raise ConfigError(
+                f"aggregates #{i}: {agg.url!r} is not an aggregation API URL (…/api/v1/aggregation?…)",
+                file=str(path),
+            )
+        try:
+            parse_dimensions([f"{k}={v}" for k, v in agg.dimensions.items()])
+        except InputError as exc:
+            raise ConfigError(f"aggregates #{i}: {exc.args[0]}", file=str(path)) from exc
     for i, wb in enumerate(project.index.freedom_house, 1):
         if (wb.path is None) == (wb.url is None):
             raise ConfigError(
@@ -174,6 +197,15 @@ until = "{year}-01-02"
 countries = ["IR"]
 tests = ["web_connectivity"]
 
+# OONI aggregation results (counts per country, day, network, test, domain): evidence for countries and tests
+# without raw measurements.  A file or folder of exports (`path`), or an aggregation API URL (`url`, whose
+# query parameters are the dimensions); `dimensions` supplies what the rows lack (the query's filters).
+# [[aggregates]]
+# url = "https://api.ooni.io/api/v1/aggregation?probe_cc=IR&test_name=web_connectivity&since={year}-01-01&until={next_year}-01-01&axis_x=measurement_start_day"
+# [[aggregates]]
+# path = "aggregates/IR_telegram_day-asn.csv"
+# dimensions = {{ probe_cc = "IR", test_name = "telegram" }}
+
 [index]
 # A shipped methodology id (fotn-legacy: 0 = best, fotn: 100 = best) or a path to a methodology TOML.
 methodology = "fotn-legacy"
@@ -202,6 +234,7 @@ def write_starter(folder: Path, *, title: str, year: int) -> list[Path]:
     text = STARTER.format(
         title=json.dumps(title),
         year=year,
+        next_year=year + 1,
         testlists=TESTLISTS_HOME,
         world=WORLD_ATLAS,
         ooni_fingerprints=OONI_HOME,
