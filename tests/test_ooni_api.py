@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import warnings
 from collections.abc import Iterator
@@ -186,9 +187,19 @@ def test_raw_verdicts_answer_in_oonis_counts(client: TestClient) -> None:
     hourly = client.get(
         "/api/v1/aggregation",
         params={"probe_cc": "IR", "axis_x": "measurement_start_day", "time_grain": "hour"},
+    )
+    assert hourly.status_code == 422 and "counted by day" in hourly.json()["error"]
+    weekly = client.get(
+        "/api/v1/aggregation",
+        params={"probe_cc": "IR", "axis_x": "measurement_start_day", "time_grain": "week"},
     ).json()["result"]
-    assert hourly[0]["measurement_start_day"].endswith("Z")
-    assert sum(r["measurement_count"] for r in hourly) == sum(n["measurements"] for n in ours)
+    assert all(dt.date.fromisoformat(r["measurement_start_day"]).weekday() == 0 for r in weekly)
+    assert sum(r["measurement_count"] for r in weekly) == sum(n["measurements"] for n in ours)
+    two = client.get("/api/v1/aggregation", params={"probe_cc": "IR,CN", "axis_x": "test_name"}).json()
+    one = client.get("/api/v1/aggregation", params={"probe_cc": "CN", "axis_x": "test_name"}).json()
+    assert sum(r["measurement_count"] for r in two["result"]) == sum(
+        r["measurement_count"] for r in ooni + one["result"]
+    )
     nothing = client.get("/api/v1/aggregation", params={"probe_cc": "FR"}).json()
     assert nothing == {"v": 0, "dimension_count": 0, "result": dict.fromkeys(COUNTS, 0)}
 
@@ -238,3 +249,41 @@ def test_raw_verdicts_win_over_aggregates(tmp_path: Path, shared_data: Path) -> 
         "ok_count": 2,
     }
     assert rows[1]["measurement_count"] == 3158  # the next day still comes from OONI's export
+
+
+def test_hour_grain_from_aggregates(tmp_path: Path) -> None:
+    rows = [
+        {
+            "measurement_start_day": f"2025-03-06T{h:02d}:00:00Z",
+            "anomaly_count": 1,
+            "confirmed_count": 0,
+            "failure_count": 0,
+            "measurement_count": 3,
+            "ok_count": 2,
+        }
+        for h in (10, 11)
+    ]
+    path = tmp_path / "hours.json"
+    import json
+
+    path.write_text(json.dumps({"v": 0, "dimension_count": 1, "result": rows}))
+    db = tmp_path / "s.duckdb"
+    with open_store(db) as store:
+        ingest(store, [str(path)], dimensions={"probe_cc": "IQ", "test_name": "signal"})
+    with TestClient(create_app(db), raise_server_exceptions=False) as c:
+        hours = c.get(
+            "/api/v1/aggregation",
+            params={"probe_cc": "IQ", "axis_x": "measurement_start_day", "time_grain": "hour"},
+        ).json()["result"]
+        days = c.get("/api/v1/aggregation", params={"axis_x": "measurement_start_day"}).json()["result"]
+    assert [r["measurement_start_day"] for r in hours] == ["2025-03-06T10:00:00Z", "2025-03-06T11:00:00Z"]
+    assert days == [
+        {
+            "measurement_start_day": "2025-03-06",
+            "anomaly_count": 2,
+            "confirmed_count": 0,
+            "failure_count": 0,
+            "measurement_count": 6,
+            "ok_count": 4,
+        }
+    ]

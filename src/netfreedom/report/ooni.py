@@ -11,9 +11,10 @@ The answer has OONI's shape: ``{"v": 0, "dimension_count": N, "result": rows}`` 
 list without axes), each row holding ``anomaly_count, confirmed_count, failure_count, measurement_count,
 ok_count`` and one key per axis; CSV columns in alphabetical order, as OONI writes them.
 
-Verdicts count as ``models.aggregation`` says (ok → ok, blocked → anomaly, confirmed → confirmed,
-down/inconclusive → failure); ``blocking_type`` is how a blocked verdict was blocked (``dns``, ``tcp``,
-``tls``, ``http``, ``blockpage`` when confirmed).  Aggregation rows are read per ``layer_sql`` (one
+Verdicts are counted by the evidence model's ``verdict_counts`` measure (by whole UTC days) and mapped as
+``models.aggregation`` says (ok → ok, blocked → anomaly, confirmed → confirmed, down/inconclusive →
+failure); ``blocking_type`` is how a blocked verdict was blocked (``dns``, ``tcp``, ``tls``, ``http``,
+``blockpage`` when confirmed).  Aggregation rows are read per ``layer_sql`` (one
 layer per country and test, raw verdicts winning on the days they cover), at grains that nest in the one
 asked for (days into weeks, months and years; hours into anything; months into years), and only when their
 period lies inside ``since``..``until``.
@@ -22,15 +23,19 @@ period lies inside ``since``..``until``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from netfreedom.errors import InputError
+from netfreedom.evidence.model import EPOCH, FAR, Axis, Filters, Period, Query, Window, evidence
 from netfreedom.models.aggregation import (
     AXES,
     COUNTS,
     OPTIONAL,
+    RAW_DAYS_FROM_VERDICTS,
     TIME_AXIS,
     Grain,
     canonical_test,
@@ -159,147 +164,143 @@ def _time(key: str, text: str) -> dt.datetime:
     return when
 
 
-def _midnight(when: dt.datetime | None) -> bool:
-    return when is None or when.time() == dt.time(0)
-
-
 def _has_table(con: Any, name: str) -> bool:
-    row = con.execute(
+    rows = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
         [name],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
-def _in(column: str, values: tuple[Any, ...], params: list[Any]) -> str:
-    params.append(list(values))
-    return f"list_contains(?, {column})"
+def _query_of(con: Any) -> Query:
+    def query(sql: str, params: Sequence[object] | None = None) -> pa.Table:
+        return con.sql(sql, params=list(params) if params is not None else None).to_arrow_table()
+
+    return query
 
 
-_FAILURE = "CAST(count(*) FILTER (v.outcome IN ('down', 'inconclusive')) AS BIGINT)"
+# OONI's axes as the evidence model's.
+_MODEL_AXES: dict[str, Axis] = {
+    "probe_cc": Axis.COUNTRY,
+    "probe_asn": Axis.NETWORK,
+    "test_name": Axis.TEST,
+    "domain": Axis.DOMAIN,
+    "input": Axis.URL,
+    "category_code": Axis.CATEGORY,
+    "blocking_type": Axis.METHOD,
+}
+_PERIODS = {"day": Period.DAY, "week": Period.WEEK, "month": Period.MONTH, "year": Period.YEAR}
+# Filters the model takes one value of: with several, the axis is added and the rows are kept here.
+_SINGLE = {"probe_cc": "country", "probe_asn": "network", "domain": "domain", "input": "url"}
+_Key = tuple[Any, ...]
 
 
-def _raw_cells(con: Any, q: OoniQuery, params: list[Any]) -> str | None:
-    """Cells from raw verdicts: the cube by day, or ``verdicts`` itself for hours or cut days."""
-    if not _has_table(con, "report_facts") or not _has_table(con, "verdicts"):
-        return None
-    exact = q.time_grain == "hour" or not (_midnight(q.since) and _midnight(q.until))
-    if exact:
-        # The cube's categories: per country and URL, as it joined them from the test lists.
-        source = (
-            "FROM verdicts v LEFT JOIN report_urls u ON u.input = coalesce(v.input, '') "
-            "AND u.domain = lower(coalesce(v.domain, '')) "
-            "LEFT JOIN (SELECT DISTINCT probe_cc, url_id, category FROM report_facts) c "
-            "ON c.probe_cc = v.probe_cc AND c.url_id = u.url_id"
-        )
-        cols = {
-            "t": f"date_trunc('{q.time_grain}', v.measurement_start_time)",
-            "probe_cc": "v.probe_cc",
-            "probe_asn": "CAST(coalesce(TRY_CAST(substr(v.probe_asn, 3) AS BIGINT), 0) AS BIGINT)",
-            "test_name": "v.test_name",
-            "domain": "u.domain",
-            "input": "u.input",
-            "category_code": "c.category",
-            "blocking_type": "CASE WHEN v.confirmed THEN 'blockpage' WHEN v.outcome = 'blocked' "
-            "THEN coalesce(v.layer, 'unknown') END",
-        }
-        counts = (
-            "CAST(count(*) FILTER (v.outcome = 'blocked') AS BIGINT) AS anomaly_count, "
-            "CAST(count(*) FILTER (v.confirmed) AS BIGINT) AS confirmed_count, "
-            f"{_FAILURE} AS failure_count, CAST(count(*) AS BIGINT) AS measurement_count, "
-            "CAST(count(*) FILTER (v.outcome = 'ok') AS BIGINT) AS ok_count"
-        )
-        time_col = "v.measurement_start_time"
+def _raw(con: Any, q: OoniQuery) -> dict[_Key, list[int]]:
+    """Counts from raw verdicts, by the query's axes, through the evidence model's ``verdict_counts`` (the
+    one count of verdicts); OONI's counts per ``models.aggregation``."""
+    if not _has_table(con, "verdicts") or not con.execute("SELECT count(*) FROM verdicts").fetchall()[0][0]:
+        return {}
+    time_axis = TIME_AXIS in q.axes
+    if time_axis and q.time_grain == "hour":
+        raise InputError("time_grain=hour: raw measurements are counted by day (use day or coarser)")
+    single: dict[str, Any] = {}
+    extra: list[str] = []
+    for key, name in _SINGLE.items():
+        values = getattr(q, key)
+        if len(values) == 1:
+            single[name] = f"AS{values[0]}" if key == "probe_asn" else values[0]
+        elif len(values) > 1 and key not in q.axes:
+            extra.append(key)
+    dims = [a for a in q.axes if a != TIME_AXIS] + extra
+    since = q.since.date() if q.since else EPOCH
+    until = q.until.date() + dt.timedelta(days=0 if q.until.time() == dt.time(0) else 1) if q.until else FAR
+    window = Window(since, until, _PERIODS[q.time_grain] if time_axis else Period.ALL)
+    filters = Filters(**single, categories=q.category_code, tests=q.test_name)
+    table = evidence(
+        _query_of(con), "verdict_counts", axes=[_MODEL_AXES[d] for d in dims], window=window, filters=filters
+    )
+    out: dict[_Key, list[int]] = {}
+    for r in table.to_pylist():
+        if not r["measurements"]:
+            continue
+        values = {d: r[_MODEL_AXES[d].value] for d in dims}
+        if "probe_asn" in values and values["probe_asn"] is not None:
+            values["probe_asn"] = int(str(values["probe_asn"]).removeprefix("AS"))
+        if any(values[k] not in getattr(q, k) for k in extra):
+            continue
+        if time_axis:
+            values[TIME_AXIS] = _period_start(r["period"], q.time_grain)
+        cell = tuple(values[a] for a in q.axes)
+        counts = [r["blocked"], r["confirmed"], r["down"] + r["inconclusive"], r["measurements"], r["ok"]]
+        _add(out, cell, counts)
+    return out
+
+
+def _period_start(label: str, grain: str) -> str:
+    """The model's period label (``2018-05``, ``2018-W19``, ``2018``) as the first day of the period."""
+    if grain == "week":
+        year, week = label.split("-W")
+        return dt.date.fromisocalendar(int(year), int(week), 1).isoformat()
+    if grain == "month":
+        return label + "-01"
+    if grain == "year":
+        return label + "-01-01"
+    return label
+
+
+def _add(out: dict[_Key, list[int]], key: _Key, counts: Sequence[int]) -> None:
+    found = out.get(key)
+    if found is None:
+        out[key] = [int(c) for c in counts]
     else:
-        source = "FROM report_facts f JOIN report_urls u USING (url_id)"
-        cols = {
-            "t": f"CAST(date_trunc('{q.time_grain}', f.day) AS TIMESTAMPTZ)",
-            "probe_cc": "f.probe_cc",
-            "probe_asn": "CAST(f.asn AS BIGINT)",
-            "test_name": "f.test_name",
-            "domain": "u.domain",
-            "input": "u.input",
-            "category_code": "f.category",
-            "blocking_type": "f.method",
-        }
-        counts = (
-            "CAST(sum(f.blocked) AS BIGINT) AS anomaly_count, "
-            "CAST(sum(f.confirmed) AS BIGINT) AS confirmed_count, "
-            "CAST(sum(f.down + f.inconclusive) AS BIGINT) AS failure_count, "
-            "CAST(sum(f.n) AS BIGINT) AS measurement_count, CAST(sum(f.ok) AS BIGINT) AS ok_count"
-        )
-        time_col = "CAST(f.day AS TIMESTAMPTZ)"
-    where = _filters(q, cols, params)
-    if q.since:
-        where.append(f"{time_col} >= ?")
-        params.append(q.since)
-    if q.until:
-        where.append(f"{time_col} < ?")
-        params.append(q.until)
-    keys = ", ".join(f"{cols[k]} AS {k}" for k in ("t", *_DIMS))
-    return f"SELECT {keys}, {counts} {source} WHERE {' AND '.join(where) or 'TRUE'} GROUP BY ALL"
+        for i, c in enumerate(counts):
+            found[i] += int(c)
 
 
-_DIMS = ("probe_cc", "probe_asn", "test_name", "domain", "input", "category_code", "blocking_type")
-
-
-def _filters(q: OoniQuery, cols: Mapping[str, str], params: list[Any]) -> list[str]:
+def _aggregates(con: Any, q: OoniQuery, out: dict[_Key, list[int]]) -> None:
+    """Counts from OONI's aggregation rows (``layer_sql``), added to ``out``."""
+    if not _has_table(con, "aggregates"):
+        return
+    needed = tuple(d for d in OPTIONAL if d in q.axes or getattr(q, d, ()))
+    params: list[Any] = []
     where: list[str] = []
     for key in _LISTS:
         values = getattr(q, key)
         if values:
-            where.append(_in(cols[key], values, params))
-    return where
-
-
-def _aggregate_cells(con: Any, q: OoniQuery, params: list[Any], raw: bool) -> str | None:
-    if not _has_table(con, "aggregates"):
-        return None
-    needed = tuple(d for d in OPTIONAL if d in q.axes or (d in _LISTS and getattr(q, d)))
-    inner: list[Any] = []
-    where = _filters(q, {d: d for d in _DIMS}, inner)
+            where.append(f"list_contains(?, {key})")
+            params.append(list(values))
     time_axis = TIME_AXIS in q.axes
-    grains = _NESTS[q.time_grain] if time_axis else (*_GRAINS, Grain.RANGE.value)
-    where.append(_in("grain", grains, inner))
+    where.append("list_contains(?, grain)")
+    params.append(list(_NESTS[q.time_grain] if time_axis else (*_GRAINS, Grain.RANGE.value)))
     if q.since:
         where.append("period_start >= ?")
-        inner.append(q.since)
+        params.append(q.since)
     if q.until:
         where.append("period_end <= ?")
-        inner.append(q.until)
-    raw_days = "SELECT DISTINCT probe_cc, test_name, day FROM report_facts" if raw else None
+        params.append(q.until)
+    raw_days = RAW_DAYS_FROM_VERDICTS if _has_table(con, "verdicts") else None
     chosen = layer_sql(needed, where=" AND ".join(where), raw_days=raw_days)
-    params.extend(inner)
-    t = f"date_trunc('{q.time_grain}', period_start)"
-    return f"SELECT {t} AS t, {', '.join(_DIMS)}, {', '.join(COUNTS)} FROM ({chosen})"
+    keys = [f"date_trunc('{q.time_grain}', period_start)" if a == TIME_AXIS else a for a in q.axes]
+    group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+    sums = ", ".join(f"CAST(sum({c}) AS BIGINT)" for c in COUNTS)
+    rows = con.execute(f"SELECT {', '.join([*keys, sums])} FROM ({chosen}) {group}", params).fetchall()
+    for row in rows:
+        if row[len(keys)] is None:  # no row at all (no axes): nothing to add
+            continue
+        cell = tuple(
+            _time_key(v, q.time_grain) if a == TIME_AXIS else v for a, v in zip(q.axes, row, strict=False)
+        )
+        _add(out, cell, row[len(keys) :])
 
 
 def ooni_aggregation(con: Any, q: OoniQuery) -> list[dict[str, Any]]:
-    """The result rows (counts and axis keys), ordered by the axes."""
-    params: list[Any] = []
-    parts = []
-    raw = _raw_cells(con, q, params)
-    if raw:
-        parts.append(raw)
-    agg = _aggregate_cells(con, q, params, raw is not None)
-    if agg:
-        parts.append(agg)
-    keys = [("t" if a == TIME_AXIS else a) for a in q.axes]
-    sums = ", ".join(f"CAST(coalesce(sum({c}), 0) AS BIGINT) AS {c}" for c in COUNTS)
-    if not parts:
-        rows: list[tuple[Any, ...]] = [] if keys else [(0, 0, 0, 0, 0)]
-    else:
-        union = " UNION ALL ".join(f"({p})" for p in parts)
-        group = f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
-        select = ", ".join([*keys, sums])
-        rows = con.execute(f"SELECT {select} FROM ({union}) cells {group}", params).fetchall()
-    out = []
-    for row in rows:
-        record = dict(zip((*q.axes, *COUNTS), row, strict=True))
-        if TIME_AXIS in record:
-            record[TIME_AXIS] = _time_key(record[TIME_AXIS], q.time_grain)
-        out.append(record)
-    return out
+    """The result rows (axis keys and counts), ordered by the axes."""
+    cells = _raw(con, q)
+    _aggregates(con, q, cells)
+    if not q.axes and not cells:
+        cells[()] = [0] * len(COUNTS)
+    ordered = sorted(cells.items(), key=lambda kv: tuple((v is None, v) for v in kv[0]))
+    return [dict(zip((*q.axes, *COUNTS), (*key, *counts), strict=True)) for key, counts in ordered]
 
 
 def _time_key(value: Any, grain: str) -> Any:

@@ -331,9 +331,10 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             raise HTTPException(422, str(exc.args[0] if exc.args else exc)) from exc
 
         def load(cur: Any) -> list[dict[str, Any]]:
-            if has_table(cur, "verdicts") and has_table(cur, "report_facts") and not cube_is_fresh(cur):
-                raise HTTPException(503, "the aggregation tables are stale: run `netfreedom build`")
-            return ooni_aggregation(cur, query)
+            try:
+                return ooni_aggregation(cur, query)
+            except InputError as exc:
+                raise HTTPException(422, str(exc.args[0] if exc.args else exc)) from exc
 
         rows = run(load)
         headers = {"Content-Disposition": "attachment; filename=aggregation." + query.format.lower()}
