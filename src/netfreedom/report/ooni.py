@@ -261,7 +261,7 @@ def _aggregates(con: Any, q: OoniQuery, out: dict[_Key, list[int]]) -> None:
     """Counts from OONI's aggregation rows (``layer_sql``), added to ``out``."""
     if not _has_table(con, "aggregates"):
         return
-    needed = tuple(d for d in OPTIONAL if d in q.axes or getattr(q, d, ()))
+    needed = tuple(d for d in OPTIONAL if d in q.axes or (d in _LISTS and getattr(q, d)))
     params: list[Any] = []
     where: list[str] = []
     for key in _LISTS:
