@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -36,12 +38,14 @@ from netfreedom.errors import InputError
 from netfreedom.evidence import stats
 from netfreedom.evidence.model import (
     Axis,
+    Filters,
     Kind,
     Measure,
     Period,
     Query,
     Request,
     Source,
+    Window,
     kind_sql,
     period_sql,
     register,
@@ -256,3 +260,44 @@ MEASURE = register(
         "intervals clustered by day and network (where there are no raw measurements).",
     )
 )
+
+
+@dataclass(frozen=True)
+class CountryRates:
+    """A country's evidence from aggregates in one window: each kind's anomaly rate as a ``stats.Share``
+    (what the measured score averages), and the measurements and networks behind them."""
+
+    measurements: int
+    networks: int
+    kinds: dict[Kind, stats.Share]
+
+
+def country_rates(
+    query: Query, window: Window, *, countries: Sequence[str] = (), level: float = 0.9
+) -> dict[str, CountryRates]:
+    """``iso2 → CountryRates`` for every country with aggregation rows in ``window`` (or of ``countries``)."""
+    from netfreedom.evidence.model import evidence
+
+    flt = Filters(country=countries[0]) if len(countries) == 1 else Filters()
+    wanted = {c.upper() for c in countries}
+    totals = {
+        r["country"]: r
+        for r in evidence(
+            query, MEASURE.id, axes=(Axis.COUNTRY,), window=window, filters=flt, level=level
+        ).to_pylist()
+        if not wanted or r["country"] in wanted
+    }
+    kinds: dict[str, dict[Kind, stats.Share]] = {}
+    for r in evidence(
+        query, MEASURE.id, axes=(Axis.COUNTRY, Axis.KIND), window=window, filters=flt, level=level
+    ).to_pylist():
+        if r["country"] not in totals or r["kind"] == Kind.OTHER.value:
+            continue
+        share = stats.Share(
+            r["anomaly_rate"], r["anomaly_low"], r["anomaly_high"], r["effective_n"], r["design_effect"]
+        )
+        kinds.setdefault(r["country"], {})[Kind(r["kind"])] = share
+    return {
+        cc: CountryRates(int(t["measurements"]), int(t["networks"]), kinds.get(cc, {}))
+        for cc, t in totals.items()
+    }
