@@ -133,3 +133,28 @@ def test_row_layer_names() -> None:
         ok_count=1,
     )
     assert row.layer == "probe_asn,domain"
+
+
+def test_items_from_aggregates_follow_the_raw_rule(tmp_path: Path) -> None:
+    rows = [
+        # telegram mostly anomalous (blocked by the majority rule); signal fine; whatsapp one confirmed.
+        ("telegram", 10, 0, 7, 3),
+        ("signal", 1, 0, 0, 9),
+        ("whatsapp", 1, 1, 0, 9),
+    ]
+    lines = [
+        "test_name,anomaly_count,confirmed_count,failure_count,measurement_count,measurement_start_day,ok_count"
+    ]
+    lines += [f"{t},{a},{c},{f},{a + f + ok},2025-03-06,{ok}" for t, a, c, f, ok in rows]
+    path = tmp_path / "apps.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, [str(path)], dimensions={"probe_cc": "IQ"})
+        got = evidence(
+            store.query, "aggregate_items", filters=Filters(tests=("telegram", "signal", "whatsapp"))
+        )
+        one = evidence(store.query, "aggregate_items", axes=(Axis.COUNTRY, Axis.TEST)).to_pylist()
+    (r,) = got.to_pylist()
+    assert (r["tested"], r["blocked"], r["confirmed"]) == (3, 2, 1)
+    assert r["sources"] == "aggregates" and r["blocked_low"] <= r["blocked_share"] <= r["blocked_high"]
+    assert {x["test"]: x["blocked"] for x in one} == {"signal": 0, "telegram": 1, "whatsapp": 1}

@@ -37,6 +37,8 @@ import pyarrow as pa
 from netfreedom.errors import InputError
 from netfreedom.evidence import stats
 from netfreedom.evidence.model import (
+    IS_BLOCKED,
+    IS_TESTED,
     Axis,
     Filters,
     Kind,
@@ -301,3 +303,100 @@ def country_rates(
         cc: CountryRates(int(t["measurements"]), int(t["networks"]), kinds.get(cc, {}))
         for cc, t in totals.items()
     }
+
+
+# -- items from aggregates: the index's evidence rules on either source ----------------------------------
+
+ITEM_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("tested", pa.int64()),
+    ("blocked", pa.int64()),
+    ("confirmed", pa.int64()),
+    ("measurements", pa.int64()),
+    ("networks", pa.int64()),
+    ("blocked_share", pa.float64()),
+    ("blocked_low", pa.float64()),
+    ("blocked_high", pa.float64()),
+    ("confirmed_share", pa.float64()),
+    ("confirmed_low", pa.float64()),
+    ("confirmed_high", pa.float64()),
+    ("effective_n", pa.float64()),
+    ("examples", pa.list_(pa.string())),
+    ("sources", pa.string()),
+]
+
+
+def compute_items(query: Query, request: Request) -> pa.Table:
+    """Per country: items (a URL of a ``sites`` test when the export breaks down by input, the test itself
+    otherwise) tested and blocked by the same rule as raw verdicts (``IS_BLOCKED`` over the item's summed
+    ok, anomaly and confirmed counts in the window)."""
+    keys = ["period", *(a.value for a in request.axes)]
+    schema = pa.schema([pa.field(k, pa.string()) for k in keys] + [pa.field(n, t) for n, t in ITEM_FIELDS])
+    if not has_aggregates(query):
+        return schema.empty_table()
+    clauses, params, needed = _where(request)
+    chosen = layer_sql(
+        tuple(needed),
+        where=" AND ".join(clauses),
+        raw_days=RAW_DAYS_FROM_VERDICTS if _has_verdicts(query) else None,
+    )
+    exprs = [f"{period_sql(request.window.period, 'CAST(period_start AS DATE)')} AS period"]
+    exprs += [f"{AXIS_SQL[a]} AS {a.value}" for a in request.axes]
+    item = (
+        f"CASE WHEN {KIND_SQL} = '{Kind.SITES.value}' AND nullif(input, '') IS NOT NULL THEN input "
+        "ELSE test_name END"
+    )
+    names = ", ".join(keys)
+    sql = f"""WITH rows AS (SELECT {", ".join(exprs)}, {item} AS item, probe_asn, ok_count AS ok,
+                       anomaly_count AS a, confirmed_count AS f, measurement_count AS n
+                FROM ({chosen})),
+    it AS (SELECT {names}, item, sum(ok) + sum(a) AS c, sum(a) AS b, sum(f) AS f, sum(n) AS n
+           FROM rows GROUP BY ALL),
+    nets AS (SELECT {names}, count(DISTINCT probe_asn) FILTER (WHERE probe_asn IS NOT NULL AND probe_asn <> 0)
+                    AS networks FROM rows GROUP BY ALL)
+    SELECT {", ".join(f"it.{k} AS k_{i}" for i, k in enumerate(keys))},
+           count(*) FILTER (WHERE {IS_TESTED}) AS v_tested, count(*) FILTER (WHERE {IS_BLOCKED}) AS v_blocked,
+           count(*) FILTER (WHERE {IS_TESTED} AND f > 0) AS v_confirmed, sum(n) AS v_n,
+           any_value(nets.networks) AS v_networks
+    FROM it JOIN nets ON {" AND ".join(f"it.{k} IS NOT DISTINCT FROM nets.{k}" for k in keys)}
+    GROUP BY ALL ORDER BY ALL"""
+    out: dict[str, list[Any]] = {f.name: [] for f in schema}
+    nk = len(keys)
+    for row in query(sql, params).to_pylist():
+        values = list(row.values())
+        tested, blocked, confirmed, n, networks = (int(v or 0) for v in values[nk:])
+        b = stats.share(tested, blocked, level=request.level)
+        c = stats.share(tested, confirmed, level=request.level)
+        for i, key in enumerate(keys):
+            out[key].append(None if values[i] is None else str(values[i]))
+        for name, value in (
+            ("tested", tested),
+            ("blocked", blocked),
+            ("confirmed", confirmed),
+            ("measurements", n),
+            ("networks", networks),
+            ("blocked_share", b.value),
+            ("blocked_low", b.low),
+            ("blocked_high", b.high),
+            ("confirmed_share", c.value),
+            ("confirmed_low", c.low),
+            ("confirmed_high", c.high),
+            ("effective_n", b.effective_n),
+            ("examples", []),
+            ("sources", Source.AGGREGATES.value),
+        ):
+            out[name].append(value)
+    return pa.Table.from_pydict(out, schema=schema)
+
+
+ITEMS_MEASURE = register(
+    Measure(
+        id="aggregate_items",
+        title="Blocked tests and URLs from OONI's aggregation counts",
+        source=Source.AGGREGATES,
+        axes=frozenset({Axis.COUNTRY, Axis.NETWORK, Axis.TEST, Axis.KIND, Axis.CATEGORY}),
+        compute=compute_items,
+        description="Items (tests, or URLs where the export breaks down by input) tested and blocked by the "
+        "raw verdicts' rule, from published aggregates: what the index's evidence rules read where there are "
+        "no raw measurements.",
+    )
+)
