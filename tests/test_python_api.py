@@ -92,7 +92,7 @@ def _types(table: pa.Table | pa.Schema) -> list[tuple[str, str]]:
 
 def test_every_table_has_the_documented_schema(s: netfreedom.Store, db: Path, tmp_path: Path) -> None:
     docs = _documented()
-    assert set(docs) == {"measurements", "verdicts", "evidence", "index", "flags", "events"}
+    assert set(docs) == {"measurements", "verdicts", "evidence", "index", "flags", "events", "aggregates"}
     assert _types(s.measurements()) == docs["measurements"] == _types(SCHEMAS["measurements"])
     assert _types(s.verdicts()) == docs["verdicts"] == _types(SCHEMAS["verdicts"])
     assert _types(s.evidence(axis="country")) == docs["evidence"]
@@ -254,3 +254,36 @@ def test_the_worked_example_runs(db: Path, tmp_path: Path) -> None:
     months = [v["month"] for v in spec["data"]["values"]]
     assert months and months == sorted(months)
     assert all(v["blocked_share"] is None or 0 <= v["blocked_share"] <= 1 for v in spec["data"]["values"])
+
+
+def test_aggregates(tmp_path: Path) -> None:
+    db = tmp_path / "agg.duckdb"
+    files = {
+        "IQ_telegram_day-asn.csv": ("IQ", "telegram"),
+        "IE_signal_day.csv": ("IE", "signal"),
+    }
+    for name, (cc, test) in files.items():
+        path = DATA / "ooni" / "aggregation" / name
+        args = ["ingest", str(path), "--db", str(db), "-d", f"probe_cc={cc}", "-d", f"test_name={test}"]
+        done = subprocess.run([sys.executable, "-m", "netfreedom", *args], capture_output=True, env=cli_env())
+        assert done.returncode == 0, done.stderr
+    with netfreedom.open(db) as s:
+        rows = s.aggregates()
+        assert _types(rows) == _documented()["aggregates"] == _types(SCHEMAS["aggregates"])
+        [n] = s.query("SELECT count(*) AS n FROM aggregates").to_pylist()
+        assert rows.num_rows == n["n"] > 0
+        iraq = s.aggregates(probe_cc="iq", test_name="Telegram")
+        assert set(iraq.column("probe_cc").to_pylist()) == {"IQ"} and iraq.num_rows > 0
+        assert set(iraq.column("layer").to_pylist()) == {"probe_asn"}
+        asn = iraq.column("probe_asn")[0].as_py()
+        by_asn = s.aggregates(probe_asn=f"AS{asn}")
+        assert by_asn.num_rows > 0 and set(by_asn.column("probe_asn").to_pylist()) == {asn}
+        start = min(rows.column("period_start").to_pylist())
+        day = start.date().isoformat()
+        first_day = s.aggregates(since=day, until=day)
+        assert first_day.num_rows > 0
+        assert {p.date() for p in first_day.column("period_start").to_pylist()} == {start.date()}
+        assert s.aggregates(layer="").num_rows + iraq.num_rows == rows.num_rows
+        assert s.aggregates(until="1999-12-31").num_rows == 0
+    with netfreedom.open(tmp_path / "plain.duckdb", write=True) as empty:
+        assert _types(empty.aggregates()) == _types(SCHEMAS["aggregates"])

@@ -23,9 +23,11 @@ from netfreedom.api.filters import Filters, Many, When, many
 from netfreedom.errors import InputError
 from netfreedom.evidence import model as evidence_model
 from netfreedom.evidence.facts import has_table, prelude
+from netfreedom.evidence.model import host_sql
 from netfreedom.models.event import EventFilters, EventKind
 from netfreedom.models.verdict import Verdict
 from netfreedom.store import DuckDBStore, Stats, default_db_path, open_store
+from netfreedom.store import aggregates as aggregate_table
 from netfreedom.store.schema import ENVELOPE_COLUMNS, VERDICT_COLUMNS
 
 __all__ = ["SCHEMAS", "Store", "open"]
@@ -106,6 +108,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "index": pa.schema(INDEX_COLUMNS),
     "flags": pa.schema(FLAG_COLUMNS),
     "events": pa.schema(EVENT_COLUMNS),
+    "aggregates": pa.schema([(n, t) for n, t, _ in aggregate_table.COLUMNS]),
 }
 """The fixed schemas; ``index`` adds one float64 column per category of the year's methodology (``A``,
 ``B``, ``C`` for the FOTN ones) before ``total``; ``evidence`` depends on the measure and the axis (see
@@ -387,6 +390,64 @@ class Store:
             for e in selected
         ]
         return pa.Table.from_pylist(records, schema=SCHEMAS["events"])
+
+    def aggregates(
+        self,
+        *,
+        since: When = None,
+        until: When = None,
+        probe_cc: str | None = None,
+        probe_asn: str | int | None = None,
+        test_name: Many = None,
+        domain: str | None = None,
+        category: Many = None,
+        input: str | None = None,
+        layer: str | None = None,
+        grain: str | None = None,
+    ) -> pa.Table:
+        """Stored aggregation rows (``netfreedom ingest`` of OONI's aggregation API output), one per cell,
+        whose period overlaps ``[since, until)``.  ``layer`` is the set of dimensions a row is broken down
+        by (``''``, ``probe_asn``, ``domain``, ``probe_asn,domain``, …): rows of different layers count the
+        same measurements, so sum within one layer (the evidence measure ``aggregate_rates`` chooses them
+        as the one rule says)."""
+        filters = Filters.of(since, until, probe_cc, probe_asn, test_name, domain, category, input)
+        clauses: list[str] = []
+        params: list[object] = []
+        if filters.since:
+            clauses.append("a.period_end > ?")
+            params.append(filters.since)
+        if filters.until:
+            clauses.append("a.period_start < ?")
+            params.append(filters.until)
+        for column, value in (("probe_cc", filters.probe_cc), ("input", filters.input)):
+            if value is not None:
+                clauses.append(f"a.{column} = ?")
+                params.append(value)
+        for column, value in (("layer", layer), ("grain", grain)):
+            if value is not None:
+                clauses.append(f"a.{column} = ?")
+                params.append(value)
+        if filters.probe_asn:
+            clauses.append("a.probe_asn = ?")
+            params.append(int(filters.probe_asn[2:]))
+        if filters.test_name:
+            clauses.append(
+                f"replace(lower(a.test_name), '_', '') IN ({', '.join(['?'] * len(filters.test_name))})"
+            )
+            params.extend(filters.test_name)
+        if filters.domain:
+            clauses.append(f"{host_sql('a.domain')} = {host_sql('CAST(? AS VARCHAR)')}")
+            params.append(filters.domain)
+        if filters.category:
+            clauses.append(f"upper(a.category_code) IN ({', '.join(['?'] * len(filters.category))})")
+            params.extend(filters.category)
+        schema = SCHEMAS["aggregates"]
+        if not has_table(self.query, aggregate_table.TABLE):
+            return schema.empty_table()
+        where = " AND ".join(clauses) or "TRUE"
+        order = "a.probe_cc, a.test_name, a.layer, a.period_start, a.probe_asn, a.domain, a.input"
+        rows = self.query(f"SELECT a.* FROM {aggregate_table.TABLE} a WHERE {where} ORDER BY {order}", params)
+        return _cast(rows, schema)
 
     # -- analysing ----------------------------------------------------------------------------------
 
