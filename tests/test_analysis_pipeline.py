@@ -248,13 +248,13 @@ def test_a_compiled_fingerprint_set_ships_its_automata(db: FingerprintDB) -> Non
 
     # A database this CPU cannot load (a cluster of mixed machines; here: corrupt bytes) is compiled again.
     _, args = db.__reduce__()[:2]
-    fingerprints, problems, compiled = args
-    assert compiled is not None
+    fingerprints, problems, compiled, matcher = args
+    assert compiled is not None and matcher == "hyperscan"
     refused, body_set, block, headers = compiled
     broken = (refused, (body_set[0], body_set[1], b"not a database"), block, headers)
     with pytest.raises(hyperscan.error):
         hyperscan.loadb(b"not a database", hyperscan.HS_MODE_BLOCK)
-    again = db.__reduce__()[0](fingerprints, problems, broken)
+    again = db.__reduce__()[0](fingerprints, problems, broken, matcher)
     assert again._refused is None
     assert [fp.name for fp in again.match_page(body, None)] == expected
 
