@@ -74,10 +74,11 @@ def test_rounding_ties_go_toward_less_freedom_on_both_scales() -> None:
 
 def test_evidence_rules_are_shipped() -> None:
     m = load_methodology("fotn")
-    rules = {r.indicator: r for r in m.evidence}
-    assert rules["B1"].measure is Measure.URL_BLOCKING
-    assert {"NEWS", "POLR", "HUMR"} <= set(rules["B1"].categories)
-    assert rules["A3"].measure is Measure.TEST_BLOCKING and "whatsapp" in rules["A3"].tests
+    rules = {(r.indicator, r.measure): r for r in m.evidence}
+    assert {"NEWS", "POLR", "HUMR"} <= set(rules["B1", Measure.URL_BLOCKING].categories)
+    assert "whatsapp" in rules["A3", Measure.TEST_BLOCKING].tests
+    assert rules["A3", Measure.EVENTS].kinds == ("shutdown", "throttling")
+    assert rules["B1", Measure.EVENTS].kinds == ("service_blocking",)
 
 
 def test_restriction_reads_both_directions() -> None:

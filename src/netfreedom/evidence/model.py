@@ -233,6 +233,7 @@ class Request:
 class Source(StrEnum):
     RAW = "raw"  # counted from the store's verdicts
     AGGREGATES = "aggregates"  # read from published aggregate counts (e.g. OONI's aggregation API)
+    EVENTS = "events"  # the store's curated and detected events (shutdowns, blocking)
 
 
 @dataclass(frozen=True, slots=True)

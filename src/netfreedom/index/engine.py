@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from netfreedom.index.countries import name_of
-from netfreedom.index.methodology import Methodology, Scale
+from netfreedom.index.methodology import Measure, Methodology, Scale
 from netfreedom.index.results import (
     CategoryResult,
     CountryResult,
@@ -199,7 +199,8 @@ def build_index(
             ev_flags, thin = evidence_flags(score, methodology, evidence.get(iso2, ()))
             flags[iso2].extend(ev_flags)
             for rule in methodology.evidence:
-                if rule.indicator in thin:
+                # Events rules never make evidence thin (the absence of events proves nothing).
+                if rule.indicator in thin and rule.measure is not Measure.EVENTS:
                     ps = _widen(ps, rule.indicator, rule.thin_margin, methodology)
         if iso2 in before:
             flags[iso2].extend(change_flags(score, before[iso2], methodology))

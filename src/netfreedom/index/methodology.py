@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from netfreedom.errors import ConfigError
+from netfreedom.models.event import EventKind
 
 TOTAL_MAX = 100
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -39,6 +40,7 @@ class Measure(StrEnum):
 
     URL_BLOCKING = "url_blocking"  # share of tested URLs in given Citizen Lab categories found blocked
     TEST_BLOCKING = "test_blocking"  # share of given tests (messaging apps, circumvention tools) blocked
+    EVENTS = "events"  # curated shutdown / throttling / service-blocking events in the coverage period
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ class EvidenceRule:
     min_tested: int = 5
     thin_margin: float = 1.0  # points of doubt added either side when evidence is thin
     basis: str = "confirmed"  # which share contradicts a low score: "confirmed" or any "blocked"
+    kinds: tuple[str, ...] = ()  # events rules: the event kinds that count
+    min_events: int = 1  # events rules: curated events on record that contradict a low score
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,10 @@ def _parse_rule(raw: Any, where: str, file: str) -> EvidenceRule:
             kwargs[key] = value
     if "min_tested" in raw:
         kwargs["min_tested"] = int(_require(raw, "min_tested", int, where, file))
+    if "min_events" in raw:
+        kwargs["min_events"] = int(_require(raw, "min_events", int, where, file))
+        if kwargs["min_events"] < 1:
+            raise ConfigError(f"{where}: min_events must be at least 1", file=file)
     if "basis" in raw:
         basis = _require(raw, "basis", str, where, file)
         if basis not in ("confirmed", "blocked"):
@@ -235,6 +243,12 @@ def _parse_rule(raw: Any, where: str, file: str) -> EvidenceRule:
         raise ConfigError(f"{where}: measure url_blocking needs a list of categories", file=file)
     if measure is Measure.TEST_BLOCKING and not lists["tests"]:
         raise ConfigError(f"{where}: measure test_blocking needs a list of tests", file=file)
+    kinds = tuple(str(x) for x in raw.get("kinds", ()))
+    if measure is Measure.EVENTS:
+        kind_names = [k.value for k in EventKind]
+        if not kinds or any(k not in kind_names for k in kinds):
+            raise ConfigError(f"{where}: measure events needs kinds among {', '.join(kind_names)}", file=file)
+        kwargs["kinds"] = kinds
     return EvidenceRule(indicator, measure, lists["categories"], lists["tests"], **kwargs)
 
 

@@ -15,6 +15,11 @@ class EvidenceFigure:
     ``tested`` counts items with a conclusive verdict (URLs for ``url_blocking``, tests for
     ``test_blocking``); ``blocked`` and ``confirmed`` count those found blocked / confirmed blocked;
     ``measurements`` and ``networks`` (distinct ASNs) say how much data stands behind the figure.
+
+    For the ``events`` measure: ``blocked`` counts the curated events of the rule's kinds touching the
+    period, ``confirmed`` the detected ones, ``tested`` both; ``measurements`` and ``networks`` are 0;
+    ``events`` describes each (``2019-08-05..2021-02-05 throttling, Jammu and Kashmir [accessnow-stop-…]``),
+    curated first.
     """
 
     iso2: str
@@ -26,6 +31,7 @@ class EvidenceFigure:
     measurements: int
     networks: int
     period: str = ""
+    events: tuple[str, ...] = ()
 
     @property
     def share_blocked(self) -> float:

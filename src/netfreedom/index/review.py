@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netfreedom.index.methodology import EvidenceRule, Methodology
+from netfreedom.index.methodology import EvidenceRule, Measure, Methodology
 from netfreedom.index.results import EvidenceFigure, Flag, FlagKind
 from netfreedom.index.scores import CountryScore, ScoreEntry
 
@@ -24,22 +24,72 @@ def _describe(rule: EvidenceRule) -> str:
     return "/".join(rule.categories) + " URLs" if rule.categories else "/".join(rule.tests) + " tests"
 
 
+MAX_LISTED_EVENTS = 12
+
+
+def _claims(entry: ScoreEntry, scored_code: str, methodology: Methodology) -> tuple[float, float] | None:
+    """The least and most restriction the entry's range claims (fractions of its points)."""
+    if entry.low is None or entry.high is None:
+        return None
+    maximum = methodology.max_of(scored_code)
+    ends = (methodology.restriction(entry.low, maximum), methodology.restriction(entry.high, maximum))
+    return min(ends), max(ends)
+
+
+def event_flags(
+    score: CountryScore, methodology: Methodology, figures: Sequence[EvidenceFigure]
+) -> list[Flag]:
+    """``evidence_contradicts`` where a score claims little restriction and the curated record shows at
+    least ``min_events`` events of the rule's kinds in the coverage period; the events are listed."""
+    flags: list[Flag] = []
+    by_target = {f.indicator: f for f in figures if f.measure is Measure.EVENTS}
+    for rule in methodology.evidence:
+        if rule.measure is not Measure.EVENTS:
+            continue
+        found = _scored(score, rule.indicator, methodology)
+        fig = by_target.get(rule.indicator)
+        if found is None or fig is None or fig.blocked < rule.min_events:
+            continue
+        entry, scored_code = found
+        claims = _claims(entry, scored_code, methodology)
+        if claims is None or claims[1] > rule.little_restriction:
+            continue
+        level = "" if scored_code == rule.indicator else f" (checked against category {scored_code})"
+        listed = "; ".join(fig.events[:MAX_LISTED_EVENTS])
+        more = len(fig.events) - MAX_LISTED_EVENTS
+        detected = f" and {fig.confirmed} detected in measurements" if fig.confirmed else ""
+        flags.append(
+            Flag(
+                FlagKind.EVIDENCE_CONTRADICTS,
+                rule.indicator,
+                f"{rule.indicator}{level}: score claims little restriction, but the record shows "
+                f"{fig.blocked} {'/'.join(rule.kinds).replace('_', ' ')} event"
+                f"{'' if fig.blocked == 1 else 's'}{detected} in {fig.period}: {listed}"
+                + (f"; … and {more} more" if more > 0 else ""),
+            )
+        )
+    return flags
+
+
 def evidence_flags(
     score: CountryScore, methodology: Methodology, figures: Sequence[EvidenceFigure]
 ) -> tuple[list[Flag], set[str]]:
     """Flags from comparing ``score`` (on the methodology's scale) with ``figures``; also the rule targets
-    whose evidence is too thin to check (fewer than ``min_tested`` items tested)."""
-    flags: list[Flag] = []
+    whose evidence is too thin to check (fewer than ``min_tested`` items tested).  Events rules are
+    checked by ``event_flags`` (they never make evidence thin)."""
+    flags = event_flags(score, methodology, figures)
     thin: set[str] = set()
+    figures = [f for f in figures if f.measure is not Measure.EVENTS]
+    rules = [r for r in methodology.evidence if r.measure is not Measure.EVENTS]
     by_target = {f.indicator: f for f in figures}
-    if not figures and methodology.evidence:
+    if not figures and rules:
         # No measurement at all in the period: one flag for the country, not one per rule.
-        codes = [r.indicator for r in methodology.evidence if _scored(score, r.indicator, methodology)]
+        codes = [r.indicator for r in rules if _scored(score, r.indicator, methodology)]
         if codes:
             message = f"no measurements in the coverage period to check {', '.join(codes)}"
             flags.append(Flag(FlagKind.THIN_EVIDENCE, ",".join(codes), message))
         return flags, set(codes)
-    for rule in methodology.evidence:
+    for rule in rules:
         found = _scored(score, rule.indicator, methodology)
         if found is None:
             continue

@@ -26,6 +26,16 @@ class EventScope(StrEnum):
     NETWORK = "network"  # some networks (operators) only
 
 
+# ``Event.last_day`` in SQL over the ``events`` table's columns: the twin every SQL reader of events uses (the
+# store's filter, the ``events`` evidence measure); a test holds it equal to ``Event.overlaps``.
+LAST_DAY_SQL = "CASE WHEN end_date IS NOT NULL THEN end_date WHEN ongoing THEN NULL ELSE start_date END"
+
+
+def overlap_sql(since: str, until: str) -> str:
+    """SQL true when an ``events`` row touches the days ``since``..``until`` (SQL expressions, inclusive)."""
+    return f"(start_date <= {until} AND coalesce(({LAST_DAY_SQL}) >= {since}, TRUE))"
+
+
 class Event(msgspec.Struct, frozen=True, kw_only=True):
     """One event.  ``end`` None means ongoing or unknown (``ongoing`` tells when the source said so)."""
 

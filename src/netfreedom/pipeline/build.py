@@ -99,6 +99,16 @@ def _aggregates_signature(store: Any) -> str:
     return f"{table.column('n')[0].as_py()}:{table.column('h')[0].as_py()}"
 
 
+def _events_signature(store: Any) -> str:
+    """The events the index checks scores against (``events`` evidence rules)."""
+    table = store.query(
+        "SELECT count(*) AS n, "
+        "coalesce(sum(hash(id, kind, start_date, end_date, ongoing, detected)), 0) AS h "
+        "FROM events"
+    )
+    return f"{table.column('n')[0].as_py()}:{table.column('h')[0].as_py()}"
+
+
 def _source_spec(project: Project, i: int) -> str:
     src = project.sources[i]
     if src.url is not None:
@@ -273,6 +283,7 @@ def _index(project: Project, db: Path, fetcher: Fetcher, progress: Progress) -> 
             lists_sig,
             _verdicts_signature(store),
             _aggregates_signature(store),
+            _events_signature(store),
             ",".join(map(str, sorted(project.years))),
         )
         if state.same("index", signature):

@@ -11,7 +11,7 @@ from typing import Any
 from netfreedom.errors import InputError
 from netfreedom.index.engine import build_index
 from netfreedom.index.fh import FHImport, read_fh_workbook
-from netfreedom.index.methodology import Methodology, Scale, load_methodology
+from netfreedom.index.methodology import Measure, Methodology, Scale, load_methodology
 from netfreedom.index.results import IndexResult
 from netfreedom.index.scores import read_scores, validate, write_scores_csv
 from netfreedom.ingest.testlists import TestLists, fetch_testlists, read_testlists
@@ -78,11 +78,12 @@ def build(
     use_evidence: bool = True,
     cluster: EngineOptions | None = None,
 ) -> BuildReport:
-    """Validate scores, gather evidence from the store (when it holds verdicts), compile, and store.
+    """Validate scores, gather evidence from the store (when it holds verdicts or events), compile, and
+    store.
 
     With ``cluster`` the evidence figures are computed on that Dask cluster (the same figures)."""
     from netfreedom.evidence.aggregate import has_table
-    from netfreedom.evidence.indicators import indicator_figures
+    from netfreedom.evidence.indicators import event_figures, indicator_figures
     from netfreedom.evidence.tables import index_tables, lists_table, previous_totals
     from netfreedom.store import open_store
 
@@ -101,7 +102,9 @@ def build(
             if lists.problems:
                 notes.append(f"{len(lists.problems)} test-list rows had problems, e.g. {lists.problems[0]}")
         evidence = None
-        if use_evidence and has_table(store.query, "verdicts") and _has_rows(store.query, "verdicts"):
+        measured = has_table(store.query, "verdicts") and _has_rows(store.query, "verdicts")
+        recorded = has_table(store.query, "events") and _has_rows(store.query, "events")
+        if use_evidence and (measured or recorded):
             if methodology.evidence and not has_table(store.query, "testlists"):
                 notes.append("no test lists in the store: URL categories unknown (give --testlists DIR)")
             if cluster is None:
@@ -110,6 +113,12 @@ def build(
                 from netfreedom.pipeline.scale.evidence import indicators_on_cluster
 
                 evidence = indicators_on_cluster(store, methodology, year, options=cluster)
+                # Events live in the store, not in the Parquet the workers read: added here.
+                event_rules = [r for r in methodology.evidence if r.measure is Measure.EVENTS]
+                if event_rules:
+                    since, until = methodology.coverage(year)
+                    for cc, figures in event_figures(store.query, event_rules, since, until).items():
+                        evidence.setdefault(cc, []).extend(figures)
         elif use_evidence:
             notes.append("the store holds no verdicts: built without evidence")
         result = build_index(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from netfreedom.models.event import Event, EventFilters, EventKind, EventScope
+from netfreedom.models.event import LAST_DAY_SQL, Event, EventFilters, EventKind, EventScope
 
 TABLE = "events"
 EVENTS_DDL = """CREATE TABLE IF NOT EXISTS events (
@@ -163,10 +163,6 @@ def has_events(con: Any) -> bool:
     return bool(found and found[0])
 
 
-# The SQL twin of ``Event.overlaps`` / ``Event.last_day`` (a test holds them equal).
-_LAST_DAY = "CASE WHEN end_date IS NOT NULL THEN end_date WHEN ongoing THEN NULL ELSE start_date END"
-
-
 def _where(f: EventFilters) -> tuple[str, list[Any]]:
     where: list[str] = ["TRUE"]
     params: list[Any] = []
@@ -177,7 +173,7 @@ def _where(f: EventFilters) -> tuple[str, list[Any]]:
         where.append("start_date <= ?")
         params.append(f.until)
     if f.since is not None:
-        where.append(f"coalesce({_LAST_DAY} >= ?, TRUE)")
+        where.append(f"coalesce(({LAST_DAY_SQL}) >= ?, TRUE)")
         params.append(f.since)
     if f.kind is not None:
         where.append("kind = ?")

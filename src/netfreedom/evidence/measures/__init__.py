@@ -4,6 +4,6 @@ A measure that lives here is one module that calls ``evidence.model.register`` a
 below.  A measure that lives in another package registers itself the same way when that package is imported.
 """
 
-from netfreedom.evidence.measures import aggregate_rates, test_blocking, url_blocking, verdict_counts
+from netfreedom.evidence.measures import aggregate_rates, events, test_blocking, url_blocking, verdict_counts
 
-__all__ = ["aggregate_rates", "test_blocking", "url_blocking", "verdict_counts"]
+__all__ = ["aggregate_rates", "events", "test_blocking", "url_blocking", "verdict_counts"]
