@@ -134,9 +134,10 @@ def register(app: typer.Typer) -> None:
         """Turn measurements into verdicts (outcome, layer, reason, confidence, confirmed blockpage).
 
         With FILE arguments: analyse them without a store and write one JSON verdict record per
-        measurement, in input order, to --output.  Without: analyse every stored measurement that has no
-        verdict yet (re-analysing all when the rules or the fingerprints changed).  Fingerprints come from
-        their public homes (cached; --mirror maps them) or --fingerprints-dir.
+        measurement, in input order, to --output (exit 1 when the files held no measurement at all).
+        Without: analyse every stored measurement that has no verdict yet (re-analysing all when the rules
+        or the fingerprints changed).  Fingerprints come from their public homes (cached; --mirror maps
+        them) or --fingerprints-dir.
         """
         from netfreedom.errors import InputError, StoreError
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors

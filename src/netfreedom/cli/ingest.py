@@ -84,7 +84,8 @@ def register(app: typer.Typer) -> None:
         """Read measurements into the store: validated, de-duplicated, in Parquet partitions.
 
         OONI aggregation results go to their own table (one row per cell, with its grain and source).
-        Bad lines and files are counted and listed (file, line, reason); exit 1 only if nothing was read.
+        Bad lines and files are counted and listed (file, line, reason); exit 1 when the sources held no
+        measurement at all (empty files or folders, or only bad lines).
         """
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
         from netfreedom.ingest import Filters, parse_dimensions

@@ -36,13 +36,14 @@ def register(app: typer.Typer) -> None:
 
         from netfreedom.store import default_db_path
         from netfreedom.web import create_app
+        from netfreedom.web.server import server_config
 
         api = create_app(db or default_db_path(), site=site, query_timeout=query_timeout)
         sock = _listen(host, port)
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"serving http://{shown}:{bound}/  (API: /api/v1/, OpenAPI: /openapi.json)", err=True)
-        server = uvicorn.Server(uvicorn.Config(api, log_level="warning"))
+        server = uvicorn.Server(server_config(api, log_level="warning"))
         server.run(sockets=[sock])
 
 

@@ -42,6 +42,8 @@ MAX_JSON_FILE = 256 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 # Measurements are tens of kB: a 1 MiB buffer makes line reading about twice as fast as the default 8 kB.
 _BUFFER = 1 << 20
+# A file without a single non-blank line: 0 bytes, a gzip of nothing, only newlines.
+EMPTY_FILE = "empty file"
 MEASUREMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".post", ".tar.gz", ".tgz")
 # Bytes read ahead to recognise an aggregation result (compressed: enough for its first rows).
 _SNIFF = 64 * 1024
@@ -95,7 +97,7 @@ def read_file(
         yield Problem(name, 0, "not a regular file")
         return
     if size == 0:
-        yield Problem(name, 0, "empty file")
+        yield Problem(name, 0, EMPTY_FILE)
         return
     kind = _kind(path.name)
     try:
@@ -182,6 +184,9 @@ def _read_text(stream: ByteStream, name: str, kind: str, max_line: int) -> Itera
                 yield decode_measurement(line, name, number)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         yield Problem(name, last + 1, _damage(exc) + f" after line {last}; lines before it were kept")
+        return
+    if last == 0:  # nothing but blank lines (or nothing at all once decompressed)
+        yield Problem(name, 0, EMPTY_FILE)
 
 
 def _line_of(data: bytes, message: str) -> int:
@@ -201,6 +206,9 @@ def _read_json(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
         return
     data = data.removeprefix(BOM)
     body = data.lstrip()
+    if not body:
+        yield Problem(name, 0, EMPTY_FILE)
+        return
     if body.startswith(b"["):
         try:
             items = msgspec.json.decode(body, type=list[msgspec.Raw])
@@ -263,10 +271,13 @@ def _read_postcan(stream: ByteStream, name: str, max_line: int) -> Iterator[Item
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
-                if not member.isfile():
+                if member.isdir():
                     continue
                 number += 1
                 entry = member.name
+                if not member.isfile():
+                    yield Problem(name, number, f"entry {entry}: {_special(member)}, not a measurement")
+                    continue
                 stem = Path(entry).name.split(".post")[0].removesuffix(".json")
                 if member.size > max_line:
                     yield Problem(name, number, f"entry {entry}: {member.size} bytes exceeds the limit")
@@ -288,6 +299,16 @@ def _read_postcan(stream: ByteStream, name: str, max_line: int) -> Iterator[Item
     except Exception as exc:  # tarfile raises odd types (TypeError, ValueError...) on damaged input
         reason = f"corrupt tar archive after entry {number} ({type(exc).__name__}: {exc})"
         yield Problem(name, number + 1, reason + "; earlier entries were kept")
+
+
+def _special(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"a symbolic link (to {member.linkname[:200]!r})"
+    if member.islnk():
+        return f"a hard link (to {member.linkname[:200]!r})"
+    if member.ischr() or member.isblk():
+        return "a device"
+    return "a FIFO" if member.isfifo() else "a special entry"
 
 
 def _remaining_nonzero(tar: tarfile.TarFile) -> int:

@@ -12,21 +12,51 @@ from netfreedom.ingest.aggregation import looks_like_aggregation, read_head
 from netfreedom.ingest.files import is_measurement_file, read_file
 from netfreedom.ingest.layout import Filters
 from netfreedom.ingest.lines import MAX_LINE
-from netfreedom.ingest.records import Item
+from netfreedom.ingest.records import Item, Problem
+
+EMPTY_FOLDER = "empty folder: no measurement files in it"
 
 
-def measurement_files(root: Path, filters: Filters) -> Iterator[Path]:
-    """Measurement files under ``root`` (sorted, hidden entries skipped), pruning layout folders."""
-    for dirpath, dirnames, filenames in os.walk(root):
+def walk(root: Path, filters: Filters) -> Iterator[Path | Problem]:
+    """Measurement files under ``root`` (sorted, hidden entries skipped, layout folders pruned), and a
+    ``Problem`` for each folder that cannot be read, each symbolic link to a folder (not followed: a link
+    can loop, or lead out of the tree), and for a tree without any measurement file."""
+    errors: list[OSError] = []
+    found = False
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+        yield from _unreadable(errors, root)
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and filters.allows_path((here / d).parts)
-        )
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            if (here / d).is_symlink():
+                yield Problem(str(here / d), 0, "symbolic link to a folder: not followed")
+            elif filters.allows_path((here / d).parts):
+                kept.append(d)
+        dirnames[:] = kept
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             if is_measurement_file(name) or (_is_csv(name) and _aggregation_csv(here / name)):
+                found = True
                 yield here / name
+    yield from _unreadable(errors, root)
+    if not found:
+        yield Problem(str(root), 0, EMPTY_FOLDER)
+
+
+def _unreadable(errors: list[OSError], root: Path) -> Iterator[Problem]:
+    while errors:
+        exc = errors.pop(0)
+        yield Problem(str(exc.filename or root), 0, f"cannot read folder: {exc.strerror or exc}")
+
+
+def measurement_files(root: Path, filters: Filters) -> Iterator[Path]:
+    """The files of :func:`walk` (for sizes and listings; the readers report its problems)."""
+    for item in walk(root, filters):
+        if isinstance(item, Path):
+            yield item
 
 
 def _is_csv(name: str) -> bool:
@@ -48,5 +78,8 @@ def read_folder(
     max_line: int = MAX_LINE,
     dimensions: Mapping[str, str] | None = None,
 ) -> Iterator[Item]:
-    for path in measurement_files(root, filters):
-        yield from read_file(path, max_line=max_line, dimensions=dimensions)
+    for item in walk(root, filters):
+        if isinstance(item, Problem):
+            yield item
+        else:
+            yield from read_file(item, max_line=max_line, dimensions=dimensions)

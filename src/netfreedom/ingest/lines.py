@@ -1,6 +1,7 @@
 """Split a byte stream into lines with a cap on line length, in bounded memory.
 
-A line longer than the cap is never held in memory: it is skipped in pieces and reported by its size.
+A line longer than the cap is never held in memory: it is skipped in pieces and reported by its size.  A run
+of blank lines is skipped a buffer at a time, not line by line (300 MB of newlines gzip to 300 KB).
 """
 
 from __future__ import annotations
@@ -55,6 +56,27 @@ def iter_lines(stream: ByteStream, max_line: int = MAX_LINE) -> Iterator[tuple[i
             line = line[3:]
         if line.strip():
             yield number, line
+        else:
+            number += skip_blank_lines(stream)
+
+
+def skip_blank_lines(stream: ByteStream) -> int:
+    """Consume the blank lines at the stream's position from its buffer (``peek``), without a call per
+    line; returns how many.  A stream without ``peek`` is left as it is (0)."""
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        return 0
+    skipped = 0
+    while True:
+        data: bytes = peek(_CHUNK)[:_CHUNK]
+        blank = len(data) - len(data.lstrip(b" \t\r\n"))
+        end = data.rfind(b"\n", 0, blank) + 1  # whole blank lines only: a line's leading spaces stay
+        if end == 0:
+            return skipped
+        skipped += data.count(b"\n", 0, end)
+        stream.read(end)
+        if end < len(data):
+            return skipped
 
 
 def line_end(piece: bytes) -> int:

@@ -72,7 +72,9 @@ class AnalyzeSummary:
 
     @property
     def readable(self) -> bool:
-        return self.analysed > 0 or self.rejected == 0
+        """False when the sources held no measurement at all — empty files or folders, or only bad lines
+        (each reported): ``analyze FILE`` then exits 1, as ``ingest`` does."""
+        return self.analysed > 0
 
     def to_json(self) -> dict[str, Any]:
         return {

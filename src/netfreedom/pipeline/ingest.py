@@ -53,7 +53,8 @@ class IngestSummary:
 
     @property
     def readable(self) -> bool:
-        """False when nothing at all could be read (the command then exits non-zero)."""
+        """False when the sources held no measurement at all — empty files or folders, or only bad lines
+        (each reported): the command then exits 1, as ``analyze FILE`` does."""
         return (
             self.ingested
             + self.duplicates

@@ -31,11 +31,11 @@ from netfreedom.ingest import (
     Record,
     is_aggregation_url,
     is_archive_url,
-    measurement_files,
     parse_archive_url,
     read_file,
 )
 from netfreedom.ingest.archive import Lister, iter_keys
+from netfreedom.ingest.folder import walk
 from netfreedom.ingest.layout import LAYOUTS, Level
 from netfreedom.models.aggregation import AggregateRow
 from netfreedom.pipeline.ingest import MAX_ERRORS, IngestSummary, accepts_aggregate
@@ -110,10 +110,10 @@ def list_sources(
             yield from _local(Path(spec), filters)
 
 
-def _local(path: Path, filters: Filters) -> Iterator[tuple[str, int]]:
+def _local(path: Path, filters: Filters) -> Iterator[tuple[str, int] | Problem]:
     if path.is_dir():
-        for p in measurement_files(path, filters):
-            yield str(p), p.stat().st_size
+        for p in walk(path, filters):
+            yield p if isinstance(p, Problem) else (str(p), p.stat().st_size)
     else:
         yield str(path), path.stat().st_size if path.is_file() else 0
 
