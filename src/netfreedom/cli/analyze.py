@@ -126,6 +126,9 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[
             int, typer.Option(min=1, help="Measurements per store batch (bounds memory).")
         ] = 500,
+        max_errors: Annotated[
+            int, typer.Option(min=0, help="Errors listed in FILE mode (all are counted).")
+        ] = 100,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary object.")] = False,
         engine: EngineOpt = Engine.LOCAL,
         scheduler: SchedulerOpt = None,
@@ -164,7 +167,12 @@ def register(app: typer.Typer) -> None:
             if files:
                 to_stdout = output == "-"
                 summary = analyze_files(
-                    files, None if to_stdout else Path(str(output)), db_fp, fetcher=fetcher, progress=progress
+                    files,
+                    None if to_stdout else Path(str(output)),
+                    db_fp,
+                    fetcher=fetcher,
+                    max_errors=max_errors,
+                    progress=progress,
                 )
             else:
                 to_stdout = False
