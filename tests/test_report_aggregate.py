@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from netfreedom.report.aggregate import Axis, Filters, aggregate, measurements, refresh_cube
+from netfreedom.api.filters import Filters as ApiFilters
+from netfreedom.api.store import count_rows, select_rows
+from netfreedom.report.aggregate import Axis, Filters, aggregate, refresh_cube
 
 from ._report_data import verdict, write_verdicts
 
@@ -113,14 +117,20 @@ def test_refresh_only_when_verdicts_change(tmp_path: Path, con: duckdb.DuckDBPyC
 
 
 def test_measurements_are_paged_newest_first(con: duckdb.DuckDBPyConnection) -> None:
-    page, total = measurements(con, Filters(probe_cc="IR"), limit=2, offset=0)
-    assert total == 5
-    assert [r["measurement_uid"] for r in page.records()] == ["u5", "u4"]
-    page2, _ = measurements(con, Filters(probe_cc="IR"), limit=2, offset=4)
-    assert [r["measurement_uid"] for r in page2.records()] == ["u1"]
-    cat, n = measurements(con, Filters(category="polr"), limit=10, offset=0)
-    assert n == 3 and {r["probe_cc"] for r in cat.records()} == {"IR"}
-    assert page.records()[0]["measurement_start_time"] == "2018-04-03T11:00:00Z"
+    # what /api/v1/measurements pages: the Python API's selection of verdicts, newest first
+    def query(sql: str, params: Sequence[object] | None = None) -> pa.Table:
+        return con.sql(sql, params=list(params) if params else None).to_arrow_table()
+
+    iran = ApiFilters.of(probe_cc="ir")
+    page = select_rows(query, "verdicts", iran, limit=2, newest_first=True).to_pylist()
+    assert count_rows(query, "verdicts", iran) == 5
+    assert [r["measurement_uid"] for r in page] == ["u5", "u4"]
+    page2 = select_rows(query, "verdicts", iran, limit=2, offset=4, newest_first=True).to_pylist()
+    assert [r["measurement_uid"] for r in page2] == ["u1"]
+    polr = ApiFilters.of(category="polr")
+    cat = select_rows(query, "verdicts", polr, limit=10, newest_first=True).to_pylist()
+    assert count_rows(query, "verdicts", polr) == 3 and {r["probe_cc"] for r in cat} == {"IR"}
+    assert page[0]["measurement_start_time"] == dt.datetime(2018, 4, 3, 11, tzinfo=dt.UTC)
 
 
 def test_monthly_table_agrees_with_the_daily_one(con: duckdb.DuckDBPyConnection) -> None:

@@ -95,39 +95,32 @@ class Filters:
             self.until is None or _month_end(self.until)
         )
 
-    def where(self, *, raw: bool = False) -> tuple[str, list[Any]]:
-        """A SQL condition and its parameters, over the cube (``f``/``u``) or, with ``raw``, over the
-        store's ``verdicts`` table (``v``)."""
+    def where(self) -> tuple[str, list[Any]]:
+        """A SQL condition over the cube (``f``, with its URLs ``u``) and its parameters.  (Rows of single
+        verdicts are selected by the Python API's one filter: ``api.store.select_rows``.)"""
         clauses: list[str] = []
         params: list[Any] = []
-        day = "CAST(v.measurement_start_time AS DATE)" if raw else "f.day"
         if self.probe_cc:
-            clauses.append("v.probe_cc = ?" if raw else "f.probe_cc = ?")
+            clauses.append("f.probe_cc = ?")
             params.append(self.probe_cc.upper())
         if self.probe_asn:
-            clauses.append("v.probe_asn = ?" if raw else "f.asn = ?")
-            number = asn_number(self.probe_asn)
-            params.append(f"AS{number}" if raw else number)
+            clauses.append("f.asn = ?")
+            params.append(asn_number(self.probe_asn))
         if self.domain:
-            clauses.append("lower(v.domain) = ?" if raw else "u.domain = ?")
+            clauses.append("u.domain = ?")
             params.append(self.domain.lower())
         if self.category:
             # Categories come from the test lists, joined once when the cube is built.
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM {FACTS} cf JOIN {URLS} cu USING (url_id) WHERE cf.category = ? "
-                "AND cf.probe_cc = v.probe_cc AND cu.input = coalesce(v.input, ''))"
-                if raw
-                else "f.category = ?"
-            )
+            clauses.append("f.category = ?")
             params.append(self.category.upper())
         if self.test_name:
-            clauses.append("v.test_name = ?" if raw else "f.test_name = ?")
+            clauses.append("f.test_name = ?")
             params.append(self.test_name)
         if self.since:
-            clauses.append(f"{day} >= ?")
+            clauses.append("f.day >= ?")
             params.append(self.since)
         if self.until:
-            clauses.append(f"{day} <= ?")
+            clauses.append("f.day <= ?")
             params.append(self.until)
         return (" AND ".join(clauses) or "TRUE"), params
 
@@ -333,26 +326,3 @@ MEASUREMENT_COLUMNS: Sequence[str] = (
     "confirmed",
     "fingerprint",
 )
-
-
-def measurements(con: Any, filters: Filters, *, limit: int, offset: int) -> tuple[Table, int]:
-    """One page of verdicts (newest first) and the total number matching ``filters``."""
-    if not _has_table(con, "verdicts"):
-        return Table(tuple(MEASUREMENT_COLUMNS), []), 0
-    where, params = filters.where(raw=True)
-    cols = ", ".join(f"v.{c}" for c in MEASUREMENT_COLUMNS)
-    total_row = con.execute(f"SELECT count(*) FROM verdicts v WHERE {where}", params).fetchone()
-    total = int(total_row[0]) if total_row else 0
-    cur = con.execute(
-        f"SELECT {cols} FROM verdicts v WHERE {where} "
-        "ORDER BY v.measurement_start_time DESC, v.measurement_uid LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
-    rows = [tuple(_plain_ts(v) for v in row) for row in cur.fetchall()]
-    return Table(tuple(MEASUREMENT_COLUMNS), rows), total
-
-
-def _plain_ts(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
-    return value
