@@ -266,12 +266,19 @@ def test_columns_are_found_by_name(tmp_path: Path, editions: dict[int, list[dict
     rename = {
         "A1": "A1. Do infrastructural limitations restrict access to the internet?",
         "B3": "B3: Does the state impose restrictions?",
-        "A": "A. Obstacles to Access",
+        "A": "A Total",  # a category, not the total
+        "B": "B: Limits on Content",
+        "C": "Violations of User Rights",
         "Total": "Total Score",
         "Status": "FOTN Status",
     }
     other = read_fh_workbook(_save(tmp_path / "other.xlsx", rows, header, title=None, rename=rename))
     assert other.problems == []
+    from netfreedom.index.fh import _columns
+
+    cells = ["A Total", "Total Score", "C: Violations", "B3. Question?", "FOTN Status", "Region"]
+    named = _columns(cells, CODES)
+    assert named == {"A": 0, "total": 1, "C": 2, "B3": 3, "status": 4}
 
     def values(result: FHImport) -> list[tuple[str, int, dict[str, float | None]]]:
         return [(s.iso2, s.year, {c: e.low for c, e in s.indicators.items()}) for s in result.scores]

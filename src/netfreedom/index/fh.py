@@ -45,7 +45,7 @@ _COUNTRY_HEADERS = frozenset(
 )
 _EDITION_HEADERS = frozenset({"edition", "year", "fotn edition", "report year", "edition year"})
 _INDICATOR = re.compile(r"^([abc])\s*(\d{1,2})(?!\d)")
-_CATEGORY = re.compile(r"^([abc])(?:\s*[:.)\-–—]|$)")
+_CATEGORY = re.compile(r"^([abc])(?:\s*[:.)\-–—]|\s+(?:sub)?total\b|\s+score\b|$)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HUNDRED_BEST = re.compile(r"100\s*=\s*(?:the\s+)?(?:most|best|highest)\s+(?:free|freedom)", re.IGNORECASE)
 _ZERO_BEST = re.compile(r"(?<!\d)0\s*=\s*(?:the\s+)?(?:most|best)\s+(?:free|freedom)", re.IGNORECASE)
@@ -113,22 +113,22 @@ def _columns(header: Sequence[Any], indicator_codes: Iterable[str]) -> dict[str,
         text = _text(cell).lower()
         if not text:
             continue
+        indicator = _INDICATOR.match(text)
+        code = f"{indicator.group(1).upper()}{int(indicator.group(2))}" if indicator else ""
+        category = _CATEGORY.match(text)
+        named = next((c for name, c in _CATEGORY_NAMES.items() if text.startswith(name)), None)
         if text in _COUNTRY_HEADERS:
             put("country", i)
+        elif code in known:
+            put(code, i)
+        elif category or named:  # before "total": "A Total" / "B: subtotal" is a category
+            put(category.group(1).upper() if category else named or "", i)
         elif text in _EDITION_HEADERS or text.startswith("edition"):
             put("edition", i)
         elif text == "status" or ("status" in text and "change" not in text):
             put("status", i)
         elif "total" in text or text in {"score", "overall score", "aggregate score"}:
             put("total", i)
-        elif (m := _INDICATOR.match(text)) and f"{m.group(1).upper()}{int(m.group(2))}" in known:
-            put(f"{m.group(1).upper()}{int(m.group(2))}", i)
-        elif m := _CATEGORY.match(text):
-            put(m.group(1).upper(), i)
-        else:
-            for name, code in _CATEGORY_NAMES.items():
-                if text.startswith(name):
-                    put(code, i)
     return cols
 
 
