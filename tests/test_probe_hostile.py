@@ -119,6 +119,24 @@ def test_redirects_are_followed_and_recorded_newest_first(lab: Lab) -> None:
     assert hops == [(url.removesuffix("moved"), 200), (url, 302)]
     assert keys["requests"][1]["response"]["headers"]["Location"] == "/"
     assert keys["control"]["http_request"]["status_code"] == 200  # the control followed it too
+    # The 0.5 layout: the first GET rides the endpoint the connect step measured (depth 0); the redirect's
+    # GET has an endpoint of its own at depth 1, as probe-cli's; the classic analysis reads the final page.
+    import msgspec
+
+    from netfreedom.analysis.web_connectivity import v05_classic
+    from netfreedom.models.registry import decode_test_keys
+
+    [connect] = keys["tcp_connect"][:1]
+    first, final = keys["requests"][1], keys["requests"][0]
+    assert (first["transaction_id"], first["tags"]) == (connect["transaction_id"], ["depth=0"])
+    assert connect["tags"] == ["depth=0", "fetch_body=true"]
+    own = next(t for t in keys["tcp_connect"] if t["transaction_id"] == final["transaction_id"])
+    assert own is not connect and own["tags"] == ["depth=1", "fetch_body=true"] and own["status"]["success"]
+    assert final["tags"] == ["depth=1"]
+    assert {q["transaction_id"] for q in keys["queries"]} == {10001}
+    typed = decode_test_keys("web_connectivity", msgspec.json.encode(keys))
+    assert v05_classic.reproduce(typed, v05_classic.Fixes()) == (False, True)  # type: ignore[arg-type]
+    assert v05_classic.http_matches(typed, v05_classic.Fixes())[0] is True  # type: ignore[arg-type]
 
 
 def test_a_probe_bug_on_one_url_neither_ends_the_run_nor_becomes_a_verdict(
