@@ -375,3 +375,36 @@ def test_cli_import_json_and_list(tmp_path: Path) -> None:
     assert table.returncode == 0 and "TD" in table.stdout
     bad = _netfreedom("events", "list", "--db", str(db), "--since", "yesterday")
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_import_from_urls_on_a_loopback_server(tmp_path: Path) -> None:
+    """URLs go through the fetcher's cache (and mirrors); the source and origins name the URL's file."""
+    import http.server
+    import threading
+
+    def handler(*args: object, **kwargs: object) -> http.server.SimpleHTTPRequestHandler:
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, format: str, *a: object) -> None:
+                pass
+
+        return Quiet(*args, directory=str(EVENTS), **kwargs)  # type: ignore[arg-type]
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        from netfreedom.fetch import Fetcher
+
+        fetcher = Fetcher(cache_dir=tmp_path / "cache")
+        with open_store(tmp_path / "s.duckdb") as store:
+            urls = [f"{base}/{STOP.name}", f"{base}/{CENALERT.name}", f"{base}/missing.csv"]
+            s = import_events(store, urls, fetcher=fetcher)
+            events = store.events()
+        fetcher.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert (s.imported, s.rejected) == (1292, 3 + 1)
+    assert s.errors[-1].file == f"{base}/missing.csv" and s.errors[-1].line == 0
+    assert {e.source for e in events} == {"accessnow-stop", "cenalert"}
+    assert {e.origin.split("!")[0].split(":")[0] for e in events if e.origin} == {STOP.name, CENALERT.name}
