@@ -188,7 +188,9 @@ def test_detect_over_raw_measurements_and_aggregates(tmp_path: Path) -> None:
         # OONI aggregates for SD: 400 a day, a shutdown on days 30-32; and for IQ, which raw covers.
         rows = []
         for i, d in enumerate(days):
-            for cc, n in (("SD", 5 if 30 <= i <= 32 else 400), ("IQ", 999)):
+            sd = 5 if 30 <= i <= 32 else 400
+            # SD as a whole, and the same measurements by network (AS15706 carries them all).
+            for cc, asn, n in (("SD", None, sd), ("SD", 15706, sd), ("IQ", None, 999)):
                 start = dt.datetime.combine(d, dt.time(), dt.UTC)
                 rows.append(
                     AggregateRow(
@@ -199,7 +201,7 @@ def test_detect_over_raw_measurements_and_aggregates(tmp_path: Path) -> None:
                         end=start + dt.timedelta(days=1),
                         probe_cc=cc,
                         test_name="web_connectivity",
-                        probe_asn=None,
+                        probe_asn=asn,
                         domain=None,
                         input=None,
                         category_code=None,
@@ -227,17 +229,18 @@ def test_detect_over_raw_measurements_and_aggregates(tmp_path: Path) -> None:
             ("IQ", days[35], days[36], ""),
             ("IQ", days[35], days[36], "AS64500"),  # the one network has volume enough of its own
             ("SD", days[30], days[32], ""),
+            ("SD", days[30], days[32], "AS15706"),  # from the aggregates' network layer
         ]
         drops = summary.evaluation["volume_drop"]
         assert (drops["precision"], drops["detected"]) == (1.0, 2)
         # Sudan's day-10 event is not evaluable: it has less than two weeks of history before it.
         assert (drops["found"], drops["curated_evaluable"], drops["curated"]) == (2, 2, 3)
         stored = store.events(EventFilters(detected=True))
-        assert len(stored) == 3 and all(e.detected for e in stored)
+        assert len(stored) == 4 and all(e.detected for e in stored)
         assert len(store.events(EventFilters(detected=False))) == 3  # curated untouched
         # Running again replaces, never doubles.
         again = detect_events(store)
-        assert again.replaced == 3 and len(store.events(EventFilters(detected=True))) == 3
+        assert again.replaced == 4 and len(store.events(EventFilters(detected=True))) == 4
 
 
 def test_cli_detect_on_the_shared_measurements(tmp_path: Path) -> None:

@@ -248,10 +248,13 @@ def _has_table(store: Store, name: str) -> bool:
     return bool(found.column("n")[0].as_py())
 
 
-def _aggregate_counts(store: Store, since: dt.date | None, until: dt.date | None) -> dict[Any, Day]:
-    """(cc, None, day) → counts from OONI's aggregates of daily (or hourly) grain, in the layer a consumer
-    reads (``models.aggregation.layer_sql``: per country and test, the most complete set of rows; summing a
-    layer gives the country's totals); tested = measurements − failures, blocked = anomalies.  Raw
+def _aggregate_counts(
+    store: Store, since: dt.date | None, until: dt.date | None, *, by_asn: bool = False
+) -> dict[Any, Day]:
+    """(cc, asn | None, day) → counts from OONI's aggregates of daily (or hourly) grain, in the layer a
+    consumer reads (``models.aggregation.layer_sql``: per country and test, the most complete set of rows;
+    summing a layer gives the country's totals; ``by_asn``: the layers with the network bound, keyed
+    ``AS<n>`` like raw measurements); tested = measurements − failures, blocked = anomalies.  Raw
     measurements are not used to shadow rows here: ``daily_series`` does it by span."""
     from netfreedom.models.aggregation import layer_sql
 
@@ -259,19 +262,36 @@ def _aggregate_counts(store: Store, since: dt.date | None, until: dt.date | None
         return {}
     where, params = _where_days("period_start", since, until)
     tests = ", ".join(f"'{t}'" for t in SPIKE_TESTS)
-    picked = layer_sql(where=f"grain IN ('day', 'hour') AND {where}")
+    picked = layer_sql(("probe_asn",) if by_asn else (), where=f"grain IN ('day', 'hour') AND {where}")
+    asn = "'AS' || CAST(probe_asn AS VARCHAR)" if by_asn else "NULL"
     rows = store.query(
         f"WITH picked AS ({picked}) "
-        "SELECT probe_cc, CAST(period_start AS DATE) AS day, sum(measurement_count) AS n, "
+        f"SELECT probe_cc, {asn} AS asn, CAST(period_start AS DATE) AS day, sum(measurement_count) AS n, "
         f"sum(CASE WHEN test_name IN ({tests}) THEN measurement_count - failure_count ELSE 0 END) AS tested, "
         f"sum(CASE WHEN test_name IN ({tests}) THEN anomaly_count ELSE 0 END) AS blocked "
         f"FROM picked WHERE {_CC} GROUP BY ALL",
         params,
     ).to_pylist()
     return {
-        (r["probe_cc"], None, r["day"]): Day(int(r["n"]), max(0, int(r["tested"])), int(r["blocked"]))
+        (r["probe_cc"], r["asn"], r["day"]): Day(int(r["n"]), max(0, int(r["tested"])), int(r["blocked"]))
         for r in rows
     }
+
+
+def _raw_wins(raw: dict[Any, Day], agg: dict[Any, Day]) -> dict[Any, Day]:
+    """The aggregate rows outside the span of days the raw measurements cover for the same key (country,
+    or country and network) — not day by day: a shutdown day has no raw measurement, and the aggregates
+    must not fill it in."""
+    span: dict[tuple[str, str | None], tuple[dt.date, dt.date]] = {}
+    for cc, asn, d in raw:
+        lo, hi = span.get((cc, asn), (d, d))
+        span[cc, asn] = (min(lo, d), max(hi, d))
+    out = {}
+    for (cc, asn, d), day in agg.items():
+        covered = span.get((cc, asn))
+        if covered is None or not covered[0] <= d <= covered[1]:
+            out[cc, asn, d] = day
+    return out
 
 
 def daily_series(
@@ -283,25 +303,21 @@ def daily_series(
     config: DetectorConfig | None = None,
 ) -> tuple[list[Series], dict[str, int]]:
     """Per-country (and, where volume allows, per-network) daily series from the raw measurements and the
-    daily aggregates: from a country's first to its last day of raw measurements the raw counts are used,
-    on other days OONI's aggregates (raw wins; a shutdown day inside the raw span stays empty).  Each
+    daily aggregates (per network: the aggregate layers with the network bound): from a country's (or
+    network's) first to its last day of raw measurements the raw counts are used, on other days OONI's
+    aggregates (raw wins; a shutdown day inside the raw span stays empty).  Each
     series runs from its first day to the last day of any series (a country falling silent at the end is
     a drop).  Data from ``window`` days before ``since`` is read for the baseline."""
     config = config or DetectorConfig()
     read_since = since - dt.timedelta(days=config.window) if since else None
     raw = _raw_counts(store, False, read_since, until)
-    agg = _aggregate_counts(store, read_since, until)
-    # Raw wins over the span of days a country's raw measurements cover (not day by day: a shutdown day has
-    # no raw measurement, and the aggregates must not fill it in).
-    span: dict[str, tuple[dt.date, dt.date]] = {}
-    for cc, _, d in raw:
-        lo, hi = span.get(cc, (d, d))
-        span[cc] = (min(lo, d), max(hi, d))
-    merged = {k: v for k, v in agg.items() if not (k[0] in span and span[k[0]][0] <= k[2] <= span[k[0]][1])}
+    merged = _raw_wins(raw, _aggregate_counts(store, read_since, until))
     sources = {"raw": len(raw), "aggregates": len(merged)}
     merged.update(raw)
     if networks:
-        per_network = _raw_counts(store, True, read_since, until)
+        raw_networks = _raw_counts(store, True, read_since, until)
+        per_network = _raw_wins(raw_networks, _aggregate_counts(store, read_since, until, by_asn=True))
+        per_network.update(raw_networks)
         totals: dict[tuple[str, str], int] = {}
         for (cc, asn, _), day in per_network.items():
             totals[cc, asn] = totals.get((cc, asn), 0) + day.measurements
