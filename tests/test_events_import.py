@@ -408,3 +408,16 @@ def test_import_from_urls_on_a_loopback_server(tmp_path: Path) -> None:
     assert s.errors[-1].file == f"{base}/missing.csv" and s.errors[-1].line == 0
     assert {e.source for e in events} == {"accessnow-stop", "cenalert"}
     assert {e.origin.split("!")[0].split(":")[0] for e in events if e.origin} == {STOP.name, CENALERT.name}
+
+
+def test_a_workbook_without_openpyxl_asks_for_the_fh_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # as if the [fh] extra were not installed
+    with open_store(tmp_path / "s.duckdb") as store:
+        s = import_events(store, [str(STOP), str(CENALERT)])
+    assert (s.imported, s.rejected) == (203, 1)  # the CSV is still read
+    (error,) = s.errors
+    assert error.file == str(STOP) and error.line == 0
+    assert "reading .xlsx workbooks needs the optional extra fh" in error.reason
+    assert "pip install 'netfreedom[fh]'" in error.reason

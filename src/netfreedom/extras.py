@@ -17,7 +17,7 @@ __all__ = ["EXTRAS", "installed", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "web": ("fastapi", "uvicorn"),  # serve: the read-only HTTP API
     "probe": ("dns", "h11"),  # probe run, control serve, lab: dnspython and the HTTP/1 client
-    "fh": ("openpyxl",),  # Freedom House workbooks (.xlsx)
+    "fh": ("openpyxl",),  # .xlsx workbooks: Freedom House scores, Access Now STOP events
     "dask": ("dask", "distributed"),  # --engine dask
 }
 """Extra name → the top-level modules it installs (``all`` is every extra)."""

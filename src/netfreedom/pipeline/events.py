@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netfreedom.errors import FetchError, InputError
+from netfreedom.errors import FetchError, InputError, MissingExtraError
 from netfreedom.events import RowNote, RowProblem, read_event_file
 from netfreedom.events.dedupe import Deduper
 from netfreedom.events.detect import (
@@ -130,7 +130,8 @@ def import_events(
                 if not path.is_file():
                     raise InputError("no such file", file=spec)
             sheets = read_event_file(path, source=source, mapping=mapping, label=spec)
-        except (InputError, FetchError) as exc:
+        except (InputError, FetchError, MissingExtraError) as exc:
+            # A workbook without openpyxl installed is one file not read; the CSVs are still imported.
             summary.rejected += 1
             summary._error(RowProblem(spec, None, 0, getattr(exc, "reason", None) or str(exc)))
             continue
