@@ -79,7 +79,11 @@ def test_filters_and_csv(client: TestClient) -> None:
     detected = client.get("/api/v1/events", params={"detected": "true"}).json()
     assert detected["count"] == 0
     all_events = client.get("/api/v1/events").json()
-    assert all_events["count"] == 1292
+    assert all_events["total"] == 1292 and all_events["count"] == 1000 and all_events["next_offset"] == 1000
+    rest = client.get("/api/v1/events", params={"offset": 1000}).json()
+    assert rest["count"] == 292 and rest["next_offset"] is None
+    ids = {e["id"] for e in all_events["results"]} | {e["id"] for e in rest["results"]}
+    assert len(ids) == 1292
     ongoing = client.get("/api/v1/events", params={"country": "ET", "since": "2022-06-01"}).json()
     assert any(e["area"] == "Tigray" and e["ongoing"] for e in ongoing["results"])
 
@@ -94,6 +98,8 @@ def test_filters_and_csv(client: TestClient) -> None:
         ({"detected": "perhaps"}, "detected"),
         ({"source": "<script>"}, "source"),
         ({"format": "xml"}, "format"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1001"}, "limit"),
     ],
 )
 def test_bad_parameters_are_422(client: TestClient, params: dict[str, str], fragment: str) -> None:
@@ -106,7 +112,7 @@ def test_bad_parameters_are_422(client: TestClient, params: dict[str, str], frag
 def test_openapi_and_headers(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     params = {p["name"] for p in spec["paths"]["/api/v1/events"]["get"]["parameters"]}
-    assert params == {"country", "since", "until", "kind", "source", "detected", "format"}
+    assert params == {"country", "since", "until", "kind", "source", "detected", "limit", "offset", "format"}
     r = client.get("/api/v1/events", params={"country": "TD"})
     assert r.headers["x-content-type-options"] == "nosniff"
 

@@ -420,7 +420,8 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         "`since`..`until` (both days inclusive) when it starts on or before `until` and its last day is on "
         "or after `since` (an event without an end date lasts its start day, unless its source says it is "
         "ongoing).  `detected=false` keeps curated events only (Access Now STOP, CenAlert, ...), "
-        "`detected=true` the events netfreedom detected in measurements.",
+        "`detected=true` the events netfreedom detected in measurements.  Paged: `limit` (at most 1000) and "
+        "`offset`; JSON adds `total` and `next_offset`.",
     )
     def list_events(
         *,
@@ -432,6 +433,8 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         kind: EventKind | None = None,
         source: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
         detected: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         format: Format = "json",
     ) -> Response:
         first, last = _days(since, until)
@@ -444,9 +447,22 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             detected=detected,
         )
         events = run(lambda cur: select_events(cur, filters))
-        records = [event_record(e) for e in events]
-        table = Table(OUTPUT_COLUMNS, [tuple(r[c] for c in OUTPUT_COLUMNS) for r in records])
-        return _respond(table, format, count=len(records))
+        page = [event_record(e) for e in events[offset : offset + limit]]
+        table = Table(OUTPUT_COLUMNS, [tuple(r[c] for c in OUTPUT_COLUMNS) for r in page])
+        if format == "csv":
+            return _csv(table)
+        nxt = offset + limit if offset + limit < len(events) else None
+        return JSONResponse(
+            {
+                "count": len(page),
+                "total": len(events),
+                "limit": limit,
+                "offset": offset,
+                "next_offset": nxt,
+                "columns": list(table.columns),
+                "results": table.records(),
+            }
+        )
 
     if site is not None and site.is_dir():
         app.mount("/", StaticFiles(directory=site, html=True), name="site")
