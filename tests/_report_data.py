@@ -87,25 +87,6 @@ _NAME_FIXES = {
     "Belarus": "BY",
 }
 
-METHODOLOGY_DOC = {
-    "id": "fotn-legacy",
-    "version": "1",
-    "title": "Freedom on the Net structure (0 = best)",
-    "scale": "0-best",
-    "categories": [
-        {"code": "A", "name": "Obstacles to Access", "max": 25},
-        {"code": "B", "name": "Limits on Content", "max": 35},
-        {"code": "C", "name": "Violations of User Rights", "max": 40},
-    ],
-    "indicators": [{"code": "B1", "category": "B", "max": 6, "question": "Does the state block content?"}],
-    "statuses": [
-        {"name": "Free", "min": 0, "max": 30},
-        {"name": "Partly Free", "min": 31, "max": 60},
-        {"name": "Not Free", "min": 61, "max": 100},
-    ],
-}
-
-
 def iso2_of(name: str) -> str:
     import pycountry
 
@@ -120,6 +101,9 @@ def write_index_tables(db: Path, fotn_csv: Path) -> list[dict[str, Any]]:
     Returns the 2018 rows."""
     import csv
     import json
+
+    from netfreedom.evidence.tables import methodology_document
+    from netfreedom.index.methodology import load_methodology
 
     rows = list(csv.DictReader(fotn_csv.open(encoding="utf-8")))
     con = duckdb.connect(str(db))
@@ -183,9 +167,8 @@ def write_index_tables(db: Path, fotn_csv: Path) -> list[dict[str, Any]]:
             )
         out.append({"iso2": cc, **r})
     for year in (2017, 2018):
-        con.execute(
-            "INSERT INTO index_methodology VALUES (?, 'fotn-legacy', ?)", [year, json.dumps(METHODOLOGY_DOC)]
-        )
+        doc = methodology_document(load_methodology("fotn-legacy"), year)
+        con.execute("INSERT INTO index_methodology VALUES (?, 'fotn-legacy', ?)", [year, json.dumps(doc)])
     con.execute(
         "INSERT INTO index_flags VALUES (2018, 'CN', 'B1', 'evidence', 'Confirmed blocking of news sites.')"
     )

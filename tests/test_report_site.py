@@ -96,6 +96,28 @@ def test_country_page_shows_scores_and_evidence(built: tuple[Path, Path, list[di
     assert "AS4134" in html
 
 
+def test_country_pages_state_their_evidence_period(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
+    db, site, _ = built
+    with duckdb.connect(str(db), read_only=True) as con:
+        first, last = con.execute(
+            "SELECT min(measurement_start_time)::DATE, max(measurement_start_time)::DATE FROM verdicts "
+            "WHERE probe_cc = 'CN'"
+        ).fetchone()
+    html = (site / "country" / "CN.html").read_text()
+    period = re.search(r'<p id="evidence-period">(.*?)</p>', html, re.S)
+    assert period, "CN has measurements: the page says from when to when"
+    text = " ".join(re.sub(r"<[^>]+>", "", period.group(1)).split())
+    assert text.startswith(f"Measurements from {first.day} {first:%b %Y} to {last.day} {last:%b %Y}")
+    # The 2018 edition of fotn-legacy covers June 2017 to May 2018 (its [coverage] start_month = 6).
+    assert "The 2018 edition checks its scores against measurements from 1 Jun 2017 to 31 May 2018" in text
+    # Estonia is scored but was never measured here: the page says so instead of leaving a gap.
+    ee = (site / "country" / "EE.html").read_text()
+    assert 'id="evidence-period"' not in ee
+    none = re.search(r'<p id="no-evidence"[^>]*>(.*?)</p>', ee, re.S)
+    assert none
+    assert " ".join(none.group(1).split()).startswith("No measurements from Estonia are in this store")
+
+
 def test_history_chart_when_several_editions(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
     _, site, ranked = built
     first = ranked[0]["iso2"]  # the helper gives the first ten countries a 2017 edition

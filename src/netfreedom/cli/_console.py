@@ -12,6 +12,9 @@ path depended on the length of that path.  Every console the CLI creates comes f
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -27,3 +30,11 @@ def make_console(*, stderr: bool = False, **options: Any) -> Console:
     if not console.is_terminal and "width" not in options:
         console.width = _UNBOUNDED
     return console
+
+
+def command(*args: str | Path) -> str:
+    """A netfreedom command line the user can paste: the program as they ran it (``.venv/bin/netfreedom``
+    runs without an activated virtualenv), arguments quoted for the shell."""
+    ran = sys.argv[0] if sys.argv else ""
+    program = ran if Path(ran).name == "netfreedom" else "netfreedom"
+    return " ".join(shlex.quote(str(a)) for a in (program, *args))

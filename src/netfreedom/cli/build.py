@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from netfreedom.pipeline.project import load_project
         from netfreedom.report.publish import load_world, publish
 
-        from ._console import make_console
+        from ._console import command, make_console
 
         console = make_console(stderr=True)
         project = load_project(project_dir)
@@ -79,3 +79,13 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"built in {time.perf_counter() - started:.1f} s: open {escape(str(out / 'index.html'))}"
         )
+        where: list[str | Path] = ["--db", db_path] if db is not None else ["--project", project_dir]
+        console.print(f"store: {escape(str(db_path))}; next:")
+        site_opt: list[str | Path] = ["--site", out] if output is not None else []
+        next_commands: list[list[str | Path]] = [
+            ["stats", *where],
+            ["index", "show", *where, "--year", str(max(project.years))],
+            ["serve", *where, *site_opt],
+        ]
+        for args in next_commands:
+            console.print(f"  {escape(command(*args))}")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+from ._store import DbOpt, ProjectOpt
 
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 
@@ -199,13 +200,16 @@ def register(app: typer.Typer) -> None:
     def show(
         *,
         year: Annotated[int, typer.Option(help="Edition year.")],
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
+        project: ProjectOpt = None,
         fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
     ) -> None:
         """Print the stored index: country, iso2, categories, total, status, rank, change, interval, flags."""
         import netfreedom
+        from netfreedom.pipeline.project import locate_store
 
-        with netfreedom.open(db) as store:  # the Python API's tables: one way to read an index
+        # The Python API's tables: one way to read an index.
+        with netfreedom.open(locate_store(db, project)) as store:
             table = store.index(year)
             flags = store.flags(year)
         data, cats = _rows(table, flags)

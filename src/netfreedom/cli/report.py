@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
+from ._store import DbOpt, ProjectOpt
+
 MIRROR_HELP = "Serve remote inputs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET (repeatable)."
 
 
@@ -15,10 +16,22 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         *,
-        output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the site.")],
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
-        title: Annotated[str, typer.Option(help="Site title.")] = "Internet freedom index",
-        map_url: Annotated[str | None, typer.Option(help="world-atlas TopoJSON (URL or file).")] = None,
+        output: Annotated[
+            Path | None,
+            typer.Option(
+                "--output", "-o", metavar="DIR", help="Folder for the site (default: the project's)."
+            ),
+        ] = None,
+        db: DbOpt = None,
+        project: ProjectOpt = None,
+        title: Annotated[str | None, typer.Option(help="Site title (default: the project's).")] = None,
+        map_url: Annotated[
+            str | None,
+            typer.Option(
+                metavar="URL|FILE",
+                help="world-atlas TopoJSON (default: the project's, or world-atlas's home).",
+            ),
+        ] = None,
         no_map: Annotated[bool, typer.Option("--no-map", help="Publish without the world map.")] = False,
         mirror: Annotated[list[str] | None, typer.Option(help=MIRROR_HELP)] = None,
         cache_dir: Annotated[
@@ -29,27 +42,31 @@ def register(app: typer.Typer) -> None:
         """Write the static site (ranking, map, country pages, methodology, downloads) from the store.
 
         The site works from the file system with no network.  Files whose content did not change are
-        left untouched.
+        left untouched.  With --project, the store, site folder, title, map and mirror layout come from
+        the project's netfreedom.toml.
         """
+        from netfreedom.errors import InputError
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
+        from netfreedom.pipeline.project import load_project, locate_store
         from netfreedom.report.geo import WORLD_ATLAS_URL
         from netfreedom.report.publish import load_world, publish
-        from netfreedom.store import default_db_path
 
-        db_path = db or default_db_path()
-        if not db_path.is_file():
-            from netfreedom.errors import StoreError
-
-            raise StoreError(f"no store at {db_path} (run `netfreedom ingest` or `netfreedom build` first)")
+        db_path = locate_store(db, project)
+        proj = load_project(project) if project is not None else None
+        out = output or (proj.output_path if proj else None)
+        if out is None:
+            raise InputError("say where the site goes: --output DIR (or --project DIR)")
         world = None
         if not no_map:
-            fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
+            mirrors = proj.mirrors(mirror or []) if proj else parse_mirrors(mirror or [])
+            fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=mirrors)
             try:
-                world = load_world(fetcher, map_url or WORLD_ATLAS_URL)
+                world = load_world(fetcher, map_url or (proj.map if proj else WORLD_ATLAS_URL))
             finally:
                 fetcher.close()
-        rebuilt, site = publish(db_path, output, world=world, title=title)
+        default_title = proj.title if proj else "Internet freedom index"
+        rebuilt, site = publish(db_path, out, world=world, title=title or default_title)
         typer.echo(
-            f"site: {site.pages} pages in {output} ({len(site.written)} files written, "
+            f"site: {site.pages} pages in {out} ({len(site.written)} files written, "
             f"{site.files - len(site.written)} unchanged){'; aggregation tables rebuilt' if rebuilt else ''}"
         )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .ingest import DB_HELP
+from ._store import DbOpt, ProjectOpt
 
 RAW_WINS = (
     "Raw measurements win: aggregation rows of a country, test and day that raw verdicts also cover "
@@ -21,7 +20,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def stats(
         *,
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
+        project: ProjectOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
         """Count stored measurements by test name, probe country and month, and OONI aggregation rows.
@@ -33,10 +33,11 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         import netfreedom
+        from netfreedom.pipeline.project import locate_store
 
         from ._console import make_console
 
-        with netfreedom.open(db) as store:
+        with netfreedom.open(locate_store(db, project)) as store:
             s = store.stats()
         groups = {
             "by_test_name": s.by_test_name,

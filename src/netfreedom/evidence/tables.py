@@ -7,6 +7,7 @@ Rebuilding one year replaces that year's rows and keeps every other year's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -96,7 +97,10 @@ def lists_table(lists: TestLists) -> pa.Table:
     return pa.Table.from_pylist([dict(zip(TESTLISTS.names, r, strict=True)) for r in rows], schema=TESTLISTS)
 
 
-def methodology_document(m: Methodology) -> dict[str, Any]:
+def methodology_document(m: Methodology, year: int) -> dict[str, Any]:
+    """The methodology as stored beside edition ``year``: what the site and the API explain it from (the
+    edition's coverage period, its evidence rules, review limits and interval settings included)."""
+    since, until = m.coverage(year)
     return {
         "id": m.id,
         "version": m.version,
@@ -114,6 +118,10 @@ def methodology_document(m: Methodology) -> dict[str, Any]:
             for i in m.indicators
         ],
         "statuses": [{"name": b.name, "min": b.min, "max": b.max} for b in m.status],
+        "coverage": {"since": since.isoformat(), "until": until.isoformat()},  # until is exclusive
+        "evidence": [dataclasses.asdict(r) for r in m.evidence],
+        "review": dataclasses.asdict(m.review),
+        "uncertainty": dataclasses.asdict(m.uncertainty),
     }
 
 
@@ -203,7 +211,7 @@ def index_rows(
         {
             "year": year,
             "methodology_id": result.methodology_id,
-            "document": json.dumps(methodology_document(methodology)),
+            "document": json.dumps(methodology_document(methodology, year)),
         }
     )
     return out

@@ -124,6 +124,66 @@ def find_project_file(where: Path) -> Path:
     return path
 
 
+def locate_store(db: Path | None = None, project: Path | None = None) -> Path:
+    """The store a command reads: ``db``, else ``project``'s (its netfreedom.toml's ``store``), else
+    ``$NETFREEDOM_DB`` or ``./netfreedom.duckdb``.  A store that does not exist is an error naming the
+    stores found nearby, so a user who built a project elsewhere sees how to reach it."""
+    from netfreedom.errors import InputError, StoreError
+    from netfreedom.store import default_db_path
+
+    if db is not None and project is not None:
+        raise InputError("give --db or --project, not both")
+    if db is not None:
+        path = db
+    elif project is not None:
+        path = load_project(project).store_path
+    else:
+        path = default_db_path()
+    if path.is_file():
+        return path
+    nearby = stores_nearby(Path.cwd())
+    if nearby:
+        hint = "stores nearby: " + ", ".join(nearby)
+    else:
+        hint = "run `netfreedom build PROJECT_DIR` or `netfreedom ingest` first"
+    raise StoreError(f"no store at {path} ({hint})")
+
+
+_SKIP = {".venv", "venv", "node_modules", "__pycache__"}
+
+
+def stores_nearby(root: Path, *, depth: int = 3, limit: int = 5) -> list[str]:
+    """Options that open the stores at most ``depth`` folders below ``root``: ``--project DIR`` for a
+    project whose store was built, ``--db FILE`` for any other ``.duckdb`` file (at most ``limit``)."""
+    import os
+
+    projects: list[tuple[Path, Path]] = []
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        rel = here.relative_to(root)
+        # Hidden folders, virtualenvs and the stores' own Parquet folders hold no projects.
+        dirs[:] = (
+            []
+            if len(rel.parts) >= depth
+            else sorted(
+                d for d in dirs if d not in _SKIP and not d.startswith(".") and not d.endswith(".parquet")
+            )
+        )
+        if PROJECT_FILE in names:
+            try:
+                store = load_project(here).store_path
+            except ConfigError:
+                continue
+            if store.is_file():
+                projects.append((rel, store.resolve()))
+        files.extend(rel / n for n in sorted(names) if n.endswith(".duckdb"))
+    owned = {store for _, store in projects}
+    found = [f"--project {folder}" for folder, _ in projects]
+    found += [f"--db {f}" for f in files if (root / f).resolve() not in owned]
+    return found[:limit]
+
+
 def load_project(where: Path) -> Project:
     """Read and validate a project (a folder holding ``netfreedom.toml``, or the file itself)."""
     path = find_project_file(where)

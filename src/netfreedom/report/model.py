@@ -7,8 +7,9 @@ optional: a store with verdicts but no index yet still publishes its evidence.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 ZERO_BEST = "0-best"
@@ -46,10 +47,20 @@ class Methodology:
     categories: tuple[CategoryDef, ...]
     indicators: tuple[IndicatorDef, ...]
     statuses: tuple[StatusDef, ...]
+    # The edition's coverage period [since, until): the measurements its scores are checked against.
+    coverage: tuple[dt.date, dt.date] | None = None
+    evidence: tuple[dict[str, Any], ...] = ()  # the evidence rules, as index.methodology.EvidenceRule
+    review: dict[str, float] = field(default_factory=dict)
+    uncertainty: dict[str, Any] = field(default_factory=dict)
 
     @property
     def zero_best(self) -> bool:
         return self.scale == ZERO_BEST
+
+    @property
+    def coverage_last(self) -> dt.date | None:
+        """The last day of the coverage period."""
+        return self.coverage[1] - dt.timedelta(days=1) if self.coverage else None
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,18 @@ def _methodology(doc: dict[str, Any]) -> Methodology:
         statuses=tuple(
             StatusDef(str(s["name"]), float(s["min"]), float(s["max"])) for s in doc.get("statuses", [])
         ),
+        coverage=_coverage(doc.get("coverage")),
+        evidence=tuple(dict(r) for r in doc.get("evidence", [])),
+        review={str(k): float(v) for k, v in doc.get("review", {}).items()},
+        uncertainty=dict(doc.get("uncertainty", {})),
     )
+
+
+def _coverage(value: Any) -> tuple[dt.date, dt.date] | None:
+    """Stores written before the coverage period was recorded have none."""
+    if not isinstance(value, dict):
+        return None
+    return dt.date.fromisoformat(value["since"]), dt.date.fromisoformat(value["until"])
 
 
 def load_index(con: Any) -> IndexData:

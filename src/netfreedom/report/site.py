@@ -68,7 +68,16 @@ def _env() -> jinja2.Environment:
     env.filters["num"] = _num
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+g}"
     env.filters["pct"] = lambda v: f"{v * 100:.0f}%"
+    env.filters["day"] = _day
     return env
+
+
+def _day(value: dt.date | str | None) -> str:
+    """A date in plain words: 1 Jun 2017."""
+    if value is None or value == "":
+        return "–"
+    day = dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return f"{day.day} {day:%b %Y}"
 
 
 def _num(value: float | int | None) -> str:
@@ -243,6 +252,17 @@ def _country_page(
     scores = load_scores(con, year, cc) if year is not None else []
     flags = load_flags(con, year, cc) if year is not None else []
     evidence: Evidence | None = country_evidence(con, cc) if cc in evidence_ccs else None
+    # The edition whose coverage period the page states: the country's, else the latest one.
+    edition = year if year is not None else index.latest
+    edition_meth = index.methodologies.get(edition) if edition is not None else None
+    coverage = edition_meth.coverage if edition_meth else None
+    outside = bool(
+        evidence
+        and coverage
+        and evidence.first_day
+        and evidence.last_day
+        and (evidence.last_day < coverage[0].isoformat() or evidence.first_day >= coverage[1].isoformat())
+    )
     cat_names = {c.code: c for c in meth.categories} if meth else {}
     questions = {i.code: i for i in meth.indicators} if meth else {}
     return (
@@ -262,6 +282,10 @@ def _country_page(
             questions=questions,
             flags=flags,
             evidence=evidence,
+            edition=edition,
+            coverage=edition_meth.coverage if edition_meth else None,
+            coverage_last=edition_meth.coverage_last if edition_meth else None,
+            outside_coverage=outside,
             history_svg=charts.history(hist) if len(hist) > 1 else None,
             timeline_svg=charts.timeline(evidence.months) if evidence else None,
             **events_context(con, cc, [m.month for m in evidence.months] if evidence else None),

@@ -22,7 +22,7 @@ import pyarrow as pa
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,6 +39,7 @@ from netfreedom.report.model import has_table, load_flags, load_index, load_scor
 from netfreedom.report.ooni import OoniQuery, ooni_aggregation, ooni_csv, ooni_json
 from netfreedom.report.tabular import to_csv
 from netfreedom.store.events import select_events
+from netfreedom.web.pages import landing_page, reference_page
 from netfreedom.web.security import SecureResponses
 
 MAX_PAGE = 1000
@@ -153,7 +154,7 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         version=__version__,
         description="Read-only access to the index, country evidence, verdict aggregations and measurements. "
         "Every list endpoint answers JSON or, with `format=csv`, CSV.",
-        docs_url=None,  # the interactive docs load scripts from a CDN; /openapi.json is the reference
+        docs_url=None,  # the interactive docs load scripts from a CDN: /docs is web.pages' plain reference
         redoc_url=None,
         responses=ERRORS,
     )
@@ -464,6 +465,16 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             }
         )
 
+    @app.get("/docs", include_in_schema=False)
+    def reference() -> HTMLResponse:
+        return HTMLResponse(reference_page(app.openapi()))
+
     if site is not None and site.is_dir():
         app.mount("/", StaticFiles(directory=site, html=True), name="site")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def landing() -> HTMLResponse:
+            return HTMLResponse(landing_page(app.openapi()))
+
     return app
