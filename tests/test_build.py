@@ -104,17 +104,28 @@ def test_one_mirror_root_serves_every_remote_input(tmp_path: Path) -> None:
 def test_init_writes_a_project_that_loads(tmp_path: Path) -> None:
     env = cli_env()
     r = subprocess.run(
-        [sys.executable, "-m", "netfreedom", "init", str(tmp_path / "p"), "--year", "2024"],
+        [sys.executable, "-m", "netfreedom", "init", str(tmp_path / "p")],
         capture_output=True,
         text=True,
         env=env,
     )
     assert r.returncode == 0, r.stderr
+    text = (tmp_path / "p" / "netfreedom.toml").read_text()
+    assert text.endswith('"\n')
     project = load_project(tmp_path / "p")
-    assert project.years == [2024] and project.sources[0].url == "s3://ooni-data-eu-fra/raw/"
-    assert (tmp_path / "p" / "scores").is_dir()
+    assert project.years == [2018] and project.sources[0].path == "measurements/"
+    assert (tmp_path / "p" / "scores").is_dir() and (tmp_path / "p" / "measurements").is_dir()
     with pytest.raises(ConfigError, match="already exists"):
         write_starter(tmp_path / "p", title="x", year=2024)
+    # It builds offline as written: test_qa_cli.py::test_starter_project_builds_offline_from_the_mirror
+    # Another edition can be asked for (it then needs score files of its own in q/scores/).
+    r = subprocess.run(
+        [sys.executable, "-m", "netfreedom", "init", str(tmp_path / "q"), "--year", "2024"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert r.returncode == 0 and load_project(tmp_path / "q").years == [2024]
 
 
 def test_project_aggregates_are_ingested(tmp_path: Path) -> None:

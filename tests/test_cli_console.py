@@ -17,7 +17,7 @@ from rich.table import Table
 
 from netfreedom.cli._console import make_console
 
-from .conftest import cli_env
+from .conftest import DATA, MEASUREMENTS, cli_env
 
 
 @pytest.fixture()
@@ -123,3 +123,24 @@ def test_console_off_a_terminal_never_wraps(monkeypatch: pytest.MonkeyPatch) -> 
     lines = buf.getvalue().splitlines()
     assert lines[0] == message
     assert any(("word " * 20).strip() in line for line in lines)
+
+
+def test_unreachable_inputs_name_the_options_that_do_without_them(long_dir: Path, tmp_path: Path) -> None:
+    # Every remote home is mapped to a folder that does not exist: the fetch fails without any network.
+    gone = f"https://raw.githubusercontent.com/={long_dir / 'missing'}"
+    sample = MEASUREMENTS / "dash.jsonl"
+    r = _run("analyze", str(sample), "-o", "-", "--mirror", gone, "--cache-dir", str(tmp_path / "c"))
+    assert r.returncode == 2
+    [line] = r.stderr.splitlines()
+    assert str(long_dir) in line
+    assert all(opt in line for opt in ("--fingerprints-dir", "--no-fingerprints", "--mirror")), line
+    r = _run(
+        "index", "build", "--methodology", "fotn-legacy", "--scores", str(DATA / "fotn" / "fotn_2018.csv"),
+        "--year", "2018", "--db", str(tmp_path / "s.duckdb"), "--testlists", "public", "--mirror", gone,
+        "--cache-dir", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert r.returncode == 2
+    [line] = r.stderr.splitlines()
+    assert "--testlists DIR" in line and "--mirror" in line, line
+    r = _run("index", "show", "--db", str(tmp_path / "s.duckdb"), "--year", "2018")
+    assert r.returncode == 2, "the failed build stored nothing"

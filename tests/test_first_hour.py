@@ -145,3 +145,43 @@ def test_serve_without_a_site_has_a_landing_page_and_docs(serving: str) -> None:
         assert f"<code>GET {path}</code>" in docs.text, path
     # Parameters are listed with their types and limits.
     assert re.search(r"<code>limit</code></td><td>query</td><td>integer</td>", docs.text), docs.text[:2000]
+
+
+def test_lab_prints_a_probe_command_that_runs_as_printed(tmp_path: Path) -> None:
+    import shlex
+
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "netfreedom", "lab", "--net", "127.0.71", "--dir", "lab"],
+        env=cli_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert lab.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("then: "):
+            line = lab.stdout.readline()
+            assert line, "".join(lines) + (lab.stderr.read() if lab.stderr else "")
+            lines.append(line.rstrip("\n"))
+        probe = shlex.split(lines[-2])
+        analyze = shlex.split(lines[-1].removeprefix("then: "))
+        assert probe[:3] == ["netfreedom", "probe", "run"] and probe[-1] == "--yes", probe
+        cases = sum(1 for line in (tmp_path / "lab" / "lab.csv").read_text().splitlines()[1:] if line)
+        env = cli_env()
+        env["NETFREEDOM_CONFIG_DIR"] = str(tmp_path / "config")  # a first run: the notice is shown
+        run = subprocess.run(
+            [sys.executable, "-m", *probe], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        assert "acceptance remembered" in run.stderr
+        assert len((tmp_path / "lab.jsonl").read_text().splitlines()) == cases
+        verdicts = subprocess.run(
+            [sys.executable, "-m", *analyze], env=cli_env(), cwd=tmp_path, capture_output=True, text=True
+        )
+        assert verdicts.returncode == 0, verdicts.stderr
+        assert len(verdicts.stdout.splitlines()) == cases
+    finally:
+        lab.terminate()
+        lab.wait(timeout=10)

@@ -45,7 +45,12 @@ class FetchError(NetfreedomError):
 
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
+        self.reason = message
         super().__init__(f"{url}: {message}")
+
+    def with_hint(self, hint: str) -> FetchError:
+        """The same failure, saying what the user can do about it (the command knows which options fit)."""
+        return FetchError(f"{self.reason} ({hint})", url=self.url)
 
 
 class MissingExtraError(NetfreedomError):

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from netfreedom.pipeline.analyze import AnalyzeSummary
 
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+from ._hints import FINGERPRINTS, fetch_hint
 
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN_ERRORS = 20
@@ -163,7 +164,8 @@ def register(app: typer.Typer) -> None:
         bar = _Bar.start(not as_json)
         progress = bar.update if bar else None
         try:
-            db_fp = _fingerprints(fingerprints_dir, fetcher, not no_fingerprints)
+            with fetch_hint(FINGERPRINTS):
+                db_fp = _fingerprints(fingerprints_dir, fetcher, not no_fingerprints)
             if files:
                 to_stdout = output == "-"
                 summary = analyze_files(

@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         from netfreedom.report.publish import load_world, publish
 
         from ._console import command, make_console
+        from ._hints import PROJECT, fetch_hint
 
         console = make_console(stderr=True)
         project = load_project(project_dir)
@@ -54,7 +55,7 @@ def register(app: typer.Typer) -> None:
         fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=project.mirrors(mirror or []))
         started = time.perf_counter()
         try:
-            with console.status("starting") as status:
+            with fetch_hint(PROJECT), console.status("starting") as status:
 
                 def progress(step: str, message: str) -> None:
                     status.update(f"[bold]{step}[/]: {escape(message)}")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+from ._hints import TESTLISTS, fetch_hint
 from ._store import DbOpt, ProjectOpt
 
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
@@ -180,7 +181,10 @@ def register(app: typer.Typer) -> None:
         cluster = engine_options(engine, scheduler, workers)  # refuses a missing dask extra here
         if cluster is not None and not evidence:
             raise InputError("--engine dask computes the evidence; it has nothing to do with --no-evidence")
-        lists = load_testlists(testlists, mirrors=mirror or (), cache_dir=cache_dir) if testlists else None
+        lists = None
+        if testlists:
+            with fetch_hint(TESTLISTS):
+                lists = load_testlists(testlists, mirrors=mirror or (), cache_dir=cache_dir)
         report = run_build(methodology, scores, year, db, lists=lists, use_evidence=evidence, cluster=cluster)
         for note in report.notes:
             typer.echo(f"note: {note}", err=True)

@@ -25,12 +25,13 @@ def lab(
 
     require("netfreedom lab", "probe", "web")
 
+    from rich.markup import escape
     from rich.table import Table
 
     from netfreedom.errors import InputError
     from netfreedom.probe.lab import Lab
 
-    from ._console import make_console
+    from ._console import command, make_console
 
     parts = net.split(".")
     if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
@@ -55,11 +56,14 @@ def lab(
             ca = str(folder / "lab-ca.pem")
             shutil.copyfile(running.ca_file, ca)
         console.print(f"control: {running.control_url}   censored resolver: {running.probe_resolver}")
-        console.print(
-            f"try: netfreedom probe run --test-list {test_list} --control {running.control_url} "
-            f"--resolver {running.probe_resolver} --lab-routes {routes} --output lab.jsonl --timeout 2"
-            + (f" --ca-file {ca}" if ca else ""),
-        )
+        probe = command(
+            "probe", "run", "--test-list", test_list, "--control", running.control_url,
+            "--resolver", running.probe_resolver, "--lab-routes", routes, "--output", "lab.jsonl",
+            "--timeout", "2", *(["--ca-file", ca] if ca else []), "--yes",
+        )  # fmt: skip
+        console.print("try, in another shell (--yes accepts the probe's risk notice; omit it to read it):")
+        console.print(f"  {escape(probe)}")
+        console.print(f"then: {escape(command('analyze', 'lab.jsonl', '-o', '-', '--no-fingerprints'))}")
         console.print("running; Ctrl-C to stop")
         try:
             threading.Event().wait()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ._hints import MAP, fetch_hint
 from ._store import DbOpt, ProjectOpt
 
 MIRROR_HELP = "Serve remote inputs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET (repeatable)."
@@ -61,7 +62,8 @@ def register(app: typer.Typer) -> None:
             mirrors = proj.mirrors(mirror or []) if proj else parse_mirrors(mirror or [])
             fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=mirrors)
             try:
-                world = load_world(fetcher, map_url or (proj.map if proj else WORLD_ATLAS_URL))
+                with fetch_hint(MAP):
+                    world = load_world(fetcher, map_url or (proj.map if proj else WORLD_ATLAS_URL))
             finally:
                 fetcher.close()
         default_title = proj.title if proj else "Internet freedom index"

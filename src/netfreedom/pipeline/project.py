@@ -225,13 +225,22 @@ def load_project(where: Path) -> Project:
     return msgspec.structs.replace(project, root=str(path.parent.resolve()))
 
 
-STARTER = """# A netfreedom project.  `netfreedom build` reads this file; paths are relative to this folder.
+# Freedom House's published FOTN 2018 workbook (category scores and status of 65 countries): the scores a
+# starter project builds with until its own are added.
+FH_2018_WORKBOOK = (
+    "https://raw.githubusercontent.com/ccjolley/DECA/e7b61d969d9fa048d9a18e35316d0d5208e21ae8/data/"
+    "FINAL_DATA_FOTN2018_TOTAL_and_CATEGORY_SCORES.xlsx"
+)
+STARTER_YEAR = 2018
+
+STARTER = """# A netfreedom project, read by `netfreedom build DIR`.  Paths are relative to this folder.
 # Remote inputs are fetched from their public homes (with a cache, ~/.cache/netfreedom); for offline use,
-# `netfreedom build --mirror ROOT` serves each from ROOT/<path given in [mirror_layout]>.
+# `netfreedom build DIR --mirror ROOT` serves each from ROOT/<path given in [mirror_layout]>.
 
 title = {title}
 
-# Editions (years) to compute.  Each needs expert scores for that year.
+# Editions (years) to compute.  Each needs expert scores for that year: the Freedom House workbook below
+# gives 2018's; put your own score files in scores/ for other editions.
 years = [{year}]
 
 # Where the store (DuckDB + Parquet) and the published site go.
@@ -248,14 +257,15 @@ map = "{world}"
 fingerprints = {{}}
 
 # Measurement sources: local files/folders (`path`) or the OONI archive (`url`), with optional filters.
+# Put OONI measurement files (.jsonl, .jsonl.gz, .json, postcans) in measurements/, or read the archive:
 # [[sources]]
-# path = "measurements/"
+# url = "s3://ooni-data-eu-fra/raw/"
+# since = "{year}-01-01"
+# until = "{year}-01-02"
+# countries = ["IR"]
+# tests = ["web_connectivity"]
 [[sources]]
-url = "s3://ooni-data-eu-fra/raw/"
-since = "{year}-01-01"
-until = "{year}-01-02"
-countries = ["IR"]
-tests = ["web_connectivity"]
+path = "measurements/"
 
 # OONI aggregation results (counts per country, day, network, test, domain): evidence for countries and tests
 # without raw measurements.  A file or folder of exports (`path`), or an aggregation API URL (`url`, whose
@@ -271,10 +281,10 @@ tests = ["web_connectivity"]
 methodology = "fotn-legacy"
 # Expert score files (TOML per country-year, or CSV), relative to this folder.
 scores = ["scores/"]
-# Freedom House workbooks to import as scores:
-# [[index.freedom_house]]
-# url = "https://example.org/fotn-scores.xlsx"
-# year = {year}
+# Freedom House workbooks to import as scores (Freedom on the Net 2018, 65 countries):
+[[index.freedom_house]]
+url = "{workbook}"
+year = 2018
 
 # Where each remote input lives under a --mirror ROOT (prefix of the public URL = path under ROOT).
 [mirror_layout]
@@ -282,6 +292,7 @@ scores = ["scores/"]
 "https://unpkg.com/world-atlas@2.0.2/" = "geo/"
 "{ooni_fingerprints}" = "ooni/fingerprints/"
 "{cp_fingerprints}" = "censoredplanet/"
+"{workbook}" = "fotn/fotn_2018_freedomhouse.xlsx"
 """
 
 
@@ -299,12 +310,21 @@ def write_starter(folder: Path, *, title: str, year: int) -> list[Path]:
         world=WORLD_ATLAS,
         ooni_fingerprints=OONI_HOME,
         cp_fingerprints=CP_HOME,
+        workbook=FH_2018_WORKBOOK,
     )
     example = folder / "scores" / "README.md"
+    measurements = folder / "measurements" / "README.md"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "scores").mkdir(exist_ok=True)
+        (folder / "measurements").mkdir(exist_ok=True)
         target.write_text(text, encoding="utf-8")
+        if not measurements.exists():
+            measurements.write_text(
+                "Put OONI measurement files here (.jsonl, .jsonl.gz, .json, .post, postcan .tar.gz);"
+                " `netfreedom build` ingests them.\n",
+                encoding="utf-8",
+            )
         if not example.exists():
             example.write_text(
                 "Put expert score files here: one TOML per country-year or CSVs"
@@ -313,4 +333,4 @@ def write_starter(folder: Path, *, title: str, year: int) -> list[Path]:
             )
     except OSError as exc:
         raise ConfigError(f"cannot create the project: {exc.strerror or exc}", file=str(folder)) from exc
-    return [target, example]
+    return [target, example, measurements]
