@@ -4,6 +4,7 @@ measurement content that must stay inert.  Screenshots are saved in the test's t
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -179,3 +180,39 @@ def test_hostile_measurement_executes_nothing(site: Path, browser: Any, tmp_path
     watch.assert_clean()
     page.close()
     assert (tmp_path / "hostile.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_header_and_interval_bars_fit_at_phone_and_desktop_width(
+    site: Path, browser: Any, tmp_path: Path, width: int
+) -> None:
+    page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    for rel in ("index.html", "country/IR.html", "methodology.html"):
+        page.goto((site / rel).as_uri())
+        # Nothing in the header is clipped or spills out of it: the title and every link lie inside.
+        header = page.eval_on_selector("header.top", "h => h.getBoundingClientRect().toJSON()")
+        boxes = page.eval_on_selector_all(
+            "header.top .brand, header.top nav a", "es => es.map(e => e.getBoundingClientRect().toJSON())"
+        )
+        assert len(boxes) == 4
+        for b in boxes:
+            assert b["top"] >= header["top"] and b["bottom"] <= header["bottom"], (rel, b, header)
+            assert b["left"] >= 0 and b["right"] <= width, (rel, b)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, rel
+        page.screenshot(path=str(tmp_path / f"{rel.replace('/', '-')}-{width}.png"), full_page=True)
+    # The ranking's interval: a visible bar from low to high, the point inside it, the ends printed.
+    page.goto((site / "index.html").as_uri())
+    bars = page.eval_on_selector_all(
+        "#ranking tbody tr",
+        "rs => rs.map(r => { const s = r.querySelector('.interval'); "
+        "const range = s.querySelector('.range'); const point = s.querySelector('.point'); "
+        "const a = range.getBBox(), p = point.getBBox(); "
+        "return [r.dataset.cc, a.width, a.x, a.x + a.width, p.x + p.width / 2, "
+        "s.querySelector('.ends').textContent]; })",
+    )
+    assert len(bars) == 65
+    for cc, w, left, right, mid, ends in bars:
+        assert w >= 3 and left - 0.5 <= mid <= right + 0.5, cc
+        assert re.fullmatch(r"\d+–\d+|\d+", ends), (cc, ends)
+    page.close()

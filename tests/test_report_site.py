@@ -46,7 +46,7 @@ def test_ranking_lists_every_country_in_rank_order(built: tuple[Path, Path, list
     assert order[-1] == "CN"
     # Every ranked country has a shape on the map, coloured by its total, linking to its page.
     for cc in order:
-        assert re.search(rf'<g class="country f\d ranked" data-cc="{cc}">', html), cc
+        assert re.search(rf'<g class="country s\d ranked" data-cc="{cc}">', html), cc
         assert (site / "country" / f"{cc}.html").is_file()
 
 
@@ -166,3 +166,74 @@ def test_stale_cube_is_refused(tmp_path: Path) -> None:
     assert refresh_cube(con) is True
     result = write_site(con, tmp_path / "site", world=None)
     assert result.pages >= 5 and (tmp_path / "site" / "index.html").is_file()
+
+
+def test_map_colours_follow_the_status_bands(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
+    from netfreedom.evidence.tables import methodology_document
+    from netfreedom.index.methodology import load_methodology
+    from netfreedom.report.bands import shades
+    from netfreedom.report.model import _methodology
+
+    legacy = shades(_methodology(methodology_document(load_methodology("fotn-legacy"), 2018)))
+    assert [(s.css, s.status, s.low, s.high) for s in legacy] == [
+        ("s0", "Free", 0, 15),
+        ("s1", "Free", 16, 30),
+        ("s2", "Partly Free", 31, 45),
+        ("s3", "Partly Free", 46, 60),
+        ("s4", "Not Free", 61, 80),
+        ("s5", "Not Free", 81, 100),
+    ]
+    # On the 100-best scale the freest shade holds the highest totals.
+    current = shades(_methodology(methodology_document(load_methodology("fotn"), 2024)))
+    assert [(s.status, s.low, s.high) for s in current[:2]] == [("Free", 86, 100), ("Free", 70, 85)]
+    assert current[-1].status == "Not Free" and current[-1].low == 0
+    _, site, ranked = built
+    html = (site / "index.html").read_text()
+    by_css = {s.css: s for s in legacy}
+    for r in ranked:
+        css = re.search(rf'<g class="country (s\d) ranked" data-cc="{r["iso2"]}">', html)
+        assert css, r["iso2"]
+        shade = by_css[css.group(1)]
+        assert shade.status == r["status"] and shade.low <= float(r["total"]) <= shade.high, r
+    legend = re.search(r'<div class="legend" id="map-legend">(.*?)</div>', html, re.S)
+    assert legend
+    text = " ".join(re.sub(r"<[^>]+>", " ", legend.group(1)).split())
+    assert text == "0–15 16–30 Free 31–45 46–60 Partly Free 61–80 81–100 Not Free not scored"
+
+
+def test_ranking_prints_each_interval(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
+    db, site, _ = built
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT iso2, total_low, total_high FROM index_results WHERE year = 2018"
+        ).fetchall()
+    html = (site / "index.html").read_text()
+    for iso2, low, high in rows:
+        row = re.search(rf'<tr data-cc="{iso2}">(.*?)</tr>', html, re.S)
+        assert row and f'<span class="ends">{low:g}–{high:g}</span>' in row.group(1), iso2
+
+
+def test_methodology_page_explains_the_edition(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
+    from netfreedom.index.methodology import load_methodology
+    from netfreedom.index.results import FlagKind
+
+    _, site, _ = built
+    html = (site / "methodology.html").read_text()
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    meth = load_methodology("fotn-legacy")
+    since, until = meth.coverage(2018)
+    assert "checks its scores against measurements made from 1 Jun 2017 to 31 May 2018" in text
+    assert since.isoformat() == "2017-06-01" and until.isoformat() == "2018-06-01"
+    for rule in meth.evidence:
+        row = re.search(rf'<tr id="check-{rule.indicator}">(.*?)</tr>', html, re.S)
+        assert row, rule.indicator
+        items = rule.categories if rule.categories else rule.tests
+        assert ", ".join(items) in row.group(1), rule.indicator
+        assert f"At least <strong>{rule.min_tested}</strong> tested" in row.group(1)
+    # Every kind of review flag the engine can raise is explained.
+    for kind in FlagKind:
+        assert f'id="flag-{kind.value}"' in html, kind
+    assert f"more than {meth.review.indicator_change:g} points" in text
+    u = meth.uncertainty
+    assert f"{u.draws:,} times (seed {u.seed})" in text
+    assert f"the central {u.level * 100:g}% of a country's drawn totals" in text

@@ -24,22 +24,30 @@ def bar(share: float, *, width: int = 120, cls: str = "bar") -> Markup:
     )
 
 
-def interval(total: float | None, low: float | None, high: float | None, *, width: int = 110) -> Markup:
-    """The score on a 0–100 axis with its uncertainty interval as a whisker."""
+def interval(total: float | None, low: float | None, high: float | None, *, width: int = 170) -> Markup:
+    """The score on a 0–100 axis: a bar from the interval's low to its high end, the score a dark mark on
+    it, ticks at 0, 50 and 100, and the two ends printed after it."""
     if total is None:
         return Markup("")
     lo = total if low is None else low
     hi = total if high is None else high
+    pad = 4
 
     def x(v: float) -> float:
-        return 5 + v / 100 * (width - 10)
+        return pad + v / 100 * (width - 2 * pad)
 
+    ticks = "".join(
+        f'<line class="tick" x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{y0}" y2="{18 - y0}"/>'
+        for v, y0 in ((0, 3), (50, 5), (100, 3))
+    )
+    label = f"{lo:g}–{hi:g}" if lo != hi else f"{total:g}"
     return Markup(
-        f'<svg class="interval" width="{width}" height="14" viewBox="0 0 {width} 14" role="img" '
-        f'aria-label="{escape(f"{lo:g} to {hi:g}")}">'
-        f'<line class="axis" x1="5" x2="{width - 5}" y1="7" y2="7"/>'
-        f'<rect class="range" x="{x(lo):.1f}" y="3" width="{max(x(hi) - x(lo), 1.5):.1f}" height="8" rx="2"/>'
-        f'<circle class="point" cx="{x(total):.1f}" cy="7" r="3"/></svg>'
+        f'<span class="interval"><svg width="{width}" height="18" viewBox="0 0 {width} 18" role="img" '
+        f'aria-label="{escape(f"score {total:g}, interval {lo:g} to {hi:g} on 0 to 100")}">'
+        f'<line class="axis" x1="{pad}" x2="{width - pad}" y1="9" y2="9"/>{ticks}'
+        f'<rect class="range" x="{x(lo):.1f}" y="4" width="{max(x(hi) - x(lo), 3):.1f}" height="10" rx="2"/>'
+        f'<rect class="point" x="{x(total) - 1.5:.1f}" y="1" width="3" height="16" rx="1"/></svg>'
+        f'<span class="ends">{escape(label)}</span></span>'
     )
 
 
@@ -88,13 +96,33 @@ def history(points: Sequence[Ranked], *, width: int = 520, height: int = 180) ->
     return Markup("".join(out))
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 measurement``, ``2 measurements``: a count with its noun."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def _month_index(month: str) -> int:
+    year, mon = month[:7].split("-")
+    return int(year) * 12 + int(mon) - 1
+
+
+def _month_name(index: int, *, with_year: bool = True) -> str:
+    year, mon = divmod(index, 12)
+    name = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[mon]
+    return f"{name} {year}" if with_year else name
+
+
 def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160) -> Markup:
-    """Stacked monthly bars: ok, blocked (confirmed darker), down, the rest inconclusive."""
+    """Stacked monthly bars on a true time axis (a month without measurements is an empty slot): ok,
+    blocked (confirmed darker), down, the rest inconclusive."""
     if not months:
         return Markup("")
     left, right, top, bottom = 40, 8, 10, 24
+    by_index = {_month_index(m.month): m for m in months}
+    first, last = min(by_index), max(by_index)
+    slots = last - first + 1
     peak = max(m.measurements for m in months) or 1
-    slot = (width - left - right) / len(months)
+    slot = (width - left - right) / slots
     bw = max(min(slot * 0.8, 28), 1.5)
 
     def h(v: float) -> float:
@@ -102,14 +130,30 @@ def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160)
 
     out = [
         f'<svg class="timeline" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="Measurements per month">'
+        f'aria-label="{escape(f"Measurements per month, {_month_name(first)} to {_month_name(last)}")}">'
     ]
     out.append(f'<text class="tick" x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>')
     out.append(f'<text class="tick" x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>')
-    every = max(1, len(months) // 8)
-    for i, m in enumerate(months):
-        x0 = left + i * slot + (slot - bw) / 2
-        base = float(height - bottom)
+    base_y = height - bottom
+    out.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{base_y}" y2="{base_y}"/>')
+    # Ticks: each month when the span is short, else each January (the year), thinned to about 12 labels.
+    if slots <= 12:
+        ticks = [(i, _month_name(i, with_year=i == first or i % 12 == 0)) for i in range(first, last + 1)]
+    else:
+        years = [i for i in range(first, last + 1) if i % 12 == 0]
+        step = max(1, -(-len(years) // 12))
+        ticks = [(i, str(i // 12)) for i in years[::step]]
+        if not ticks or ticks[0][0] - first >= 3:
+            ticks.insert(0, (first, _month_name(first)))
+    for i, label in ticks:
+        cx = left + (i - first + 0.5) * slot
+        out.append(f'<line class="grid" x1="{cx:.1f}" x2="{cx:.1f}" y1="{base_y}" y2="{base_y + 4}"/>')
+        out.append(
+            f'<text class="tick" x="{cx:.1f}" y="{height - 8}" text-anchor="middle">{escape(label)}</text>'
+        )
+    for i, m in sorted(by_index.items()):
+        x0 = left + (i - first) * slot + (slot - bw) / 2
+        base = float(base_y)
         parts = [
             ("ok", m.ok),
             ("confirmed", m.confirmed),
@@ -118,8 +162,8 @@ def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160)
             ("other", m.measurements - m.ok - m.blocked - m.down),
         ]
         tip = escape(
-            f"{m.month}: {m.measurements} measurements, {m.blocked} blocked ({m.confirmed} confirmed), "
-            f"{m.ok} ok, {m.down} down, {m.networks} networks"
+            f"{_month_name(i)}: {plural(m.measurements, 'measurement')}, {m.blocked:,} blocked "
+            f"({m.confirmed:,} confirmed), {m.ok:,} ok, {m.down:,} down, {plural(m.networks, 'network')}"
         )
         out.append(f"<g><title>{tip}</title>")
         for cls, value in parts:
@@ -131,11 +175,6 @@ def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160)
             )
             base -= h(value)
         out.append("</g>")
-        if i % every == 0:
-            out.append(
-                f'<text class="tick" x="{x0 + bw / 2:.1f}" y="{height - 8}" text-anchor="middle">'
-                f"{escape(m.month)}</text>"
-            )
     out.append("</svg>")
     return Markup("".join(out))
 

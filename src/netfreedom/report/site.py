@@ -22,7 +22,8 @@ import jinja2
 
 from netfreedom import __version__
 from netfreedom.errors import StoreError
-from netfreedom.report import charts
+from netfreedom.evidence.base import DEFAULT_MAJORITY
+from netfreedom.report import bands, charts
 from netfreedom.report.aggregate import FACTS, cube_is_fresh
 from netfreedom.report.events_view import events_context
 from netfreedom.report.evidence_view import Evidence, countries_with_evidence, country_evidence
@@ -35,7 +36,6 @@ CSP = (
     "base-uri 'none'; form-action 'none'"
 )
 STATIC_FILES = ("site.css", "sort.js")
-FREEDOM_BINS = 5
 
 
 @dataclass
@@ -69,6 +69,8 @@ def _env() -> jinja2.Environment:
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+g}"
     env.filters["pct"] = lambda v: f"{v * 100:.0f}%"
     env.filters["day"] = _day
+    env.filters["share"] = lambda v: f"{v * 100:g}%"  # a methodology's threshold, exactly: 2.5%, 25%
+    env.filters["noun"] = lambda n, word, many=None: word if n == 1 else many or word + "s"
     return env
 
 
@@ -86,13 +88,6 @@ def _num(value: float | int | None) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
-
-
-def freedom_bin(row: Ranked | None) -> str:
-    """The map colour class: ``f0`` least free … ``f4`` most free; ``nodata`` when unranked."""
-    if row is None or row.freedom is None:
-        return "nodata"
-    return f"f{min(int(row.freedom * FREEDOM_BINS), FREEDOM_BINS - 1)}"
 
 
 class _Writer:
@@ -149,21 +144,11 @@ def write_site(
     names = _country_names([*ranked, *evidence_ccs], index)
     common = {"title": title, "editions": sorted(index.editions, reverse=True), "latest": latest}
 
-    shapes = []
-    if world is not None:
-        for s in world.shapes:
-            shapes.append(
-                {
-                    "shape": s,
-                    "row": ranked.get(s.iso2),
-                    "bin": freedom_bin(ranked.get(s.iso2)),
-                    "has_page": s.iso2 in ranked or s.iso2 in evidence_ccs,
-                }
-            )
     years: list[int | None] = [*sorted(index.editions)] or [None]
     for year in years:
         rows = index.editions.get(year, ()) if year is not None else ()
         meth = index.methodologies.get(year) if year is not None else None
+        palette = bands.shades(meth)
         page = env.get_template("index.html.j2").render(
             **common,
             root="",
@@ -171,9 +156,10 @@ def write_site(
             rows=rows,
             methodology=meth,
             world=world,
-            shapes=shapes if year == latest else _shapes_for(world, rows, evidence_ccs),
+            shapes=_shapes_for(world, rows, evidence_ccs, palette),
+            palette=palette,
+            legend=bands.legend(palette),
             unranked=[(cc, names.get(cc, cc)) for cc in evidence_ccs if cc not in {r.iso2 for r in rows}],
-            bins=FREEDOM_BINS,
         )
         rel = "index.html" if year == latest else f"edition-{year}.html"
         writer.write(rel, page.encode())
@@ -191,7 +177,9 @@ def write_site(
     meth = index.methodologies.get(latest) if latest is not None else None
     writer.write(
         "methodology.html",
-        env.get_template("methodology.html.j2").render(**common, root="", methodology=meth).encode(),
+        env.get_template("methodology.html.j2")
+        .render(**common, root="", methodology=meth, edition=latest, majority=DEFAULT_MAJORITY)
+        .encode(),
     )
     result.pages += 1
     downloads = _downloads(con, writer)
@@ -207,7 +195,9 @@ def write_site(
     return result
 
 
-def _shapes_for(world: WorldMap | None, rows: Iterable[Ranked], evidence: list[str]) -> list[dict[str, Any]]:
+def _shapes_for(
+    world: WorldMap | None, rows: Iterable[Ranked], evidence: list[str], palette: tuple[bands.Shade, ...]
+) -> list[dict[str, Any]]:
     if world is None:
         return []
     by = {r.iso2: r for r in rows}
@@ -215,7 +205,7 @@ def _shapes_for(world: WorldMap | None, rows: Iterable[Ranked], evidence: list[s
         {
             "shape": s,
             "row": by.get(s.iso2),
-            "bin": freedom_bin(by.get(s.iso2)),
+            "bin": bands.shade_of(by.get(s.iso2), palette),
             "has_page": s.iso2 in by or s.iso2 in evidence,
         }
         for s in world.shapes
