@@ -43,3 +43,11 @@ def test_plural() -> None:
         "2 networks",
         "1,000 networks",
     ]
+
+
+def test_month_span_is_the_timelines_axis() -> None:
+    from netfreedom.report.charts import month_span
+
+    rows = [MonthRow("2021-11", 1, 1, 0, 0, 0, 1), MonthRow("2022-02", 1, 1, 0, 0, 0, 1)]
+    assert month_span(rows) == ["2021-11", "2021-12", "2022-01", "2022-02"]
+    assert month_span([]) == []

@@ -112,6 +112,14 @@ def _month_name(index: int, *, with_year: bool = True) -> str:
     return f"{name} {year}" if with_year else name
 
 
+def month_span(months: Sequence[MonthRow]) -> list[str]:
+    """Every month (``YYYY-MM``) from the first to the last of ``months``: the timeline's time axis."""
+    if not months:
+        return []
+    indexes = [_month_index(m.month) for m in months]
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(min(indexes), max(indexes) + 1)]
+
+
 def timeline(months: Sequence[MonthRow], *, width: int = 720, height: int = 160) -> Markup:
     """Stacked monthly bars on a true time axis (a month without measurements is an empty slot): ok,
     blocked (confirmed darker), down, the rest inconclusive."""

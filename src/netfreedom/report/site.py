@@ -278,7 +278,8 @@ def _country_page(
             outside_coverage=outside,
             history_svg=charts.history(hist) if len(hist) > 1 else None,
             timeline_svg=charts.timeline(evidence.months) if evidence else None,
-            **events_context(con, cc, [m.month for m in evidence.months] if evidence else None),
+            # The events band spans the timeline's months (every month first to last), so the two line up.
+            **events_context(con, cc, charts.month_span(evidence.months) if evidence else None),
         )
         .encode()
     )
