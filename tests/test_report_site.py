@@ -214,7 +214,7 @@ def test_ranking_prints_each_interval(built: tuple[Path, Path, list[dict[str, st
 
 
 def test_methodology_page_explains_the_edition(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
-    from netfreedom.index.methodology import load_methodology
+    from netfreedom.index.methodology import Measure, load_methodology
     from netfreedom.index.results import FlagKind
 
     _, site, _ = built
@@ -225,8 +225,11 @@ def test_methodology_page_explains_the_edition(built: tuple[Path, Path, list[dic
     assert "checks its scores against measurements made from 1 Jun 2017 to 31 May 2018" in text
     assert since.isoformat() == "2017-06-01" and until.isoformat() == "2018-06-01"
     for rule in meth.evidence:
-        row = re.search(rf'<tr id="check-{rule.indicator}">(.*?)</tr>', html, re.S)
+        row = re.search(rf'<tr id="check-{rule.indicator}-{rule.measure.value}">(.*?)</tr>', html, re.S)
         assert row, rule.indicator
+        if rule.measure is Measure.EVENTS:
+            assert ", ".join(rule.kinds).replace("_", " ") in row.group(1), rule.indicator
+            continue
         items = rule.categories if rule.categories else rule.tests
         assert ", ".join(items) in row.group(1), rule.indicator
         assert f"At least <strong>{rule.min_tested}</strong> tested" in row.group(1)
