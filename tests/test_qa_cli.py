@@ -152,7 +152,7 @@ def test_starter_project_builds_offline_from_the_mirror(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     out = " ".join((built.stdout + built.stderr).split())
     # The empty measurements folder is said, not silently "up to date".
-    assert f"{tmp_path / 'st' / 'measurements'}: no measurement files found" in out
+    assert f"{tmp_path / 'st' / 'measurements'}:0: empty folder" in out
     assert "2018: 65 countries" in out
     assert (tmp_path / "st" / "site" / "index.html").is_file()
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
