@@ -18,7 +18,7 @@ import msgspec
 
 from netfreedom.errors import InputError
 from netfreedom.models.decoding import DECODE_ERRORS, decode_error
-from netfreedom.probe.addresses import endpoint, is_bogon, is_ip, split_endpoint
+from netfreedom.probe.addresses import endpoint, is_bogon, is_ip, parse_ip
 from netfreedom.probe.dnslookup import addresses, lookup, shared_failure
 from netfreedom.probe.failures import th_dns, th_http, th_tcp
 from netfreedom.probe.httpclient import FetchSettings, fetch
@@ -52,6 +52,10 @@ class ControlRequest(msgspec.Struct, kw_only=True):
     x_quic_enabled: bool = False
 
 
+_FIELDS = tuple(ControlRequest.__struct_fields__)
+MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ControlConfig:
     """Bounds and environment of a control server.  ``routes`` exists for the censorship lab only."""
@@ -60,11 +64,11 @@ class ControlConfig:
     allow_private: bool = False
     dns_timeout: float = 4.0
     tcp_timeout: float = 10.0
-    http_timeout: float = 15.0
-    body_cap: int = 4 * 1024 * 1024
-    max_endpoints: int = 32
-    max_request_bytes: int = 64 * 1024
-    max_concurrency: int = 25
+    http_timeout: float = 15.0  # the whole redirect chain, as OONI's helper
+    body_cap: int = 16 * MIB  # OONI's helper reads a body up to 16 MiB
+    max_request_bytes: int = 16 * MIB  # OONI's only bound on a request
+    max_concurrency: int = 25  # beyond: 503; OONI's own probes (``ooniprobe-*``) get at least 50
+    max_parallel_dials: int = 64  # connects of one measurement at a time (every endpoint is measured)
     ca_file: str | None = None
     routes: Mapping[str, str] = field(default_factory=dict)
 
@@ -77,7 +81,7 @@ def parse_request(data: bytes, config: ControlConfig) -> ControlRequest:
     non-ASCII text in the path is measured (``httpclient.request_target`` escapes it, as Go does).  The
     honoured headers (``HONOURED_HEADERS``) must be printable ASCII: they are sent on as given."""
     try:
-        req = msgspec.json.decode(data, type=ControlRequest)
+        req = msgspec.convert(go_fields(msgspec.json.decode(data)), ControlRequest)
     except DECODE_ERRORS as exc:
         raise InputError(f"invalid control request: {decode_error(exc)}") from exc
     if _CONTROL.search(req.http_request):
@@ -97,12 +101,52 @@ def parse_request(data: bytes, config: ControlConfig) -> ControlRequest:
         for value in _header(req.http_request_headers, name):
             if not _FIELD_VALUE.fullmatch(value):
                 raise InputError(f"http_request_headers {name}: only printable ASCII is sent on")
-    if len(req.tcp_connect) > config.max_endpoints:
-        raise InputError(f"too many tcp_connect endpoints (at most {config.max_endpoints})")
-    for item in req.tcp_connect:
-        if split_endpoint(item) is None:
-            raise InputError(f"tcp_connect entry is not IP:port: {item[:80]!r}")
     return req
+
+
+def go_fields(doc: object) -> dict[str, Any]:
+    """A decoded request read as Go's ``encoding/json`` reads it into OONI's ``THRequest``.
+
+    Keys match the fields case-insensitively (an exact match wins); unknown keys are ignored; ``null``
+    makes a list or map empty and leaves a string or bool as it was (the zero value when first), also
+    inside a list or a map; a later duplicate key wins.  What Go refuses (a number where a string goes,
+    ...) is left to the typed conversion, which refuses it too."""
+    if not isinstance(doc, dict):
+        raise InputError("invalid control request: expected a JSON object")
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = key if key in _FIELDS else next((f for f in _FIELDS if f.casefold() == key.casefold()), None)
+        if name is None:
+            continue
+        if value is None:
+            if name in ("tcp_connect", "http_request_headers"):  # a nil slice or map; a string stays
+                out.pop(name, None)
+        elif name == "tcp_connect" and isinstance(value, list):
+            out[name] = ["" if v is None else v for v in value]
+        elif name == "http_request_headers" and isinstance(value, dict):
+            out[name] = {
+                k: [("" if x is None else x) for x in v] if isinstance(v, list) else ([] if v is None else v)
+                for k, v in value.items()
+            }
+        else:
+            out[name] = value
+    return out
+
+
+def probe_ip(entry: str) -> str | None:
+    """The IP of a probe's ``tcp_connect`` entry as OONI's helper takes it (``net.SplitHostPort`` then
+    ``net.ParseIP``; the port is ignored); None for an entry it skips."""
+    if entry.startswith("["):
+        host, sep, _ = entry[1:].partition("]:")
+        if not sep:
+            return None
+    else:
+        host, sep, _ = entry.rpartition(":")
+        if not sep or ":" in host:
+            return None
+    if "%" in host or parse_ip(host) is None:
+        return None
+    return host
 
 
 def _ports(scheme: str, explicit: int | None) -> list[int]:
@@ -130,7 +174,7 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
         dns = {"failure": mapped, "addrs": th_addrs if mapped is None else []}
 
     ip_info: dict[str, dict[str, int]] = {}
-    probe_ips = [ep[0] for ep in (split_endpoint(e) for e in req.tcp_connect) if ep is not None]
+    probe_ips = [ip for ip in map(probe_ip, req.tcp_connect) if ip is not None]
     for ip in probe_ips:
         ip_info.setdefault(ip, {"asn": 0, "flags": 0})["flags"] |= FLAG_PROBE
     for ip in th_addrs:
@@ -141,12 +185,17 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
 
     dialable = [ip for ip in ip_info if config.allow_private or not is_bogon(ip)]
     ports = _ports(scheme, explicit)
-    eps = [(ip, port) for ip in dialable for port in ports][: config.max_endpoints]
-    tls_ports = {443} | ({explicit} if scheme == "https" and explicit else set())
+    eps = [(ip, port) for ip in dialable for port in ports]
+    dials = asyncio.Semaphore(config.max_parallel_dials)
+    tls_ports = {443}  # OONI's helper: a TLS handshake on port 443 only, whatever the scheme
     dialer = Dialer(config.tcp_timeout, config.routes)
     ctx = tls_context(ca_file=config.ca_file)
 
     async def connect(ip: str, port: int) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+        async with dials:
+            return await connect_one(ip, port)
+
+    async def connect_one(ip: str, port: int) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
         tcp = await dialer.tcp(ip, port, keep=port in tls_ports)
         tcp_entry = {"status": tcp.failure is None, "failure": th_tcp(tcp.failure) if tcp.failure else None}
         tls_entry = None
@@ -186,23 +235,28 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
         "discovered_h3_endpoint": "",
         "failure": th_http(final.failure) if final.failure else None,
         "title": page_title(final.body) if final.code is not None else "",
-        "headers": _first_values(final.response_headers),
+        "headers": go_map(_first_values(final.response_headers)),
         "status_code": final.code if final.code is not None else -1,
     }
     out: dict[str, Any] = {
-        "tcp_connect": {ep: tcp for ep, tcp, _ in results},
-        "tls_handshake": {ep: tls for ep, _, tls in results if tls is not None},
+        "tcp_connect": go_map({ep: tcp for ep, tcp, _ in results}),
+        "tls_handshake": go_map({ep: tls for ep, _, tls in results if tls is not None}),
         "quic_handshake": {},
         "http_request": http_request,
         "http3_request": None,
         "dns": dns,
-        "ip_info": ip_info,
+        "ip_info": go_map(ip_info),
     }
     if not out["tls_handshake"]:
         del out["tls_handshake"]
     if not ip_info:
         del out["ip_info"]
     return out
+
+
+def go_map(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A map in the order Go's JSON encoder writes one: keys sorted by their bytes."""
+    return dict(sorted(mapping.items(), key=lambda item: item[0].encode()))
 
 
 def _header(headers: Mapping[str, list[str]], name: str) -> list[str]:

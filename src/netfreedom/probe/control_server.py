@@ -1,9 +1,14 @@
-"""The control server's HTTP edge: a FastAPI app that bounds what one request and all requests may cost.
+"""The control server's HTTP edge, answering as OONI's ``oohelperd`` does, and bounding what requests cost.
 
-Bounds: the request body (``max_request_bytes`` → 413), the number of endpoints (→ 400), per-step
-timeouts (in ``ControlConfig``), and concurrency: beyond ``max_concurrency`` measurements in flight the
-server answers 503 at once instead of queueing work a probe would time out on anyway.
+Every path is served as ``/`` (Go's ``ServeMux`` pattern "/"): ``GET`` answers ``{"message":"Hello
+OONItarian!"}``, ``POST`` measures, any other method is a 400.  Bounds: the request body
+(``max_request_bytes``, 16 MiB as OONI's → 413), per-step timeouts (in ``ControlConfig``), and
+concurrency: beyond ``max_concurrency`` measurements in flight the server answers 503 at once instead of
+queueing work a probe would time out on anyway — except that OONI's own probes (a ``User-Agent``
+starting ``ooniprobe-``) are refused only beyond ``max(max_concurrency, 50)``, OONI's threshold for them.
 """
+
+from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
@@ -13,25 +18,36 @@ from netfreedom.errors import InputError
 from netfreedom.probe.control import ControlConfig, measure, parse_request
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
+
+HELLO = {"message": "Hello OONItarian!"}
+OONIPROBE_CONCURRENCY = 50
 
 
-def create_app(config: ControlConfig) -> "FastAPI":
-    # No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations at run time.
-    from fastapi import FastAPI, Request
-    from fastapi.responses import PlainTextResponse, Response
+def create_app(config: ControlConfig) -> Starlette:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Mount
 
-    app = FastAPI(title="netfreedom control", docs_url=None, redoc_url=None, openapi_url=None)
     in_flight = 0
 
+    def json(status: int, doc: object) -> Response:
+        return Response(msgspec.json.encode(doc), status, media_type="application/json")
+
     def error(status: int, message: str) -> Response:
-        return Response(msgspec.json.encode({"error": message}), status, media_type="application/json")
+        return json(status, {"error": message})
 
-    @app.get("/")
-    async def hello() -> PlainTextResponse:
-        return PlainTextResponse("netfreedom web connectivity control: POST a control request here\n")
+    async def handle(request: Request) -> Response:
+        if request.method == "GET":
+            return json(200, HELLO)
+        if request.method != "POST":
+            return error(400, f"method {request.method[:20]} not allowed: GET or POST")
+        return await control(request)
 
-    @app.post("/")
     async def control(request: Request) -> Response:
         nonlocal in_flight
         declared = request.headers.get("content-length")
@@ -46,13 +62,21 @@ def create_app(config: ControlConfig) -> "FastAPI":
             req = parse_request(bytes(body), config)
         except InputError as exc:
             return error(400, str(exc))
-        if in_flight >= config.max_concurrency:
+        limit = config.max_concurrency
+        if request.headers.get("user-agent", "").startswith("ooniprobe-"):
+            limit = max(limit, OONIPROBE_CONCURRENCY)
+        if in_flight >= limit:
             return error(503, "busy: too many measurements in flight")
         in_flight += 1
         try:
             result = await measure(req, config)
         finally:
             in_flight -= 1
-        return Response(msgspec.json.encode(result), media_type="application/json")
+        return json(200, result)
 
-    return app
+    async def every_path(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    # A mount of a plain ASGI callable sees every path and every method (even unknown ones).
+    return Starlette(routes=[Mount("/", app=every_path)])

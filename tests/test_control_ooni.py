@@ -1,0 +1,237 @@
+"""The control server as OONI's ``oohelperd`` (issue #21): real OONI probes' requests, OONI's answer shape.
+
+Every ``x_control_request`` of the shared real web_connectivity measurements is replayed against
+``netfreedom control serve`` in a private network namespace (``unshare -rn``: loopback only, so nothing can
+reach the internet), and each answer must be a 200 with the structure of OONI's helper: Go's types of
+``internal/model/th.go``, Go's key order (struct fields as declared, map keys sorted), ``ip:port`` keys and
+OONI's failure words.  The same shape check is run on OONI's own recorded answers, so the schema here is
+the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from netfreedom.errors import InputError
+from netfreedom.probe.control import ControlConfig, parse_request, probe_ip
+from netfreedom.probe.control_server import create_app
+
+from .conftest import MEASUREMENTS, ROOT, cli_env
+
+NULLABLE_STR = (str, type(None))
+TCP = {"status": bool, "failure": NULLABLE_STR}
+TLS = {"server_name": str, "status": bool, "failure": NULLABLE_STR}
+HTTP = {
+    "body_length": int,
+    "discovered_h3_endpoint": str,
+    "failure": NULLABLE_STR,
+    "title": str,
+    "headers": dict,
+    "status_code": int,
+}
+DNS = {"failure": NULLABLE_STR, "addrs": list}
+IP_INFO = {"asn": int, "flags": int}
+TOP = ["tcp_connect", "tls_handshake", "quic_handshake", "http_request", "http3_request", "dns", "ip_info"]
+ENDPOINT = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d+$")
+# The helper's failure words (ALGORITHMS.md §3; TLS failures are netxlite's, unmapped).
+TH_FAILURES = {
+    "dns_name_error",
+    "dns_server_failure",
+    "unknown_error",
+    "dns_lookup_error",
+    "generic_timeout_error",
+    "connection_refused_error",
+    "connect_error",
+    "eof_error",
+    "connection_reset",
+    "ssl_invalid_hostname",
+    "ssl_unknown_authority",
+    "ssl_invalid_certificate",
+}
+
+
+def real_cases() -> list[tuple[int, dict[str, Any], dict[str, Any] | None]]:
+    """(line, x_control_request, OONI's control answer) of every shared web_connectivity measurement."""
+    out = []
+    with (MEASUREMENTS / "web_connectivity.jsonl").open() as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            keys = json.loads(line).get("test_keys") or {}
+            if isinstance(keys.get("x_control_request"), dict):
+                out.append((number, keys["x_control_request"], keys.get("control")))
+    return out
+
+
+def check_object(where: str, doc: Any, fields: dict[str, Any]) -> None:
+    assert isinstance(doc, dict), where
+    assert list(doc) == list(fields), f"{where}: keys {list(doc)}"
+    for name, kind in fields.items():
+        value = doc[name]
+        assert isinstance(value, kind) and not (kind is int and isinstance(value, bool)), (where, name)
+
+
+def check_map(where: str, doc: Any, fields: dict[str, Any], key: re.Pattern[str] | None = None) -> None:
+    assert isinstance(doc, dict), where
+    assert list(doc) == sorted(doc, key=str.encode), f"{where}: map keys not in Go's order"
+    for k, v in doc.items():
+        assert key is None or key.match(k), (where, k)
+        check_object(f"{where}[{k}]", v, fields)
+
+
+def check_failure(where: str, failure: str | None) -> None:
+    known = failure is None or failure in TH_FAILURES or failure.startswith("unknown_failure")
+    assert known, (where, failure)
+
+
+def check_shape(control: Any) -> None:
+    """OONI's THResponse: fields in declaration order (tls_handshake and ip_info omitted when empty)."""
+    assert isinstance(control, dict)
+    assert list(control) == [k for k in TOP if k in control]
+    assert {"tcp_connect", "http_request", "dns"} <= set(control)
+    check_map("tcp_connect", control["tcp_connect"], TCP, ENDPOINT)
+    for entry in control["tcp_connect"].values():
+        check_failure("tcp_connect", entry["failure"])
+    check_map("tls_handshake", control.get("tls_handshake", {}), TLS, ENDPOINT)
+    for entry in control.get("tls_handshake", {}).values():
+        check_failure("tls_handshake", entry["failure"])
+    check_map("quic_handshake", control.get("quic_handshake") or {}, TLS, ENDPOINT)
+    http = control["http_request"]
+    check_object("http_request", http, HTTP)
+    check_failure("http_request", http["failure"])
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in http["headers"].items())
+    assert list(http["headers"]) == sorted(http["headers"], key=str.encode)
+    if http["failure"] is not None and http["status_code"] == -1:
+        assert http["body_length"] == -1
+    assert control.get("http3_request") is None or isinstance(control["http3_request"], dict)
+    check_object("dns", control["dns"], DNS)
+    check_failure("dns", control["dns"]["failure"])
+    assert all(isinstance(a, str) for a in control["dns"]["addrs"])
+    check_map("ip_info", control.get("ip_info", {}), IP_INFO)
+
+
+def test_the_shape_is_the_one_of_oonis_recorded_answers() -> None:
+    answers = [control for _, _, control in real_cases() if control]
+    assert len(answers) >= 9
+    for control in answers:
+        check_shape(control)
+
+
+def replay_in_netns(requests: list[dict[str, Any]], zone: dict[str, list[str]], tmp: Path) -> list[Any]:
+    assert subprocess.run(["unshare", "-rn", "true"]).returncode == 0, "unshare -rn is needed here"
+    path = tmp / "requests.json"
+    path.write_text(json.dumps([{"request": r, "zone": zone} for r in requests]))
+    script = str(ROOT / "tests" / "netns_control_replay.py")
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        ["unshare", "-rn", sys.executable, script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: list[Any] = json.loads(done.stdout)
+    return result
+
+
+def test_every_real_request_is_answered_200_in_oonis_shape(tmp_path: Path) -> None:
+    cases = real_cases()
+    zone: dict[str, list[str]] = {}
+    for _, request, control in cases:  # the names resolve as OONI's helper saw them
+        host = re.sub(r"^https?://([^/:]+).*$", r"\1", request["http_request"]).lower()
+        addrs = ((control or {}).get("dns") or {}).get("addrs") or []
+        zone.setdefault(host, []).extend(a for a in addrs if ":" not in a and a not in zone.get(host, []))
+    # Real requests, and the same requests as Go would also send them: empty lists as null.
+    requests = [request for _, request, _ in cases]
+    nulled = [{**request, "tcp_connect": None, "http_request_headers": None} for request in requests[:2]]
+    answers = replay_in_netns(requests + nulled, zone, tmp_path)
+    hello, answers = answers[0], answers[1:]
+    assert hello == {"status": 200, "body": {"message": "Hello OONItarian!"}}
+    assert [a["status"] for a in answers] == [200] * len(requests + nulled)
+    for (line, request, ooni), answer in zip(cases, answers, strict=False):
+        control = answer["body"]
+        check_shape(control)
+        # Every probe IP is in ip_info (flag 1), every endpoint measured: no limit, no silent truncation.
+        probe_ips = {ip for ip in map(probe_ip, request["tcp_connect"]) if ip}
+        assert probe_ips <= set(control.get("ip_info", {})), line
+        assert all(control["ip_info"][ip]["flags"] & 1 for ip in probe_ips)
+        ports = 1 if request["http_request"].startswith("https") else 2
+        public = [ip for ip, info in control.get("ip_info", {}).items() if not info["flags"] & 4]
+        assert len(control["tcp_connect"]) == len(public) * ports, line
+        if ooni and not request["http_request"].split("/")[2].replace(".", "").isdigit():
+            assert {a for a in ooni["dns"]["addrs"] if ":" not in a} <= set(control["dns"]["addrs"]), line
+    assert max(len(r["tcp_connect"]) for r in requests) == 48  # csmonitor.com: refused before #21
+
+
+# -- request handling as oohelperd (no network needed) -----------------------------------------------------
+
+
+def test_null_and_case_insensitive_keys_and_extra_fields_as_go_decodes_them() -> None:
+    config = ControlConfig()
+    req = parse_request(
+        b'{"HTTP_REQUEST": "http://a.example/", "Tcp_Connect": null, "http_request_headers": null,'
+        b' "x_quic_enabled": null, "x_extra": {"deep": [1, 2]}}',
+        config,
+    )
+    assert (req.http_request, req.tcp_connect, req.http_request_headers, req.x_quic_enabled) == (
+        "http://a.example/",
+        [],
+        {},
+        False,
+    )
+    req = parse_request(
+        b'{"http_request": "http://a.example/", "tcp_connect": ["1.2.3.4:80", null, "a:b", "x"],'
+        b' "http_request_headers": {"User-Agent": null, "Accept": [null, "text/html"]}}',
+        config,
+    )
+    assert [probe_ip(e) for e in req.tcp_connect] == ["1.2.3.4", None, None, None]
+    assert req.http_request_headers == {"User-Agent": [], "Accept": ["", "text/html"]}
+    # A later duplicate wins, as in Go; a type Go refuses is refused.
+    req = parse_request(b'{"http_request": "http://a.example/", "HTTP_request": "http://b.example/"}', config)
+    assert req.http_request == "http://b.example/"
+    for bad in (b'{"http_request": 1}', b'{"http_request": "http://a/", "tcp_connect": [1]}', b"[]"):
+        with pytest.raises(InputError):
+            parse_request(bad, config)
+
+
+def test_tcp_connect_entries_as_oohelperd_splits_them() -> None:
+    assert probe_ip("[2001:db8::1]:443") == "2001:db8::1"
+    assert probe_ip("1.2.3.4:0") == "1.2.3.4"  # the port is not used: the helper picks its own
+    for skipped in ("", "1.2.3.4", "2001:db8::1:443", "host.example:80", "[x]:1", "[::1]"):
+        assert probe_ip(skipped) is None, skipped
+
+
+@pytest.fixture(scope="module")
+def offline() -> TestClient:
+    # No resolver, no routes needed: these requests never measure anything.
+    return TestClient(create_app(ControlConfig()), raise_server_exceptions=False)
+
+
+def test_get_hello_other_methods_400_any_path(offline: TestClient) -> None:
+    for path in ("/", "/anything/at/all", "/?q=1"):
+        answer = offline.get(path)
+        assert answer.status_code == 200 and answer.json() == {"message": "Hello OONItarian!"}
+        assert answer.headers["content-type"] == "application/json"
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "BREW"):
+        assert offline.request(method, "/x").status_code == 400, method
+    assert offline.post("/some/path", content=b'{"http_request": "http://[::1"}').status_code == 400
+
+
+def test_the_body_limit_is_16_mib(offline: TestClient) -> None:
+    limit = ControlConfig().max_request_bytes
+    assert limit == 16 * 1024 * 1024
+    big = b'{"http_request": "http://[::1", "x": "' + b"a" * (1024 * 1024) + b'"}'
+    assert offline.post("/", content=big).status_code == 400  # 1 MiB is read and parsed
+    huge = b'{"x": "' + b"a" * limit + b'"}'
+    assert offline.post("/", content=huge).status_code == 413
