@@ -27,9 +27,9 @@ def case_url(lab: Lab, name: str) -> str:
     return next(c.url for c in lab.cases if c.name == name)
 
 
-def ask(control_url: str, url: str, tcp: list[str] | None = None) -> httpx.Response:
+def ask(control_url: str, url: str, tcp: list[str] | None = None, agent: str = "t") -> httpx.Response:
     body = {"http_request": url, "http_request_headers": {"User-Agent": ["t"]}, "tcp_connect": tcp or []}
-    return httpx.post(control_url, json=body, timeout=30)
+    return httpx.post(control_url, json=body, timeout=30, headers={"User-Agent": agent})
 
 
 def test_control_measures_a_reachable_site(lab: Lab) -> None:
@@ -145,12 +145,14 @@ def test_beyond_max_concurrency_the_control_answers_503(lab: Lab) -> None:
         slow.start()
         time.sleep(0.5)  # let the slow measurement take the only slot
         busy = ask(server.url, case_url(lab, "ok"))
+        official = ask(server.url, case_url(lab, "ok"), agent="ooniprobe-cli/3.20.0")  # OONI's: up to 50
         slow.join()
         after = ask(server.url, case_url(lab, "ok"))
     finally:
         server.stop()
     assert results == [200]
     assert busy.status_code == 503
+    assert official.status_code == 200
     assert after.status_code == 200
 
 

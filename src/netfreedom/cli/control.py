@@ -22,7 +22,12 @@ def serve(
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per TCP/TLS step.")] = 10.0,
     max_concurrency: Annotated[
-        int, typer.Option("--max-concurrency", min=1, help="Measurements in flight; 503 beyond.")
+        int,
+        typer.Option(
+            "--max-concurrency",
+            min=1,
+            help="Measurements in flight; 503 beyond (OONI's probes, User-Agent ooniprobe-*: at least 50).",
+        ),
     ] = 25,
 ) -> None:
     """Serve the control protocol: POST a control request, get the control measurement back."""
