@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from netfreedom.analysis import FingerprintDB, analyze_line
 from netfreedom.api.filters import Filters, Many, When, many
+from netfreedom.api.schemas import INDEX_COLUMNS, SCHEMAS
 from netfreedom.errors import InputError
 from netfreedom.evidence import model as evidence_model
 from netfreedom.evidence.facts import has_table, prelude
@@ -28,91 +29,8 @@ from netfreedom.models.event import EventFilters, EventKind
 from netfreedom.models.verdict import Verdict
 from netfreedom.store import DuckDBStore, Stats, default_db_path, open_store
 from netfreedom.store import aggregates as aggregate_table
-from netfreedom.store.schema import ENVELOPE_COLUMNS, VERDICT_COLUMNS
 
 __all__ = ["SCHEMAS", "Store", "analyze", "count_rows", "open", "select_rows"]
-
-_VERDICT_ORDER = (
-    "measurement_uid",
-    "measurement_start_time",
-    "probe_cc",
-    "probe_asn",
-    "probe_network_name",
-    "test_name",
-    "input",
-    "domain",
-    "outcome",
-    "layer",
-    "reason",
-    "confidence",
-    "confirmed",
-    "fingerprint",
-    "blocking",
-    "accessible",
-    "analysis_version",
-    "fingerprints_id",
-)
-_VERDICT_TYPES = {name: kind for name, kind, _ in VERDICT_COLUMNS}
-
-INDEX_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("year", pa.int32()),
-    ("methodology_id", pa.string()),
-    ("scale", pa.string()),
-    ("iso2", pa.string()),
-    ("country", pa.string()),
-    ("total", pa.float64()),
-    ("total_low", pa.float64()),
-    ("total_high", pa.float64()),
-    ("status", pa.string()),
-    ("rank", pa.int32()),
-    ("rank_low", pa.int32()),
-    ("rank_high", pa.int32()),
-    ("change", pa.float64()),
-    ("flags", pa.int32()),
-]
-FLAG_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("year", pa.int32()),
-    ("iso2", pa.string()),
-    ("country", pa.string()),
-    ("code", pa.string()),
-    ("kind", pa.string()),
-    ("message", pa.string()),
-]
-EVENT_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("id", pa.string()),
-    ("source", pa.string()),
-    ("detected", pa.bool_()),
-    ("iso2", pa.string()),
-    ("country", pa.string()),
-    ("start", pa.date32()),
-    ("end", pa.date32()),
-    ("ongoing", pa.bool_()),
-    ("kind", pa.string()),
-    ("scope", pa.string()),
-    ("area", pa.string()),
-    ("services", pa.list_(pa.string())),
-    ("networks", pa.list_(pa.string())),
-    ("cause", pa.string()),
-    ("link", pa.string()),
-    ("description", pa.string()),
-    ("asn", pa.string()),
-    ("baseline", pa.float64()),
-    ("observed", pa.float64()),
-    ("ratio", pa.float64()),
-    ("confidence", pa.float64()),
-]
-
-SCHEMAS: dict[str, pa.Schema] = {
-    "measurements": pa.schema([(n, t) for n, t, _ in ENVELOPE_COLUMNS]),
-    "verdicts": pa.schema([(n, _VERDICT_TYPES[n]) for n in _VERDICT_ORDER]),
-    "index": pa.schema(INDEX_COLUMNS),
-    "flags": pa.schema(FLAG_COLUMNS),
-    "events": pa.schema(EVENT_COLUMNS),
-    "aggregates": pa.schema([(n, t) for n, t, _ in aggregate_table.COLUMNS]),
-}
-"""The fixed schemas; ``index`` adds one float64 column per category of the year's methodology (``A``,
-``B``, ``C`` for the FOTN ones) before ``total``; ``evidence`` depends on the measure and the axis (see
-docs/python.md)."""
 
 
 def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
