@@ -22,9 +22,10 @@ NOT_IN_CORE = {"fastapi", "starlette", "uvicorn", "dask", "distributed", "openpy
 NOT_IN_CORE |= {"playwright", "pandas"}
 
 
-def _env() -> dict[str, str]:
+def _env(cache: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NETFREEDOM_DB", "VIRTUAL_ENV")}
-    env["NETFREEDOM_CACHE"] = "/nonexistent-cache"  # nothing may come from a cache outside the test
+    if cache is not None:
+        env["NETFREEDOM_CACHE"] = str(cache)  # nothing may come from a cache outside the test
     return env
 
 
@@ -47,7 +48,11 @@ def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(venv / "bin" / "netfreedom"), *args], capture_output=True, text=True, env=_env(), cwd=cwd
+        [str(venv / "bin" / "netfreedom"), *args],
+        capture_output=True,
+        text=True,
+        env=_env(cwd / "netfreedom-cache"),
+        cwd=cwd,
     )
 
 
@@ -107,3 +112,20 @@ def test_commands_whose_extra_is_missing_say_what_to_install(core_venv: Path, tm
         assert f"pip install 'netfreedom[{extra}]'" in message, (args, done.stderr)
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "fh.csv").exists()
+
+
+@pytest.mark.slow
+def test_the_readme_quick_start_installs_what_the_example_needs(core_venv: Path, tmp_path: Path) -> None:
+    # Last in this file: it adds the [fh] extra to the core environment.
+    args = ["build", str(ROOT / "examples" / "fotn-2018"), "--mirror", str(DATA)]
+    args += ["--db", str(tmp_path / "store.duckdb"), "--output", str(tmp_path / "site")]
+    without = _run(core_venv, *args, cwd=tmp_path)
+    assert without.returncode == 2 and "pip install 'netfreedom[fh]'" in " ".join(without.stderr.split())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install -q -e '.[fh]' && .venv/bin/netfreedom build examples/fotn-2018" in readme
+    (wheel,) = (core_venv.parent / "wheels").glob("netfreedom-*.whl")
+    pip = [str(core_venv / "bin" / "pip"), "install", "-q", f"{wheel}[fh]"]
+    subprocess.run(pip, check=True, env=_env(), cwd=tmp_path)
+    built = _run(core_venv, *args, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "65 countries" in built.stderr and (tmp_path / "site" / "index.html").is_file()
