@@ -10,20 +10,32 @@ the real one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import msgspec
 import pytest
 from starlette.testclient import TestClient
 
 from netfreedom.errors import InputError
-from netfreedom.probe.control import ControlConfig, parse_request, probe_ip
+from netfreedom.probe.control import ControlConfig, ControlRequest, measure, parse_request, probe_ip
 from netfreedom.probe.control_server import create_app
+from netfreedom.probe.httpclient import Hop
+from netfreedom.probe.measure import ProbeSettings
+from netfreedom.probe.measure import measure as probe_measure
+from netfreedom.probe.serving import BackgroundServer
 
 from .conftest import MEASUREMENTS, ROOT, cli_env
 
@@ -235,3 +247,227 @@ def test_the_body_limit_is_16_mib(offline: TestClient) -> None:
     assert offline.post("/", content=big).status_code == 400  # 1 MiB is read and parsed
     huge = b'{"x": "' + b"a" * limit + b'"}'
     assert offline.post("/", content=huge).status_code == 413
+
+
+# -- measuring as oohelperd: a loopback world behind "public" addresses (routes; nothing leaves loopback) ---
+
+PUBLIC = "192.88.99.21"  # globally routable, used by nobody; every dial to it is routed to loopback
+ALERTING = "192.88.99.22"
+
+
+def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate (and key) for ``name`` and 127.0.0.1, made with OpenSSL's command line."""
+    cert, key = folder / f"{name}.pem", folder / f"{name}-key.pem"
+    subprocess.run(
+        [
+            *(
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ),
+            *("-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+class World:
+    """HTTP and TLS servers on loopback, each behind a public ``ip:port`` (``routes``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.hits: dict[str, int] = {}
+        self.routes: dict[str, str] = {}
+        self.servers: list[asyncio.Server] = []
+
+    async def start(self) -> None:
+        http = await asyncio.start_server(self.site, "127.0.0.1", 0)
+        eof = await asyncio.start_server(self.close_after_client_hello, "127.0.0.1", 0)
+        cert, key = make_certificate(self.folder, "world.test")
+        alerting = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        alerting.load_cert_chain(cert, key)
+        alerting.sni_callback = lambda *_: ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        # A blocking server: asyncio's TLS server would close without flushing the alert.
+        self.alert_socket = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self.alert_every_handshake, args=(alerting,), daemon=True).start()
+        self.servers = [http, eof]
+        port = {"http": http.sockets[0].getsockname()[1], "eof": eof.sockets[0].getsockname()[1]}
+        port["alert"] = self.alert_socket.getsockname()[1]
+        self.routes = {
+            f"{PUBLIC}:80": f"127.0.0.1:{port['http']}",
+            f"{PUBLIC}:8443": f"127.0.0.1:{port['http']}",
+            f"{PUBLIC}:443": f"127.0.0.1:{port['eof']}",
+            f"{ALERTING}:443": f"127.0.0.1:{port['alert']}",
+        }
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        self.alert_socket.close()
+
+    def alert_every_handshake(self, context: ssl.SSLContext) -> None:
+        while True:
+            try:
+                client, _ = self.alert_socket.accept()
+            except OSError:
+                return  # closed
+            with contextlib.suppress(OSError), client:
+                context.wrap_socket(client, server_side=True)
+
+    async def close_after_client_hello(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read(1024)  # the ClientHello; then a clean close (FIN), no alert
+        writer.close()
+
+    async def site(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            writer.close()
+            return
+        path = head.split(b" ", 2)[1].decode()
+        self.hits[path.split("?")[0]] = self.hits.get(path.split("?")[0], 0) + 1
+        status, headers, body = "200 OK", [], b"<html><title>World</title></html>"
+        if path.startswith("/slow/"):
+            hop = int(path.rsplit("/", 1)[1])
+            await asyncio.sleep(0.8)
+            if hop < 5:
+                status, headers = "302 Found", [f"Location: /slow/{hop + 1}"]
+        elif path == "/cookie" and b"seen=1" not in head:
+            status, headers = "302 Found", ["Location: /cookie", "Set-Cookie: seen=1; Path=/"]
+        elif path == "/loop":
+            status, headers = "302 Found", ["Location: /loop"]
+        elif path == "/h3":
+            headers = ['Alt-Svc: h3=":443"; ma=86400, h3-29=":443"; ma=86400']
+        elif path == "/big":
+            body = b"x" * (5 * 1024 * 1024)
+        lines = [f"HTTP/1.1 {status}", *headers, f"Content-Length: {len(body)}", "Connection: close", "", ""]
+        writer.write("\r\n".join(lines).encode() + body)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+
+def control_of(world: World, url: str, tcp: list[str] | None = None, **config: Any) -> dict[str, Any]:
+    """OONI's answer shape is checked on every measurement here too."""
+    settings: dict[str, Any] = {"routes": world.routes, "tcp_timeout": 2.0, "http_timeout": 3.0}
+    settings.update(config)
+    request = ControlRequest(http_request=url, tcp_connect=tcp or [])
+    answer = asyncio.run_coroutine_threadsafe(measure(request, ControlConfig(**settings)), world_loop(world))
+    control = answer.result(timeout=60)
+    check_shape(msgspec.json.decode(msgspec.json.encode(control)))
+    return control
+
+
+_LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def world_loop(world: World) -> asyncio.AbstractEventLoop:
+    return _LOOPS[id(world)]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    running = World(tmp_path_factory.mktemp("world"))
+    asyncio.run_coroutine_threadsafe(running.start(), loop).result(timeout=60)
+    _LOOPS[id(running)] = loop
+    yield running
+    loop.call_soon_threadsafe(running.close)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+
+
+def test_the_http_time_limit_is_for_the_whole_redirect_chain(world: World) -> None:
+    # Five hops of 0.8 s each: every hop is within 3 s, the chain is not.
+    http = control_of(world, f"http://{PUBLIC}/slow/1", http_timeout=3.0)["http_request"]
+    assert (http["failure"], http["status_code"], http["body_length"]) == ("generic_timeout_error", -1, -1)
+    done = control_of(world, f"http://{PUBLIC}/slow/3", http_timeout=3.0)["http_request"]
+    assert (done["failure"], done["status_code"]) == (None, 200)
+
+
+def test_redirects_keep_cookies(world: World) -> None:
+    http = control_of(world, f"http://{PUBLIC}/cookie")["http_request"]
+    assert (http["failure"], http["status_code"], http["title"]) == (None, 200, "World")
+
+
+def test_endless_redirects_are_unknown_error_as_go_stops_after_10(world: World) -> None:
+    world.hits.pop("/loop", None)
+    http = control_of(world, f"http://{PUBLIC}/loop")["http_request"]
+    assert (http["failure"], http["status_code"], http["body_length"]) == ("unknown_error", -1, -1)
+    assert http["headers"] == {} and http["title"] == ""
+    assert world.hits["/loop"] == 10
+
+
+def test_tls_only_on_port_443(world: World) -> None:
+    control = control_of(world, f"https://{PUBLIC}:8443/", [f"{PUBLIC}:8443"])
+    assert control["tcp_connect"] == {f"{PUBLIC}:8443": {"status": True, "failure": None}}
+    assert "tls_handshake" not in control
+
+
+def test_discovered_h3_endpoint_from_alt_svc() -> None:
+    from netfreedom.probe.control import discovered_h3_endpoint
+
+    alt = (("Alt-Svc", 'h3=":443"; ma=2592000,h3-29=":443"; ma=2592000'),)
+    assert discovered_h3_endpoint(
+        Hop("https://www.youtube.com/", (), None, code=200, response_headers=alt)
+    ) == ("www.youtube.com:443")
+    assert (
+        discovered_h3_endpoint(Hop("https://8.8.4.4/q", (), None, code=200, response_headers=alt))
+        == "8.8.4.4:443"
+    )
+    assert discovered_h3_endpoint(Hop("http://a.example/", (), None, code=200, response_headers=alt)) == ""
+    no_h3 = (("Alt-Svc", 'h2=":443"'),)
+    assert discovered_h3_endpoint(Hop("https://a.example/", (), None, code=200, response_headers=no_h3)) == ""
+
+
+def test_the_body_is_read_up_to_16_mib(world: World) -> None:
+    http = control_of(world, f"http://{PUBLIC}/big")["http_request"]
+    assert http["body_length"] == 5 * 1024 * 1024
+
+
+def test_a_clean_tls_close_is_eof_error_for_the_control_and_the_probe(world: World) -> None:
+    control = control_of(world, f"https://{PUBLIC}/", [f"{PUBLIC}:443"])
+    assert control["tcp_connect"][f"{PUBLIC}:443"] == {"status": True, "failure": None}
+    assert control["tls_handshake"][f"{PUBLIC}:443"]["failure"] == "eof_error"
+    assert control["http_request"]["failure"] == "unknown_error"  # oohelperd's httpMapFailure
+    probe = run_probe(world, f"https://{PUBLIC}/")
+    assert [t["failure"] for t in probe["tls_handshakes"]] == ["eof_error"]
+    assert probe["control"]["tls_handshake"][f"{PUBLIC}:443"]["failure"] == "eof_error"
+
+
+def test_an_unrecognized_name_alert_is_ssl_invalid_hostname(world: World) -> None:
+    control = control_of(world, f"https://{ALERTING}/", [f"{ALERTING}:443"])
+    assert control["tls_handshake"][f"{ALERTING}:443"]["failure"] == "ssl_invalid_hostname"
+    probe = run_probe(world, f"https://{ALERTING}/")
+    assert [t["failure"] for t in probe["tls_handshakes"]] == ["ssl_invalid_hostname"]
+
+
+def run_probe(world: World, url: str) -> dict[str, Any]:
+    """Our probe, asking our control (served over HTTP on loopback), both routed into the world."""
+    config = ControlConfig(routes=world.routes, tcp_timeout=2.0, http_timeout=3.0)
+    server = BackgroundServer(create_app(config), "127.0.0.1")
+    try:
+        settings = ProbeSettings(control_url=server.url, timeout=2.0, routes=world.routes)
+
+        async def main() -> dict[str, Any]:
+            async with httpx.AsyncClient(trust_env=False) as client:
+                return await probe_measure(url, settings, client)
+
+        keys = asyncio.run(main())
+    finally:
+        server.stop()
+    assert keys["control_failure"] is None
+    return keys

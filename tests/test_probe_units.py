@@ -67,7 +67,12 @@ def test_control_dialect() -> None:
     assert th_dns("generic_timeout_error") == "unknown_error"
     assert th_tcp("connection_refused") == "connection_refused_error"
     assert th_tcp("connection_reset") == "connect_error"
-    assert th_http("dns_bogon_error") == "dns_lookup_error"
+    assert th_dns("dns_servfail_error") == th_dns("dns_temporary_failure") == "unknown_error"
+    assert th_http("dns_nxdomain_error") == th_http("dns_no_answer") == "dns_lookup_error"
+    assert th_http("generic_timeout_error", resolving=True) == "dns_lookup_error"
+    assert th_http("generic_timeout_error") == "generic_timeout_error"
+    for other in ("dns_bogon_error", "dns_servfail_error", "dns_temporary_failure"):
+        assert th_http(other) == "unknown_error"  # oohelperd's httpMapFailure default
     assert th_http("connection_reset") == "unknown_error"
 
 

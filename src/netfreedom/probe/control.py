@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from netfreedom.models.decoding import DECODE_ERRORS, decode_error
 from netfreedom.probe.addresses import endpoint, is_bogon, is_ip, parse_ip
 from netfreedom.probe.dnslookup import addresses, lookup, shared_failure
 from netfreedom.probe.failures import th_dns, th_http, th_tcp
-from netfreedom.probe.httpclient import FetchSettings, fetch
+from netfreedom.probe.httpclient import REDIRECTS, FetchSettings, Hop, fetch
 from netfreedom.probe.netio import Dialer, tls_context
 
 # Only these request headers are honoured, as OONI's test helper does: the probe must not be able to make
@@ -29,6 +29,7 @@ from netfreedom.probe.netio import Dialer, tls_context
 HONOURED_HEADERS = ("Accept", "Accept-Language", "User-Agent")
 DEFAULT_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) netfreedom"
 
+GO_MAX_REDIRECTS = 10  # net/http's default CheckRedirect
 FLAG_PROBE = 1
 FLAG_TH = 2
 FLAG_BOGON = 4
@@ -219,6 +220,9 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
     settings = FetchSettings(
         body_cap=config.body_cap,
         timeout=config.http_timeout,
+        chain_timeout=config.http_timeout,  # OONI's helper: one deadline for the whole chain
+        cookies=True,
+        max_redirects=GO_MAX_REDIRECTS - 1,  # Go stops at the 10th redirect response: 10 requests
         tls=ctx,
         allow_private=config.allow_private,
         headers=tuple(headers),
@@ -230,10 +234,19 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
         fetch(req.http_request, http_dialer, settings, resolve, first),
     )
     final = hops[-1]
+    if len(hops) >= GO_MAX_REDIRECTS and _redirects(final):
+        # Go's client: "stopped after 10 redirects", an error with no response (OONI: unknown_error).
+        final = replace(
+            final,
+            failure="unknown_failure: stopped after 10 redirects",
+            code=None,
+            body=b"",
+            response_headers=(),
+        )
     http_request: dict[str, Any] = {
         "body_length": len(final.body) if final.code is not None else -1,
-        "discovered_h3_endpoint": "",
-        "failure": th_http(final.failure) if final.failure else None,
+        "discovered_h3_endpoint": discovered_h3_endpoint(final),
+        "failure": th_http(final.failure, resolving=final.address is None) if final.failure else None,
         "title": page_title(final.body) if final.code is not None else "",
         "headers": go_map(_first_values(final.response_headers)),
         "status_code": final.code if final.code is not None else -1,
@@ -252,6 +265,27 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
     if not ip_info:
         del out["ip_info"]
     return out
+
+
+def discovered_h3_endpoint(hop: Hop) -> str:
+    """oohelperd's ``discoverH3Server``: for an https response, the host joined with the port of the first
+    ``;``-separated ``Alt-Svc`` part holding ``h3=`` (``h3=":443"`` → ``www.example.com:443``), else ""."""
+    parts = urlsplit(hop.url)
+    if parts.scheme.lower() != "https" or hop.code is None:
+        return ""
+    alt_svc = next((v for k, v in hop.response_headers if k.lower() == "alt-svc"), "")
+    for entry in alt_svc.split(";"):
+        if "h3=" in entry:
+            pieces = entry.strip().split("=")
+            if len(pieces) != 2:
+                continue
+            return (parts.hostname or "") + pieces[1].strip('"')
+    return ""
+
+
+def _redirects(hop: Hop) -> bool:
+    has_location = any(k.lower() == "location" and v.strip() for k, v in hop.response_headers)
+    return hop.failure is None and hop.code in REDIRECTS and has_location
 
 
 def go_map(mapping: Mapping[str, Any]) -> dict[str, Any]:

@@ -107,6 +107,8 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError):
         if "EOF" in str(exc) or "UNEXPECTED_EOF" in str(exc):
             return EOF
+        if exc.reason == "TLSV1_UNRECOGNIZED_NAME":  # the server's alert: it has no site of that name
+            return SSL_INVALID_HOSTNAME
         return _unknown(exc)
     if isinstance(exc, socket.gaierror):
         return _GAI.get(exc.errno, DNS_MISBEHAVING) if exc.errno is not None else DNS_MISBEHAVING
@@ -142,18 +144,21 @@ def _no_nameservers(exc: dns.resolver.NoNameservers) -> str:
 # --- the control's dialect (§3) ---------------------------------------------------------------------------
 
 
+# The DNS failures OONI's helper names (others, such as SERVFAIL or a bogon answer, are unknown_error).
+_TH_DNS_NAMED = {"dns_non_recoverable_failure", DNS_REFUSED, DNS_MISBEHAVING}
+_TH_HTTP_DNS = {DNS_NXDOMAIN, DNS_NO_ANSWER, "dns_non_recoverable_failure", DNS_REFUSED, DNS_MISBEHAVING}
+
+
 def th_dns(failure: str) -> str | None:
-    """Control DNS failure; ``None`` means "no error, empty answer" (dns_no_answer maps to null + [])."""
+    """Control DNS failure; ``None`` means "no error, empty answer" (dns_no_answer maps to null + []).
+
+    OONI's helper resolves with DNS over HTTPS, where SERVFAIL is ``unknown_error``.  Through the system
+    resolver a SERVFAIL arrives as ``EAI_AGAIN`` (dns_temporary_failure), so that is ``unknown_error`` too."""
     if failure == DNS_NXDOMAIN:
         return "dns_name_error"
     if failure == DNS_NO_ANSWER:
         return None
-    if failure in {
-        "dns_non_recoverable_failure",
-        DNS_REFUSED,
-        DNS_MISBEHAVING,
-        "dns_temporary_failure",
-    }:
+    if failure in _TH_DNS_NAMED:
         return "dns_server_failure"
     return "unknown_error"
 
@@ -166,8 +171,11 @@ def th_tcp(failure: str) -> str:
     return "connect_error"
 
 
-def th_http(failure: str) -> str:
-    if failure.startswith("dns_"):
+def th_http(failure: str, *, resolving: bool = False) -> str:
+    """The control's HTTP failure (oohelperd's ``httpMapFailure``): the DNS failures it names and a timeout
+    while resolving (``resolving``) are dns_lookup_error; any other DNS failure (SERVFAIL, a bogon answer,
+    EAI_AGAIN) is unknown_error."""
+    if failure in _TH_HTTP_DNS or (failure == GENERIC_TIMEOUT and resolving):
         return "dns_lookup_error"
     if failure == GENERIC_TIMEOUT:
         return GENERIC_TIMEOUT

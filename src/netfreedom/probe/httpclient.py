@@ -10,10 +10,13 @@ parsing (bounded header size) and this module only drives sockets.
 from __future__ import annotations
 
 import asyncio
+import email.message
+import http.cookiejar
 import ssl
 import string
+import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 import h11
@@ -62,6 +65,8 @@ class FetchSettings:
     max_redirects: int = 10
     allow_private: bool = True
     headers: tuple[tuple[str, str], ...] = field(default=())
+    chain_timeout: float | None = None  # one deadline for the whole redirect chain as well (the control's)
+    cookies: bool = False  # keep cookies across the redirect chain (a jar, as Go's client with one)
 
 
 class _Malformed(Exception):
@@ -222,6 +227,28 @@ async def _one_hop(
     )
 
 
+class _Headers:
+    """A response as ``http.cookiejar`` reads one: ``info()`` gives its headers."""
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self._message = email.message.Message()
+        for name, value in pairs:
+            self._message[name] = value
+
+    def info(self) -> email.message.Message:
+        return self._message
+
+
+def _with_cookies(settings: FetchSettings, jar: http.cookiejar.CookieJar, url: str) -> FetchSettings:
+    """The settings for a hop to ``url``: its headers plus the jar's ``Cookie`` for that URL, if any."""
+    request = urllib.request.Request(url)
+    jar.add_cookie_header(request)
+    cookie = request.get_header("Cookie")
+    if not cookie:
+        return settings
+    return replace(settings, headers=(*settings.headers, ("Cookie", cookie)))
+
+
 async def fetch(
     url: str,
     dialer: Dialer,
@@ -232,11 +259,18 @@ async def fetch(
     """GET ``url`` following redirects; the hops oldest first.  Never raises for network trouble."""
     hops: list[Hop] = []
     addresses = first_addresses
+    loop = asyncio.get_running_loop()
+    chain_end = None if settings.chain_timeout is None else loop.time() + settings.chain_timeout
+    jar = http.cookiejar.CookieJar() if settings.cookies else None
     while True:
         progress = _Progress()
+        deadline = loop.time() + settings.timeout
+        if chain_end is not None:
+            deadline = min(deadline, chain_end)
+        hop_settings = settings if jar is None else _with_cookies(settings, jar, url)
         try:
-            async with asyncio.timeout(settings.timeout):
-                hop = await _one_hop(url, dialer, settings, resolve, addresses, progress=progress)
+            async with asyncio.timeout_at(deadline):
+                hop = await _one_hop(url, dialer, hop_settings, resolve, addresses, progress=progress)
         except TimeoutError:
             hop = Hop(
                 url,
@@ -249,6 +283,8 @@ async def fetch(
             )
         hops.append(hop)
         addresses = None
+        if jar is not None and hop.response_headers:
+            jar.extract_cookies(_Headers(hop.response_headers), urllib.request.Request(url))  # type: ignore[arg-type]
         if hop.failure is not None or hop.code not in REDIRECTS:
             return hops
         location = next((v for k, v in hop.response_headers if k.lower() == "location"), None)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from netfreedom.probe.addresses import endpoint, split_endpoint
-from netfreedom.probe.failures import classify
+from netfreedom.probe.failures import EOF, classify
 
 
 @dataclass
@@ -67,6 +67,15 @@ def tls_context(*, verify: bool = True, ca_file: str | None = None) -> ssl.SSLCo
         ctx.verify_mode = ssl.CERT_NONE
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
+
+
+def tls_failure(exc: BaseException) -> str:
+    """The failure of a TLS handshake.  asyncio reports a peer that closed the connection cleanly (a FIN)
+    mid-handshake as a bare ``ConnectionResetError()`` with no errno; OONI (Go's ``io.EOF``) calls that
+    ``eof_error``.  A real reset (an RST) carries ``ECONNRESET`` and stays ``connection_reset``."""
+    if type(exc) is ConnectionResetError and exc.errno is None and not exc.args:
+        return EOF
+    return classify(exc)
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class Dialer:
                 await conn.writer.start_tls(ctx, server_hostname=server_name)
         except Exception as exc:
             conn.close()
-            return TlsResult(address, server_name, classify(exc), self.elapsed())
+            return TlsResult(address, server_name, tls_failure(exc), self.elapsed())
         obj = conn.writer.get_extra_info("ssl_object")
         version = cipher = alpn = ""
         cert: bytes | None = None
