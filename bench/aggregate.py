@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import duckdb
-
 from netfreedom.report.aggregate import Axis, Filters, aggregate, refresh_cube
 
 COUNTRIES = 60

@@ -116,15 +116,16 @@ def timed_processes(store: Any, fingerprints: Any, pool: Any, workers: int) -> t
 
 
 def timed_evidence(store: Any, client: Any | None) -> float:
-    from netfreedom.evidence.aggregate import Period, grains
-    from netfreedom.pipeline.scale.evidence import grains_on_cluster
+    from netfreedom.evidence.model import Axis, Period, Window, evidence
+    from netfreedom.pipeline.scale.evidence import evidence_on_cluster
 
-    since, until = dt.date(2024, 1, 1), dt.date(2025, 1, 1)
+    window = Window(dt.date(2024, 1, 1), dt.date(2025, 1, 1), Period.MONTH)
+    axes = (Axis.COUNTRY, Axis.URL)
     start = time.perf_counter()
     if client is None:
-        grains(store.query, since, until, period=Period.MONTH)
+        evidence(store.query, "url_blocking", axes=axes, window=window)
     else:
-        grains_on_cluster(store, since, until, period=Period.MONTH, client=client)
+        evidence_on_cluster(store, "url_blocking", axes=axes, window=window, client=client)
     return time.perf_counter() - start
 
 
@@ -245,7 +246,7 @@ def main() -> int:
         + "; ".join(f"{k} {v:.1f} s ({mb / v:.2f} MB/s)" for k, v in ingest_dask.items())
         + f"; 2 workers / 1: {ingest_dask[names[1]] / ingest_dask[names[2]]:.2f}"
     )
-    print("evidence grains (month, whole store): " + ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items()))
+    print("evidence url_blocking (country × URL × month, 2024): " + ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items()))
     print(
         f"machine: {os.cpu_count()} CPUs, load average {load_start:.1f} at the start, "
         f"{load_end:.1f} at the end (other work counts too); client RSS now {_rss_mib():.0f} MiB"

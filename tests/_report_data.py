@@ -87,6 +87,7 @@ _NAME_FIXES = {
     "Belarus": "BY",
 }
 
+
 def iso2_of(name: str) -> str:
     import pycountry
 
@@ -213,7 +214,7 @@ def sample_verdicts(n: int = 1500, seed: int = 7) -> list[dict[str, Any]]:
     rows.append(
         verdict(
             "evil",
-            "2018-12-30 10:00:00",
+            "2018-05-31 10:00:00",  # the last day of the 2018 edition's coverage: pages and API show it
             "CN AS4134",
             EVIL_URL,
             "blocked",

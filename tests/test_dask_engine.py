@@ -20,8 +20,8 @@ import pytest
 from netfreedom.analysis import FingerprintDB
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import InputError, MissingExtraError
-from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains
 from netfreedom.evidence.indicators import indicator_figures
+from netfreedom.evidence.model import Axis, Period, Window, evidence
 from netfreedom.evidence.tables import lists_table
 from netfreedom.fetch import Fetcher
 from netfreedom.index.methodology import load_methodology
@@ -33,7 +33,6 @@ from netfreedom.pipeline.scale import EngineOptions, connect, require_dask
 from netfreedom.pipeline.scale.analyze import plan as plan_analysis
 from netfreedom.pipeline.scale.evidence import (
     evidence_on_cluster,
-    grains_on_cluster,
     indicators_on_cluster,
 )
 from netfreedom.pipeline.scale.ingest import group_sources, ingest_on_cluster, partition_of
@@ -188,38 +187,40 @@ def test_verdicts_on_the_cluster_match_local(
     assert len({r["fingerprints_id"] for r in expected}) == 1
 
 
+CUTS = [
+    ("url_blocking", (Axis.COUNTRY, Axis.CATEGORY)),
+    ("url_blocking", (Axis.COUNTRY, Axis.METHOD)),
+    ("url_blocking", (Axis.COUNTRY, Axis.DOMAIN)),
+    ("url_blocking", (Axis.COUNTRY, Axis.NETWORK)),
+    ("test_blocking", (Axis.COUNTRY, Axis.KIND, Axis.TEST)),
+    ("verdict_counts", (Axis.COUNTRY, Axis.URL)),
+]
+
+
 def test_evidence_on_the_cluster_matches_local(
     client: Any, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
 ) -> None:
     local_path, dask_path, _, _ = analysed
-    since, until = dt.date(2024, 3, 1), dt.date(2024, 3, 3)  # the corpus spans 1-3 March: one day is cut
-    axes = list(Axis)
+    # the corpus spans 1-3 March: one day is cut
+    window = Window(dt.date(2024, 3, 1), dt.date(2024, 3, 3), Period.MONTH)
     with open_store(local_path, read_only=True) as local:
-        expected = {a: evidence_table(local.query, a, since, until, period=Period.MONTH) for a in axes}
-        window = grains(local.query, since, until, period=Period.MONTH)
-        everything = grains(local.query, since, dt.date(2024, 3, 4), period=Period.MONTH)
+        expected = {cut: evidence(local.query, cut[0], axes=cut[1], window=window) for cut in CUTS}
+        everything = evidence(local.query, "verdict_counts", window=Window(period=Period.MONTH))
     with open_store(dask_path, read_only=True) as store:
-        got = evidence_on_cluster(store, axes, since, until, period=Period.MONTH, client=client)
-    assert got == expected
-    assert sum(len(v) for v in got.values()) > 20
-    assert len({a.key for a in got[Axis.CATEGORY]}) > 3  # real test-list categories joined on the workers
-    assert any(a.blocked for a in got[Axis.DOMAIN])
+        got = {
+            cut: evidence_on_cluster(store, cut[0], axes=cut[1], window=window, client=client) for cut in CUTS
+        }
+        with pytest.raises(InputError, match="per country"):
+            evidence_on_cluster(store, "url_blocking", axes=(Axis.CATEGORY,), client=client)
+    for cut in CUTS:
+        assert got[cut].equals(expected[cut]), cut
+    assert sum(t.num_rows for t in got.values()) > 20
+    categories = got[("url_blocking", (Axis.COUNTRY, Axis.CATEGORY))].column("category").to_pylist()
+    assert len(set(categories)) > 3  # real test-list categories joined on the workers
+    assert any(got[("url_blocking", (Axis.COUNTRY, Axis.DOMAIN))].column("blocked").to_pylist())
     # The date cut is real: the third day's verdicts are outside the window.
-    assert sum(g.measurements for g in everything) > sum(g.measurements for g in window)
-    assert sum(a.measurements for a in got[Axis.METHOD]) <= sum(g.measurements for g in window)
-
-
-def test_grains_on_the_cluster_match_local(
-    client: Any, analysed: tuple[Path, Path, AnalyzeSummary, AnalyzeSummary]
-) -> None:
-    local_path, dask_path, _, _ = analysed
-    since, until = dt.date(2024, 1, 1), dt.date(2025, 1, 1)
-    with open_store(local_path, read_only=True) as local:
-        expected = grains(local.query, since, until, period=Period.ALL)
-    with open_store(dask_path, read_only=True) as store:
-        got = grains_on_cluster(store, since, until, period=Period.ALL, client=client)
-    assert got == expected
-    assert len({g.probe_cc for g in got}) == len(COUNTRIES)
+    cut = sum(got[("verdict_counts", (Axis.COUNTRY, Axis.URL))].column("measurements").to_pylist())
+    assert sum(everything.column("measurements").to_pylist()) > cut
 
 
 def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
@@ -419,15 +420,15 @@ def test_indicator_figures_on_the_cluster_match_local(
     broad = load_methodology(tmp_path / "m.toml")
     results = []
     with open_store(local_path, read_only=True) as store:
-        for methodology, majority in [(broad, 0.5), (broad, 0.9), (load_methodology("fotn"), 0.5)]:
-            expected = indicator_figures(store.query, methodology, 2024, majority=majority)
-            got = indicators_on_cluster(store, methodology, 2024, majority=majority, client=client)
+        for methodology, level in [(broad, 0.9), (broad, 0.5), (load_methodology("fotn"), 0.9)]:
+            expected = indicator_figures(store.query, methodology, 2024, level=level)
+            got = indicators_on_cluster(store, methodology, 2024, level=level, client=client)
             assert list(got.items()) == list(expected.items())  # same countries, figures, order
             results.append(got)
         # An edition whose coverage holds none of the corpus's days: no partition is read, no figure.
         assert indicators_on_cluster(store, broad, 2023, client=client) == {}
         assert indicator_figures(store.query, broad, 2023) == {}
-    assert results[0] != results[1]  # the majority reaches the workers
+    assert results[0] != results[1]  # the interval level reaches the workers
     assert list(results[0]) == sorted(COUNTRIES)
     figures = [f for per_cc in results[0].values() for f in per_cc]
     assert {f.indicator for f in figures} == {"B1", "A3"}

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from netfreedom.evidence import facts
 from netfreedom.models.event import Event, EventKind, EventScope
-from netfreedom.report.aggregate import refresh_cube
 from netfreedom.report.events_view import CountryEvents, band_months, event_band
 from netfreedom.report.site import write_site
 from netfreedom.store.events import put_events
@@ -74,7 +74,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     write_index_tables(db, shared_data / "fotn" / "fotn_2018.csv")
     con = duckdb.connect(str(db))
     put_events(con, EVENTS)
-    refresh_cube(con)
+    facts.refresh(con)
     con.close()
     ro = duckdb.connect(str(db), read_only=True)
     write_site(ro, root / "site", world=None, title="Test index")

@@ -13,8 +13,8 @@ import pytest
 from netfreedom.analysis import ANALYSIS_VERSION, analyze
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import StoreError
-from netfreedom.evidence.aggregate import Axis, Period, evidence_table, grains, summarise
 from netfreedom.evidence.indicators import indicator_figures
+from netfreedom.evidence.model import Axis, Filters, Period, Query, Window, evidence
 from netfreedom.evidence.tables import lists_table, read_index
 from netfreedom.index.methodology import Measure, load_methodology
 from netfreedom.index.results import FlagKind
@@ -75,39 +75,51 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+def _rows(query: Query, measure: str, *axes: Axis, window: Window, **kw: Any) -> list[dict[str, Any]]:
+    return evidence(query, measure, axes=(Axis.COUNTRY, *axes), window=window, **kw).to_pylist()  # type: ignore[no-any-return]
+
+
 def test_tables_by_category_method_network_and_domain(store_path: Path) -> None:
     with open_store(store_path, read_only=True) as store:
         q = store.query
-        start, end = dt.date(2022, 1, 1), dt.date(2023, 1, 1)
-        by_cat = {(a.probe_cc, a.key): a for a in evidence_table(q, Axis.CATEGORY, start, end)}
+        year = Window(dt.date(2022, 1, 1), dt.date(2023, 1, 1), Period.YEAR)
+        by_cat = {
+            (r["country"], r["category"]): r for r in _rows(q, "url_blocking", Axis.CATEGORY, window=year)
+        }
         grp = by_cat[("IR", "GRP")]
-        assert (grp.period, grp.tested, grp.blocked, grp.confirmed, grp.measurements, grp.networks) == (
+        assert [grp[k] for k in ("period", "tested", "blocked", "confirmed", "measurements", "networks")] == [
             "2022",
             1,
             1,
             1,
             1,
             1,
-        )
-        assert grp.share_blocked == 1.0
+        ]
+        assert grp["blocked_share"] == 1.0 and 0 < grp["blocked_low"] < 1 and grp["examples"]
         # yooz.ir is on the Iranian list but was down from everywhere: tested=0 (no conclusive verdict)
         srch = by_cat[("IR", "SRCH")]
-        assert (srch.tested, srch.blocked, srch.measurements, srch.networks) == (0, 0, 1, 1)
+        assert [srch[k] for k in ("tested", "blocked", "measurements", "networks")] == [0, 0, 1, 1]
+        assert srch["blocked_share"] is None
         assert {k for cc, k in by_cat if cc == "IR"} == {"GRP", "SRCH"}
-        by_method = evidence_table(q, Axis.METHOD, start, end, probe_cc="IR")
+        ir = Filters(country="IR")
+        by_method = _rows(q, "url_blocking", Axis.METHOD, window=year, filters=ir)
         # confirmed by the Iranian DNS blockpage address: the method is "blockpage"
-        assert [(a.key, a.tested, a.blocked, a.confirmed) for a in by_method] == [("blockpage", 1, 1, 1)]
-        by_asn = evidence_table(q, Axis.ASN, start, end, probe_cc="IR")
-        assert [(a.key, a.label, a.tested, a.blocked) for a in by_asn] == [
-            ("AS197207", by_asn[0].label, 1, 1)
+        assert [(r["method"], r["tested"], r["blocked"], r["confirmed"]) for r in by_method] == [
+            ("blockpage", 1, 1, 1)
         ]
-        assert by_asn[0].label  # the network name from the measurement
-        by_domain = {a.key: a for a in evidence_table(q, Axis.DOMAIN, start, end, probe_cc="IR")}
-        assert by_domain["www.facebook.com"].blocked == 1 and by_domain["yooz.ir"].tested == 0
-        quarters = evidence_table(
-            q, Axis.CATEGORY, dt.date(2017, 1, 1), end, period=Period.QUARTER, probe_cc="IR"
+        by_asn = _rows(q, "url_blocking", Axis.NETWORK, window=year, filters=ir)
+        assert [(r["network"], r["tested"], r["blocked"]) for r in by_asn] == [("AS197207", 1, 1)]
+        assert by_asn[0]["network_name"]  # the network name from the measurement
+        by_domain = {r["domain"]: r for r in _rows(q, "url_blocking", Axis.DOMAIN, window=year, filters=ir)}
+        assert by_domain["facebook.com"]["blocked"] == 1 and by_domain["yooz.ir"]["tested"] == 0
+        quarters = _rows(
+            q,
+            "url_blocking",
+            Axis.CATEGORY,
+            window=Window(dt.date(2017, 1, 1), dt.date(2023, 1, 1), Period.QUARTER),
+            filters=ir,
         )
-        assert {a.period for a in quarters} == {"2020-Q1", "2022-Q3"}
+        assert {r["period"] for r in quarters} == {"2020-Q1", "2022-Q3"}
 
 
 def test_indicator_figures_follow_the_methodology(store_path: Path, tmp_path: Path) -> None:
@@ -126,19 +138,6 @@ def test_indicator_figures_follow_the_methodology(store_path: Path, tmp_path: Pa
     )
     # fotn edition 2020 covers June 2019 - May 2020: fa.wikipedia.org (CULTR) is not a B1 category there
     assert [(f.indicator, f.tested) for f in shipped["IR"]] == [("B1", 0), ("A3", 0), ("C4", 0)]
-
-
-@pytest.mark.parametrize("period", [Period.ALL, Period.YEAR, Period.QUARTER, Period.MONTH])
-def test_grain_form_gives_the_same_tables(store_path: Path, period: Period) -> None:
-    # The Dask engine folds grains computed per country; the local engine counts in one SQL statement.
-    with open_store(store_path, read_only=True) as store:
-        window = (dt.date(2010, 1, 1), dt.date(2030, 1, 1))
-        rows = grains(store.query, *window, period=period)
-        for axis in Axis:
-            for majority in (0.5, 0.9):
-                expected = evidence_table(store.query, axis, *window, period=period, majority=majority)
-                assert summarise(rows, axis, majority=majority) == expected, (axis, majority)
-                assert expected or axis is Axis.METHOD
 
 
 def test_app_tests_feed_the_app_blocking_indicator(store_path: Path) -> None:
@@ -164,7 +163,7 @@ def test_disagreement_flag_raised_and_cleared(store_path: Path, tmp_path: Path) 
     flags = result.country("IR").flags
     assert [(f.kind, f.code) for f in flags] == [(FlagKind.EVIDENCE_CONTRADICTS, "B1")]
     assert (
-        "1 of 1 GRP/CULTR/NEWS URLs tested were confirmed blocked (1 measurements, 1 networks)"
+        "1 of 1 GRP/CULTR/NEWS URLs tested were confirmed blocked (1 measurements, 1 networks; e.g. h"
         in flags[0].message
     )
     with open_store(store_path, read_only=True) as store:
@@ -172,7 +171,8 @@ def test_disagreement_flag_raised_and_cleared(store_path: Path, tmp_path: Path) 
     assert stored is not None and [f.kind for f in stored.country("IR").flags] == [
         FlagKind.EVIDENCE_CONTRADICTS
     ]
-    assert stored.country("IR").evidence[0].blocked == 1
+    figure = stored.country("IR").evidence[0]
+    assert figure.blocked == 1 and figure.examples and figure.blocked_low > 0  # traceable, with its interval
 
     claim_blocking = _scores(tmp_path / "ir-blocking.toml", 4, "Facebook blocked by DNS on major networks")
     result = build(tmp_path / "m.toml", [claim_blocking], 2022, store_path).result
@@ -188,9 +188,10 @@ def test_majority_rule_and_confirmation(tmp_path: Path) -> None:
 
     con = duckdb.connect(str(tmp_path / "plain.duckdb"))
     con.execute(
-        "CREATE TABLE verdicts (measurement_start_time TIMESTAMPTZ, probe_cc VARCHAR, probe_asn VARCHAR, "
+        "CREATE TABLE verdicts (measurement_uid VARCHAR DEFAULT gen_random_uuid()::VARCHAR, "
+        "measurement_start_time TIMESTAMPTZ, probe_cc VARCHAR, probe_asn VARCHAR, "
         "probe_network_name VARCHAR, test_name VARCHAR, input VARCHAR, domain VARCHAR, outcome VARCHAR, "
-        "layer VARCHAR, confirmed BOOLEAN)"
+        "layer VARCHAR, confirmed BOOLEAN, confidence DOUBLE DEFAULT 1.0)"
     )
     rows = []
     # (url, asn, conclusive, blocked, confirmed, inconclusive)
@@ -218,7 +219,11 @@ def test_majority_rule_and_confirmation(tmp_path: Path) -> None:
                         outcome == "confirmed",
                     )
                 )
-    con.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(
+        "INSERT INTO verdicts (measurement_start_time, probe_cc, probe_asn, probe_network_name, test_name, "
+        "input, domain, outcome, layer, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     con.execute(
         "CREATE TABLE testlists AS SELECT 'global' AS cc, '' AS url, d AS domain, 'NEWS' AS category_code "
         "FROM (VALUES ('a.example'), ('b.example'), ('c.example'), ('d.example')) t(d)"
@@ -228,29 +233,23 @@ def test_majority_rule_and_confirmation(tmp_path: Path) -> None:
         return con.cursor().sql(sql, params=params).to_arrow_table()
 
     try:
-        window = (dt.date(2022, 1, 1), dt.date(2023, 1, 1))
-        [news] = evidence_table(query, Axis.CATEGORY, *window)
-        assert (news.key, news.tested, news.blocked, news.confirmed) == ("NEWS", 3, 2, 1)
-        assert (news.measurements, news.networks) == (26, 3)  # the inconclusive URL's measurements too
-        [strict] = evidence_table(query, Axis.CATEGORY, *window, majority=0.9)
-        assert strict.blocked == 1  # only the confirmed URL
-        [blockpage, dns] = evidence_table(query, Axis.METHOD, *window)
-        assert (dns.key, dns.tested, dns.blocked, dns.networks) == ("dns", 3, 1, 1)  # b.example on AS1
-        assert (blockpage.key, blockpage.blocked, blockpage.confirmed, blockpage.networks) == (
-            "blockpage",
-            1,
-            1,
-            1,
-        )
-        d = {a.key: a for a in evidence_table(query, Axis.DOMAIN, *window)}["d.example"]
-        assert (d.tested, d.blocked, d.measurements) == (0, 0, 2)
-        asns = {a.key: a for a in evidence_table(query, Axis.ASN, *window, period=Period.MONTH)}
-        assert (asns["AS1"].period, asns["AS1"].label, asns["AS1"].tested, asns["AS1"].blocked) == (
+        window = Window(dt.date(2022, 1, 1), dt.date(2023, 1, 1))
+        [news] = _rows(query, "url_blocking", Axis.CATEGORY, window=window)
+        assert [news[k] for k in ("category", "tested", "blocked", "confirmed")] == ["NEWS", 3, 2, 1]
+        assert (news["measurements"], news["networks"]) == (26, 3)  # the inconclusive URL's measurements too
+        [blockpage, dns] = _rows(query, "url_blocking", Axis.METHOD, window=window)
+        assert [dns[k] for k in ("method", "tested", "blocked")] == ["dns", 3, 1]  # b.example on AS1
+        assert [blockpage[k] for k in ("method", "blocked", "confirmed")] == ["blockpage", 1, 1]
+        d = {r["domain"]: r for r in _rows(query, "url_blocking", Axis.DOMAIN, window=window)}["d.example"]
+        assert (d["tested"], d["blocked"], d["measurements"]) == (0, 0, 2)
+        month = Window(dt.date(2022, 1, 1), dt.date(2023, 1, 1), Period.MONTH)
+        asns = {r["network"]: r for r in _rows(query, "url_blocking", Axis.NETWORK, window=month)}
+        assert [asns["AS1"][k] for k in ("period", "network_name", "tested", "blocked")] == [
             "2022-05",
             "Net",
             2,
             1,
-        )
+        ]
     finally:
         con.close()
 

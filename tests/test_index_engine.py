@@ -122,9 +122,13 @@ def test_ranges_give_score_and_rank_intervals_reproducibly() -> None:
     assert build_index(other_seed, scores, 2018).country("AA").total == 3
 
 
-def _figure(iso2: str, code: str, tested: int, blocked: int, confirmed: int) -> EvidenceFigure:
+def _figure(
+    iso2: str, code: str, tested: int, blocked: int, confirmed: int, *, low: float = 0.0, high: float = 1.0
+) -> EvidenceFigure:
     measure = Measure.TEST_BLOCKING if code == "A3" else Measure.URL_BLOCKING
-    return EvidenceFigure(iso2, code, measure, tested, blocked, confirmed, tested * 3, 2)
+    return EvidenceFigure(
+        iso2, code, measure, tested, blocked, confirmed, tested * 3, 2, "", low, high, low, high, ("m1",)
+    )
 
 
 def test_evidence_contradicting_a_no_blocking_score_is_flagged_and_cleared() -> None:
@@ -139,6 +143,13 @@ def test_evidence_contradicting_a_no_blocking_score_is_flagged_and_cleared() -> 
     honest = indicators("IR", 2018, {"B1": 5})
     r = build_index(LEGACY, [honest], 2018, evidence=evidence).country("IR")
     assert r.flags == ()
+    # The evidence widens a contradicted score's interval towards it: at least 15 % of the URLs confirmed
+    # blocked means at least 0.9 of B1's 6 points of restriction.
+    sure = {"IR": [_figure("IR", "B1", 40, 12, 10, low=0.15, high=0.4), *evidence["IR"][1:]]}
+    r = build_index(LEGACY, [no_blocking], 2018, evidence=sure).country("IR")
+    assert r.total == 0 and r.total_low == 0 and r.total_high is not None and r.total_high >= 1
+    r = build_index(LEGACY, [honest], 2018, evidence=sure).country("IR")
+    assert (r.total_low, r.total_high) == (r.total, r.total)  # not contradicted: no doubt added
     # same on the other scale: 6 of 6 on 100-best claims no restriction
     r = build_index(CURRENT, [no_blocking.on_scale(CURRENT)], 2018, evidence=evidence).country("IR")
     assert [f.code for f in r.flags] == ["B1"]
@@ -164,14 +175,28 @@ def test_app_blocking_uses_blocked_not_confirmed() -> None:
     )
 
 
-def test_thin_evidence_is_flagged_and_widens_the_interval() -> None:
-    thin = {"EE": [_figure("EE", "B1", 3, 0, 0), _figure("EE", "A3", 4, 0, 0), _figure("EE", "C4", 8, 0, 0)]}
-    r = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018, evidence=thin).country("EE")
+def _thin(width: float) -> dict[str, list[EvidenceFigure]]:
+    return {
+        "EE": [
+            _figure("EE", "B1", 3, 0, 0, high=width),
+            _figure("EE", "A3", 4, 0, 0, high=0.0),
+            _figure("EE", "C4", 8, 0, 0, high=0.0),
+        ]
+    }
+
+
+def test_thin_evidence_is_flagged_and_widens_the_interval_by_its_own_interval() -> None:
+    r = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018, evidence=_thin(0.5)).country("EE")
     assert [(f.kind, f.code) for f in r.flags] == [(FlagKind.THIN_EVIDENCE, "B1")]
     assert r.total == 2 and r.total_low is not None and r.total_high is not None
-    assert r.total_low < 2 < r.total_high  # one point of doubt either side
-    top = build_index(CURRENT, [indicators("EE", 2018, {"B1": 0})], 2018, evidence=thin).country("EE")
-    assert top.total == 100 and (top.total_low, top.total_high) == (99, 100)  # clipped at the maximum
+    # the evidence's interval is half of B1's 6 points wide: 1.5 points of doubt either side
+    assert r.total_low < 2 < r.total_high and r.total_high - r.total_low <= 3
+    wide = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018, evidence=_thin(1.0)).country("EE")
+    assert wide.total_low is not None and wide.total_high is not None
+    assert wide.total_high - wide.total_low > r.total_high - r.total_low  # thinner evidence, wider interval
+    top = build_index(CURRENT, [indicators("EE", 2018, {"B1": 0})], 2018, evidence=_thin(0.5)).country("EE")
+    assert top.total == 100 and top.total_high == 100  # clipped at the maximum
+    assert top.total_low is not None and top.total_low < 100
     none = build_index(LEGACY, [indicators("EE", 2018, {"B1": 2})], 2018, evidence={}).country("EE")
     assert [(f.kind, f.code) for f in none.flags] == [(FlagKind.THIN_EVIDENCE, "B1,A3,C4")]
     assert none.flags[0].message == "no measurements in the coverage period to check B1, A3, C4"

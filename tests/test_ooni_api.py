@@ -13,9 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from netfreedom.evidence import facts
 from netfreedom.models.aggregation import COUNTS
 from netfreedom.pipeline.ingest import ingest
-from netfreedom.report.aggregate import refresh_cube
 from netfreedom.store import open_store
 from netfreedom.web import create_app
 
@@ -42,7 +42,7 @@ def build(db: Path, shared_data: Path, raw: list[dict[str, Any]]) -> None:
             summary = ingest(store, [str(path)], dimensions=file_dims(path))
             assert summary.rejected == 0
     con = duckdb.connect(str(db))
-    refresh_cube(con)
+    facts.refresh(con)
     con.close()
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from netfreedom.report.charts import plural, timeline
-from netfreedom.report.evidence_view import MonthRow
+from netfreedom.report.charts import MonthRow, plural, timeline
 
 
 def _bars(svg: str) -> list[float]:

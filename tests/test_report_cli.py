@@ -46,7 +46,7 @@ def test_report_writes_the_site_then_nothing(store: Path, tmp_path: Path) -> Non
         str(tmp_path / "cache"),
     )
     assert first.returncode == 0, first.stderr
-    assert "aggregation tables rebuilt" in first.stdout
+    assert "evidence tables rebuilt" in first.stdout
     assert (site / "country" / "CN.html").is_file() and 'id="world"' in (site / "index.html").read_text()
     second = _run(
         "report",
@@ -111,9 +111,7 @@ def test_serve_answers_on_loopback(store: Path, tmp_path: Path) -> None:
                     raise
                 time.sleep(0.2)
         assert r.status_code == 200 and len(r.json()["results"]) == 65
-        csv_text = httpx.get(
-            base + "/api/v1/counts", params={"axis_x": "probe_cc", "format": "csv"}
-        ).text
+        csv_text = httpx.get(base + "/api/v1/counts", params={"axis_x": "probe_cc", "format": "csv"}).text
         assert csv_text.splitlines()[0].startswith("probe_cc,measurements,ok,blocked")
         page = httpx.get(base + "/")
         assert page.status_code == 200 and "Content-Security-Policy" in page.text

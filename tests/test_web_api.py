@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from netfreedom.errors import StoreError
-from netfreedom.report.aggregate import refresh_cube
+from netfreedom.evidence import facts
 from netfreedom.web import create_app
 
 from ._report_data import EVIL_URL, SAMPLE_LISTS, sample_verdicts, write_index_tables, write_verdicts
@@ -29,7 +29,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     write_verdicts(db, sample_verdicts(), SAMPLE_LISTS)
     write_index_tables(db, shared_data / "fotn" / "fotn_2018.csv")
     con = duckdb.connect(str(db))
-    refresh_cube(con)
+    facts.refresh(con)
     con.close()
     site = root / "site"
     site.mkdir()
@@ -69,13 +69,19 @@ def test_country(client: TestClient) -> None:
     assert {s["code"] for s in body["scores"]} == {"A", "B", "C"}
     assert body["flags"][0]["message"] == "Confirmed blocking of news sites."
     ev = body["evidence"]
-    assert ev["measurements"] > 0 and ev["networks"] == 3
-    assert EVIL_URL in [a["url"] for a in ev["anomalies"]]  # data is returned as data, the client escapes
+    assert body["measurements"] > 0 and body["networks"] == 3 and body["period"] == "2017-06-01/2018-06-01"
+    assert body["tested_urls"] == ev["summary"]["tested_urls"] > 0
+    assert body["score_low"] <= body["score"] <= body["score_high"]
+    assert EVIL_URL in [a["input"] for a in ev["blocked"]]  # data is returned as data, the client escapes
     de = client.get("/api/v1/countries/DE").json()
-    assert de["latest"]["status"] == "Free" and de["evidence"]["blocked"] < de["evidence"]["measurements"]
+    assert de["latest"]["status"] == "Free" and de["blocked_urls"] < de["tested_urls"]
+    # Another period, asked for: only what falls in it, and labelled so.
+    spring = client.get("/api/v1/countries/DE", params={"since": "2018-03-01", "until": "2018-03-31"}).json()
+    assert spring["period"] == "2018-03-01/2018-04-01" and spring["measurements"] < de["measurements"]
     assert client.get("/api/v1/countries/QQ").status_code == 404
     assert client.get("/api/v1/countries/CHN").status_code == 422
     lst = _csv(client.get("/api/v1/countries", params={"format": "csv"}).text)
+    assert {"tested_urls", "blocked_urls", "score", "score_low", "score_high"} <= set(lst[0])
     assert len(lst) == 65 and {r["iso2"] for r in lst if r["has_evidence"] == "True"} == {
         "CN",
         "DE",
@@ -111,11 +117,7 @@ def test_aggregation_axes_filters_and_csv(client: TestClient) -> None:
         },
     ).json()["results"]
     months = [r["month"] for r in news]
-    assert (
-        months
-        and months == sorted(months)
-        and set(months) <= {"2018-03-01", "2018-04-01", "2018-05-01", "2018-06-01"}
-    )
+    assert months and months == sorted(months) and set(months) <= {"2018-03", "2018-04", "2018-05", "2018-06"}
     assert all(r["networks"] == 1 for r in news)
     for axis in ("day", "week", "domain", "asn", "test_name", "method", "year"):
         assert client.get("/api/v1/counts", params={"axis_x": axis}).status_code == 200, axis
@@ -124,7 +126,8 @@ def test_aggregation_axes_filters_and_csv(client: TestClient) -> None:
 def test_measurements_paged(client: TestClient) -> None:
     first = client.get("/api/v1/measurements", params={"probe_cc": "CN", "limit": 3}).json()
     assert first["total"] > 3 and first["next_offset"] == 3 and len(first["results"]) == 3
-    assert first["results"][0]["measurement_uid"] == "evil"
+    newest = client.get("/api/v1/measurements", params={"probe_cc": "CN", "until": "2018-05-31", "limit": 1})
+    assert newest.json()["results"][0]["measurement_uid"] == "evil"
     second = client.get("/api/v1/measurements", params={"probe_cc": "CN", "limit": 3, "offset": 3}).json()
     assert not {r["measurement_uid"] for r in first["results"]} & {
         r["measurement_uid"] for r in second["results"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from netfreedom.report.aggregate import refresh_cube
+from netfreedom.evidence import facts
 from netfreedom.web import create_app
 
 from ._report_data import SAMPLE_LISTS, sample_verdicts, write_index_tables, write_verdicts
@@ -33,7 +33,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     write_verdicts(db, sample_verdicts(200), SAMPLE_LISTS)
     write_index_tables(db, shared_data / "fotn" / "fotn_2018.csv")
     con = duckdb.connect(str(db))
-    refresh_cube(con)
+    facts.refresh(con)
     con.close()
     return db
 

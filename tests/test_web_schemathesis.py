@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
-from netfreedom.report.aggregate import refresh_cube
+from netfreedom.evidence import facts
 from netfreedom.web import create_app
 
 from ._report_data import SAMPLE_LISTS, sample_verdicts, write_index_tables, write_verdicts
@@ -32,7 +32,7 @@ def _app() -> object:
     write_verdicts(db, sample_verdicts(300), SAMPLE_LISTS)
     write_index_tables(db, DATA / "fotn" / "fotn_2018.csv")
     con = duckdb.connect(str(db))
-    refresh_cube(con)
+    facts.refresh(con)
     con.close()
     return create_app(db)
 

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
                     console.print(f"{mark} {r.step:<11} {escape(r.detail)} [dim]({r.seconds:.1f} s)[/]")
                 status.update("[bold]report[/]: map")
                 world = load_world(fetcher, project.map)
-                status.update("[bold]report[/]: aggregation tables and pages")
+                status.update("[bold]report[/]: evidence tables and pages")
                 t = time.perf_counter()
                 rebuilt, site = publish(db_path, out, world=world, title=project.title)
         finally:
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         mark = "[green]✓[/]" if site.changed or rebuilt else "[dim]=[/]"
         console.print(
             f"{mark} {'report':<11} {site.pages} pages, {len(site.written)} files written, "
-            f"{site.files - len(site.written)} unchanged{'; aggregation tables rebuilt' if rebuilt else ''} "
+            f"{site.files - len(site.written)} unchanged{'; evidence tables rebuilt' if rebuilt else ''} "
             f"[dim]({time.perf_counter() - t:.1f} s)[/]"
         )
         console.print(

@@ -70,5 +70,5 @@ def register(app: typer.Typer) -> None:
         rebuilt, site = publish(db_path, out, world=world, title=title or default_title)
         typer.echo(
             f"site: {site.pages} pages in {out} ({len(site.written)} files written, "
-            f"{site.files - len(site.written)} unchanged){'; aggregation tables rebuilt' if rebuilt else ''}"
+            f"{site.files - len(site.written)} unchanged){'; evidence tables rebuilt' if rebuilt else ''}"
         )

@@ -12,13 +12,15 @@ and ``examples`` (measurement ids behind the blocked URLs).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from netfreedom.evidence import stats
-from netfreedom.evidence.model import Axis, Filters, Kind, Query, Window, evidence
+from netfreedom.evidence.model import Axis, Filters, Kind, Period, Query, Window, evidence
 from netfreedom.index.countries import name_of
 
 COLUMNS: list[tuple[str, pa.DataType]] = [
@@ -46,6 +48,14 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
 ]
 SCHEMA = pa.schema(COLUMNS)
 _TEST_KINDS = (Kind.APPS, Kind.CIRCUMVENTION, Kind.MIDDLEBOXES)
+# How much each kind weighs in the measured score: blocked sites are the bulk of what censorship is; a
+# middlebox on the path is interference but not always blocking.
+SCORE_WEIGHTS: dict[Kind, float] = {
+    Kind.SITES: 0.5,
+    Kind.APPS: 0.2,
+    Kind.CIRCUMVENTION: 0.2,
+    Kind.MIDDLEBOXES: 0.1,
+}
 
 
 def _records(table: pa.Table) -> list[dict[str, Any]]:
@@ -100,7 +110,12 @@ def country_summaries(
         s = sites.get(cc)
         kinds = {k: tests.get((cc, k.value)) for k in _TEST_KINDS}
         site = _share(s)
-        sc = stats.score([site, *(_share(kinds[k]) for k in _TEST_KINDS)])
+        sc = stats.score(
+            [site, *(_share(kinds[k]) for k in _TEST_KINDS)],
+            [SCORE_WEIGHTS[k] for k in (Kind.SITES, *_TEST_KINDS)],
+        )
+        if not (c and c["measurements"]):  # no measurement in the window: no score, not a perfect one
+            sc = stats.Score(None, None, None, 0)
         row: dict[str, Any] = {
             "iso2": cc,
             "country": "Unknown country" if cc == "ZZ" else name_of(cc),
@@ -124,3 +139,77 @@ def country_summaries(
             row[f"{k.value}_blocked"] = kr["blocked"] if kr else 0
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+@dataclass(frozen=True)
+class CountryEvidence:
+    """Everything a country page and ``/api/v1/countries/{cc}`` show about one country's measurements in one
+    window — each section one call of a registered measure (rows as plain dicts of its columns)."""
+
+    iso2: str
+    period: str  # the window's label: ``since/until`` (until exclusive) or ``all``
+    since: str | None  # first day, ISO
+    last_day: str | None  # last day, inclusive, ISO
+    summary: dict[str, Any]  # the ``country_summaries`` row
+    categories: list[dict[str, Any]]  # url_blocking × category
+    methods: list[dict[str, Any]]  # url_blocking × method
+    domains: list[dict[str, Any]]  # url_blocking × domain, blocked ones first
+    networks: list[dict[str, Any]]  # url_blocking × network
+    tests: list[dict[str, Any]]  # test_blocking × kind × test: apps, circumvention, middleboxes
+    months: list[dict[str, Any]]  # verdict_counts by month
+    years: list[dict[str, Any]]  # url_blocking by calendar year, all time: the other periods
+    blocked: list[dict[str, Any]]  # latest blocked measurements (evidence.listing)
+
+
+def country_evidence(
+    query: Query, cc: str, window: Window | None = None, *, top: int = 25, latest: int = 30
+) -> CountryEvidence:
+    """The evidence sections of ``cc`` over ``window`` (default: all time)."""
+    return countries_evidence(query, [cc], window, top=top, latest=latest)[cc.upper()]
+
+
+def countries_evidence(
+    query: Query, countries: Sequence[str], window: Window | None = None, *, top: int = 25, latest: int = 30
+) -> dict[str, CountryEvidence]:
+    """:func:`country_evidence` for each of ``countries`` — one query per section for all of them."""
+    from netfreedom.evidence.listing import measurements
+
+    ccs = [c.upper() for c in countries]
+    window = window or Window()
+    flt = Filters(country=ccs[0]) if len(ccs) == 1 else Filters()
+
+    def rows(measure: str, *axes: Axis, w: Window = window) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {cc: [] for cc in ccs}
+        for r in _records(evidence(query, measure, axes=(Axis.COUNTRY, *axes), window=w, filters=flt)):
+            if r["country"] in out:
+                out[r["country"]].append(r)
+        return out
+
+    summaries = {r["iso2"]: r for r in country_summaries(query, window, countries=ccs).to_pylist()}
+    categories = rows("url_blocking", Axis.CATEGORY)
+    methods = rows("url_blocking", Axis.METHOD)
+    domains = rows("url_blocking", Axis.DOMAIN)
+    networks = rows("url_blocking", Axis.NETWORK)
+    tests = rows("test_blocking", Axis.KIND, Axis.TEST)
+    months = rows("verdict_counts", w=Window(window.since, window.until, Period.MONTH))
+    years = rows("url_blocking", w=Window(period=Period.YEAR))
+    bounded = window.label != "all"
+    out = {}
+    for cc in ccs:
+        listing, _ = measurements(query, Filters(country=cc), window, outcome="blocked", limit=latest)
+        out[cc] = CountryEvidence(
+            iso2=cc,
+            period=window.label,
+            since=window.since.isoformat() if bounded else None,
+            last_day=(window.until - dt.timedelta(days=1)).isoformat() if bounded else None,
+            summary=summaries[cc],
+            categories=sorted(categories[cc], key=lambda r: (-r["blocked"], -r["tested"], r["category"])),
+            methods=methods[cc],
+            domains=sorted(domains[cc], key=lambda r: (-r["blocked"], -r["tested"], r["domain"]))[:top],
+            networks=sorted(networks[cc], key=lambda r: (-r["measurements"], r["network"])),
+            tests=tests[cc],
+            months=months[cc],
+            years=years[cc],
+            blocked=listing.to_pylist(),
+        )
+    return out

@@ -1,5 +1,7 @@
 """Evidence figures for a methodology's rules: per country, what the measurements say about each indicator
-the methodology maps to evidence (e.g. B1 ← blocking of news, political and human-rights URLs)."""
+the methodology maps to evidence (e.g. B1 ← blocking of news, political and human-rights URLs), computed by
+the registered measures ``url_blocking`` and ``test_blocking`` over the edition's coverage period — and
+what the record of events says (the ``events`` measure) for the rules that read events."""
 
 from __future__ import annotations
 
@@ -7,82 +9,69 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from netfreedom.evidence.base import (
-    DEFAULT_MAJORITY,
-    IS_BLOCKED_SQL,
-    Period,
-    Query,
-    base_sql,
-    fetch,
-    window_params,
-)
+from netfreedom.evidence.facts import has_table, require_verdicts
+from netfreedom.evidence.model import Filters, Query, Window, evidence
 from netfreedom.index.methodology import EvidenceRule, Measure, Methodology
 from netfreedom.index.results import EvidenceFigure
 
-# Items of one rule per country.  Parameter after the window: the rule's categories or tests; then majority.
-_FIGURE = """,
-chosen AS (SELECT * FROM vc WHERE {match}),
-items AS (SELECT cc, item, count(*) AS n, count(*) FILTER (WHERE conclusive) AS c,
-                 count(*) FILTER (WHERE blocked) AS b, count(*) FILTER (WHERE confirmed) AS f
-          FROM chosen GROUP BY ALL),
-per_cc AS (SELECT cc, count(*) FILTER (WHERE c > 0) AS tested,
-                  count(*) FILTER (WHERE c > 0 AND {is_blocked}) AS blocked_items,
-                  count(*) FILTER (WHERE c > 0 AND f > 0) AS confirmed_items,
-                  sum(n) AS measurements
-           FROM items GROUP BY cc),
-nets AS (SELECT cc, count(DISTINCT nullif(asn, '')) AS networks FROM chosen GROUP BY cc)
-SELECT p.cc, p.tested, p.blocked_items, p.confirmed_items, p.measurements, n.networks
-FROM per_cc p JOIN nets n USING (cc)
-"""
 
-_MATCH = {
-    Measure.URL_BLOCKING: "is_url AND list_has_any(cats, ?::VARCHAR[])",
-    Measure.TEST_BLOCKING: "NOT is_url AND list_contains(?::VARCHAR[], test_name)",
-}
+def coverage_window(methodology: Methodology, year: int) -> Window:
+    """The window of edition ``year``: its coverage period, ``[since, until)``."""
+    since, until = methodology.coverage(year)
+    return Window(since, until)
 
 
 def indicator_figures(
-    query: Query,
-    methodology: Methodology,
-    year: int,
-    *,
-    majority: float = DEFAULT_MAJORITY,
+    query: Query, methodology: Methodology, year: int, *, level: float = 0.9
 ) -> dict[str, list[EvidenceFigure]]:
     """iso2 → one figure per evidence rule, over the methodology's coverage period for edition ``year``.
 
-    Every country with any verdict in the period gets a figure for every rule (possibly ``tested = 0``), so
-    the engine can tell "no evidence" from "not looked at".
+    Every country with any verdict in the period gets a figure for every measurement rule (possibly
+    ``tested = 0``), so the engine can tell "no evidence" from "not looked at"; events rules add a figure
+    for every country with an event in the period.
     """
-    since, until = methodology.coverage(year)
-    period = f"{since.isoformat()}/{until.isoformat()}"
-    base = base_sql(query, Period.ALL, None)
-    window = window_params(since, until, None)
-    countries = [r[0] for r in fetch(query, base + " SELECT DISTINCT cc FROM v ORDER BY cc", window)]
-    out: dict[str, list[EvidenceFigure]] = {cc: [] for cc in countries}
+    window = coverage_window(methodology, year)
+    out: dict[str, list[EvidenceFigure]] = {}
+    if not has_table(query, "events"):
+        require_verdicts(query)  # nothing to read at all: the store's error, not silence
+    if has_table(query, "verdicts"):
+        counts = evidence(query, "verdict_counts", window=window)
+        out = {cc: [] for cc in counts.column("country").to_pylist()}
     for rule in methodology.evidence:
-        if rule.measure is Measure.EVENTS:
+        if rule.measure is Measure.EVENTS or not out:
             continue
-        values = list(rule.categories if rule.measure is Measure.URL_BLOCKING else rule.tests)
-        sql = base + _FIGURE.format(match=_MATCH[rule.measure], is_blocked=IS_BLOCKED_SQL)
-        found = {r[0]: r[1:] for r in fetch(query, sql, [*window, values, majority])}
-        for cc in countries:
-            tested, blocked, confirmed, measurements, networks = found.get(cc, (0, 0, 0, 0, 0))
-            out[cc].append(
+        if rule.measure is Measure.URL_BLOCKING:
+            table = evidence(
+                query, "url_blocking", window=window, filters=Filters(categories=rule.categories), level=level
+            )
+        else:
+            table = evidence(
+                query, "test_blocking", window=window, filters=Filters(tests=rule.tests), level=level
+            )
+        found = {r["country"]: r for r in table.to_pylist()}
+        for cc, figures in out.items():
+            r = found.get(cc)
+            figures.append(
                 EvidenceFigure(
                     iso2=cc,
                     indicator=rule.indicator,
                     measure=rule.measure,
-                    tested=int(tested),
-                    blocked=int(blocked),
-                    confirmed=int(confirmed),
-                    measurements=int(measurements),
-                    networks=int(networks),
-                    period=period,
+                    tested=r["tested"] if r else 0,
+                    blocked=r["blocked"] if r else 0,
+                    confirmed=r["confirmed"] if r else 0,
+                    measurements=r["measurements"] if r else 0,
+                    networks=r["networks"] if r else 0,
+                    period=window.label,
+                    blocked_low=r["blocked_low"] if r else 0.0,
+                    blocked_high=r["blocked_high"] if r else 1.0,
+                    confirmed_low=r["confirmed_low"] if r else 0.0,
+                    confirmed_high=r["confirmed_high"] if r else 1.0,
+                    examples=tuple(r["examples"]) if r else (),
                 )
             )
     event_rules = [r for r in methodology.evidence if r.measure is Measure.EVENTS]
     if event_rules:
-        for cc, figures in event_figures(query, event_rules, since, until).items():
+        for cc, figures in event_figures(query, event_rules, window.since, window.until).items():
             out.setdefault(cc, []).extend(figures)
     return out
 

@@ -16,8 +16,9 @@ Its interval is a Wilson score interval computed on an *effective* sample:
 The interval is then widened, if need be, to contain the observed share.  No item tested: no share, and
 the interval is the whole of [0, 1].
 
-**Measured interference score.**  ``100 · (1 − I)`` where ``I`` is the mean of the blocked shares of the
-kinds that were tested (sites, apps, circumvention, middleboxes); its interval combines the kinds' interval
+**Measured interference score.**  ``100 · (1 − I)`` where ``I`` is the weighted mean of the blocked shares
+of the kinds that were tested (``evidence.countries.SCORE_WEIGHTS``: sites 0.5, apps 0.2, circumvention 0.2,
+middleboxes 0.1, renormalised over the kinds tested); its interval combines the kinds' interval
 half-widths in quadrature, each side separately (see :func:`score`).  Nothing tested: 100 with the interval
 0–100 — no interference observed, and none could have been.
 """
@@ -147,18 +148,23 @@ class Score:
     kinds: int  # how many kinds of test contributed
 
 
-def score(shares: Sequence[Share]) -> Score:
-    """``100 · (1 − mean of the tested kinds' blocked shares)``; interval from the kinds' intervals, their
-    half-widths combined in quadrature on each side (the kinds are measured by different tests).  When no
-    kind was tested, no interference was observed but nothing could have been: 100, interval 0–100."""
-    tested = [s for s in shares if s.value is not None]
+def score(shares: Sequence[Share], weights: Sequence[float] | None = None) -> Score:
+    """``100 · (1 − I)``, ``I`` the weighted mean of the tested kinds' blocked shares (weights renormalised
+    over the kinds with any tested item; default equal).  The interval combines the kinds' interval
+    half-widths in quadrature on each side (the kinds are measured by different tests).  When no kind was
+    tested, no interference was observed but none could have been: 100, interval 0–100."""
+    ws = list(weights) if weights is not None else [1.0] * len(shares)
+    tested = [(s, w) for s, w in zip(shares, ws, strict=True) if s.value is not None and w > 0]
     if not tested:
         return Score(100.0, 0.0, 100.0, 0)
-    k = len(tested)
-    mean = sum(s.value for s in tested if s.value is not None) / k
-    up = math.sqrt(sum(s.half_width_high**2 for s in tested)) / k
-    down = math.sqrt(sum(s.half_width_low**2 for s in tested)) / k
+    total = sum(w for _, w in tested)
+    mean = sum((s.value or 0.0) * w for s, w in tested) / total
+    up = math.sqrt(sum((w * s.half_width_high) ** 2 for s, w in tested)) / total
+    down = math.sqrt(sum((w * s.half_width_low) ** 2 for s, w in tested)) / total
     hi_share, lo_share = min(1.0, mean + up), max(0.0, mean - down)
     return Score(
-        round(100 * (1 - mean), 1), round(100 * (1 - hi_share), 1), round(100 * (1 - lo_share), 1), k
+        round(100 * (1 - mean), 1),
+        round(100 * (1 - hi_share), 1),
+        round(100 * (1 - lo_share), 1),
+        len(tested),
     )

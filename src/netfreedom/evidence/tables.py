@@ -8,13 +8,15 @@ Rebuilding one year replaces that year's rows and keeps every other year's.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from netfreedom.evidence.base import Query, fetch, has_table
+from netfreedom.evidence.facts import fetch, has_table
+from netfreedom.evidence.model import Query, Window
 from netfreedom.index.methodology import Measure, Methodology, Scale
 from netfreedom.index.results import (
     CategoryResult,
@@ -86,6 +88,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("confirmed", pa.int32()),
             ("measurements", pa.int64()),
             ("networks", pa.int32()),
+            ("blocked_low", pa.float64()),
+            ("blocked_high", pa.float64()),
+            ("confirmed_low", pa.float64()),
+            ("confirmed_high", pa.float64()),
+            ("examples", pa.list_(pa.string())),
         ]
     ),
 }
@@ -205,6 +212,11 @@ def index_rows(
                     "confirmed": ev.confirmed,
                     "measurements": ev.measurements,
                     "networks": ev.networks,
+                    "blocked_low": ev.blocked_low,
+                    "blocked_high": ev.blocked_high,
+                    "confirmed_low": ev.confirmed_low,
+                    "confirmed_high": ev.confirmed_high,
+                    "examples": list(ev.examples),
                 }
             )
     out["index_methodology"].append(
@@ -228,10 +240,47 @@ def index_tables(
         fresh = pa.Table.from_pylist(new[name], schema=schema)
         if has_table(query, name):
             old = query(f"SELECT * FROM {name} WHERE year <> ?", [result.year])
+            for missing in (f for f in schema if f.name not in old.column_names):
+                # A store written before a column existed: the older years' rows get nulls there.
+                old = old.append_column(missing.name, pa.nulls(old.num_rows, missing.type))
             old = old.select(schema.names).cast(schema)
             fresh = pa.concat_tables([old, fresh])
         tables[name] = fresh.sort_by([("year", "ascending")]) if fresh.num_rows else fresh
     return tables
+
+
+def edition_window(query: Query, year: int | None = None) -> tuple[int, Window] | None:
+    """(year, coverage window) of edition ``year`` (default: the latest built); None without an index.  The
+    default period of the site and the API: evidence beside an edition's scores is that edition's."""
+    if not has_table(query, "index_methodology"):
+        return None
+    rows = fetch(query, "SELECT year, document FROM index_methodology ORDER BY year DESC")
+    for y, document in rows:
+        if year is not None and y != year:
+            continue
+        coverage = json.loads(document).get("coverage")
+        if coverage:
+            since, until = dt.date.fromisoformat(coverage["since"]), dt.date.fromisoformat(coverage["until"])
+            return int(y), Window(since, until)
+        return None
+    return None
+
+
+INDICATOR_EVIDENCE_COLUMNS = (
+    "code, measure, period, tested, blocked, confirmed, measurements, networks, blocked_low, blocked_high, "
+    "confirmed_low, confirmed_high, examples"
+)
+
+
+def indicator_evidence(query: Query, year: int, iso2: str) -> list[dict[str, Any]]:
+    """The stored evidence figures behind ``iso2``'s indicators in edition ``year`` (``index_evidence``)."""
+    if not has_table(query, "index_evidence"):
+        return []
+    table = query(
+        f"SELECT {INDICATOR_EVIDENCE_COLUMNS} FROM index_evidence WHERE year = ? AND iso2 = ? ORDER BY code",
+        [year, iso2.upper()],
+    )
+    return table.to_pylist()  # type: ignore[no-any-return]
 
 
 def stored_years(query: Query) -> list[int]:
@@ -276,7 +325,8 @@ def read_index(query: Query, year: int) -> IndexResult | None:
     evidence: dict[str, list[EvidenceFigure]] = {}
     for row in fetch(
         query,
-        "SELECT iso2, code, measure, tested, blocked, confirmed, measurements, networks, period "
+        "SELECT iso2, code, measure, tested, blocked, confirmed, measurements, networks, period, "
+        "blocked_low, blocked_high, confirmed_low, confirmed_high, examples "
         "FROM index_evidence WHERE year = ?",
         [year],
     ):
@@ -290,6 +340,11 @@ def read_index(query: Query, year: int) -> IndexResult | None:
             measurements=row[6],
             networks=row[7],
             period=row[8],
+            blocked_low=row[9],
+            blocked_high=row[10],
+            confirmed_low=row[11],
+            confirmed_high=row[12],
+            examples=tuple(row[13] or ()),
         )
         evidence.setdefault(row[0], []).append(fig)
     countries = []

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from netfreedom.index.countries import name_of
-from netfreedom.index.methodology import Measure, Methodology, Scale
+from netfreedom.index.methodology import EvidenceRule, Measure, Methodology, Scale
 from netfreedom.index.results import (
     CategoryResult,
     CountryResult,
@@ -72,20 +72,62 @@ def competition_ranks(totals: Mapping[str, float], methodology: Methodology) -> 
     return {iso2: bisect.bisect_left(ordered, sign * total) + 1 for iso2, total in totals.items()}
 
 
-def _widen(parts: list[Component], code: str, margin: float, methodology: Methodology) -> list[Component]:
-    """Add ``margin`` points of doubt either side of the component covering ``code`` (thin evidence).
-
-    When only a category score is known, the doubt goes on the category that holds the indicator.
-    """
+def _widen(
+    parts: list[Component], code: str, less: float, more: float, methodology: Methodology
+) -> list[Component]:
+    """Add doubt to the component covering ``code``: ``less`` points of restriction below its range and
+    ``more`` above (whatever the scale).  When only a category score is known, the doubt goes on the
+    category that holds the indicator."""
     category = methodology.category_of(code)
     out = []
     for p in parts:
         if p.code == code or (p.code == category and p.category == category):
-            low, high = max(0.0, p.low - margin), min(float(p.maximum), p.high + margin)
-            out.append(Component(p.code, p.category, low, high, p.maximum))
+            if methodology.scale is Scale.ZERO_BEST:  # the value is the restriction
+                low, high = p.low - less, p.high + more
+            else:
+                low, high = p.low - more, p.high + less
+            out.append(Component(p.code, p.category, max(0.0, low), min(float(p.maximum), high), p.maximum))
         else:
             out.append(p)
     return out
+
+
+def evidence_doubt(
+    rule: EvidenceRule, figure: EvidenceFigure | None, methodology: Methodology, score: CountryScore
+) -> tuple[float, float]:
+    """Points of restriction (below, above) the evidence adds to the doubt about ``rule``'s indicator.
+
+    Thin evidence (fewer than ``min_tested`` items): the evidence's own interval, half its width in points of
+    the indicator either side — no figure at all is the whole range.  Contradicting evidence (the flag
+    ``evidence_contradicts``): the range reaches up to the restriction the lower end of the evidence's
+    interval implies (share × the indicator's points).  Otherwise none.
+    """
+    maximum = methodology.max_of(rule.indicator)
+    low, high = (0.0, 1.0) if figure is None else _interval_of(rule, figure)
+    if figure is None or figure.tested < rule.min_tested:
+        half = (high - low) / 2 * maximum
+        return half, half
+    entry = score.indicators.get(rule.indicator)
+    if entry is not None and entry.low is not None and entry.high is not None:
+        ends = (entry.low, entry.high)
+        claimed = max(methodology.restriction(v, maximum) for v in ends)
+    else:
+        category = methodology.category_of(rule.indicator)
+        centry = score.categories.get(category)
+        if centry is None or centry.low is None or centry.high is None:
+            return 0.0, 0.0
+        cmax = methodology.max_of(category)
+        claimed = max(methodology.restriction(v, cmax) for v in (centry.low, centry.high))
+    share = figure.share_confirmed if rule.basis == "confirmed" else figure.share_blocked
+    if claimed <= rule.little_restriction and share >= rule.contradicts_at:
+        return 0.0, max(0.0, (low - claimed) * maximum)
+    return 0.0, 0.0
+
+
+def _interval_of(rule: EvidenceRule, figure: EvidenceFigure) -> tuple[float, float]:
+    if rule.basis == "confirmed":
+        return figure.confirmed_low, figure.confirmed_high
+    return figure.blocked_low, figure.blocked_high
 
 
 def _quantile_bounds(values: list[float], level: float) -> tuple[float, float]:
@@ -179,8 +221,8 @@ def build_index(
     ``scores`` are validated country-years (any scale; converted here); those of ``year - 1`` give the change
     and the change flags, and ``previous_totals`` (iso2 → total on this methodology's scale, e.g. from a
     stored earlier build) fills the change for countries without last year's scores.  ``evidence`` (iso2 →
-    figures) enables the evidence flags; a country with thin or no evidence for a rule then gets a wider
-    interval.  Without ``evidence`` no evidence flag is raised at all.
+    figures) enables the evidence flags and widens the intervals where evidence is thin or contradicts the
+    score (``evidence_doubt``).  Without ``evidence`` no evidence flag is raised at all.
     """
     all_scores = [s.on_scale(methodology) for s in scores]
     current = {s.iso2: s for s in all_scores if s.year == year}
@@ -196,12 +238,17 @@ def build_index(
         if miss:
             flags[iso2].append(Flag(FlagKind.MISSING, ",".join(miss), f"not assessed: {', '.join(miss)}"))
         if evidence is not None:
-            ev_flags, thin = evidence_flags(score, methodology, evidence.get(iso2, ()))
+            figures = evidence.get(iso2, ())
+            ev_flags, _thin = evidence_flags(score, methodology, figures)
             flags[iso2].extend(ev_flags)
+            by_rule = {f.indicator: f for f in figures}
             for rule in methodology.evidence:
                 # Events rules never make evidence thin (the absence of events proves nothing).
-                if rule.indicator in thin and rule.measure is not Measure.EVENTS:
-                    ps = _widen(ps, rule.indicator, rule.thin_margin, methodology)
+                if rule.measure is Measure.EVENTS:
+                    continue
+                less, more = evidence_doubt(rule, by_rule.get(rule.indicator), methodology, score)
+                if less or more:
+                    ps = _widen(ps, rule.indicator, less, more, methodology)
         if iso2 in before:
             flags[iso2].extend(change_flags(score, before[iso2], methodology))
         doubt[iso2] = ps

@@ -86,7 +86,6 @@ class EvidenceRule:
     heavy_restriction: float = 0.5
     contradicts_at: float = 0.05
     min_tested: int = 5
-    thin_margin: float = 1.0  # points of doubt added either side when evidence is thin
     basis: str = "confirmed"  # which share contradicts a low score: "confirmed" or any "blocked"
     kinds: tuple[str, ...] = ()  # events rules: the event kinds that count
     min_events: int = 1  # events rules: curated events on record that contradict a low score
@@ -221,10 +220,10 @@ def _parse_rule(raw: Any, where: str, file: str) -> EvidenceRule:
         known = ", ".join(m.value for m in Measure)
         raise ConfigError(f"{where}: unknown measure {measure_name!r} (known: {known})", file=file) from exc
     kwargs: dict[str, Any] = {}
-    for key in ("little_restriction", "heavy_restriction", "contradicts_at", "thin_margin"):
+    for key in ("little_restriction", "heavy_restriction", "contradicts_at"):
         if key in raw:
             value = float(_require(raw, key, (int, float), where, file))
-            if value < 0 or (key != "thin_margin" and value > 1):
+            if value < 0 or value > 1:
                 raise ConfigError(f"{where}: {key} must be between 0 and 1", file=file)
             kwargs[key] = value
     if "min_tested" in raw:

@@ -14,7 +14,9 @@ class EvidenceFigure:
 
     ``tested`` counts items with a conclusive verdict (URLs for ``url_blocking``, tests for
     ``test_blocking``); ``blocked`` and ``confirmed`` count those found blocked / confirmed blocked;
-    ``measurements`` and ``networks`` (distinct ASNs) say how much data stands behind the figure.
+    ``measurements`` and ``networks`` (distinct ASNs) say how much data stands behind the figure;
+    ``blocked_low/high`` and ``confirmed_low/high`` are the intervals of the two shares (network clustering
+    and verdict confidence accounted for: ``evidence.stats``); ``examples`` are measurement ids behind it.
 
     For the ``events`` measure: ``blocked`` counts the curated events of the rule's kinds touching the
     period, ``confirmed`` the detected ones, ``tested`` both; ``measurements`` and ``networks`` are 0;
@@ -31,6 +33,11 @@ class EvidenceFigure:
     measurements: int
     networks: int
     period: str = ""
+    blocked_low: float = 0.0
+    blocked_high: float = 1.0
+    confirmed_low: float = 0.0
+    confirmed_high: float = 1.0
+    examples: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
 
     @property

@@ -71,6 +71,10 @@ def event_flags(
     return flags
 
 
+def _examples(fig: EvidenceFigure) -> str:
+    return f"; e.g. {', '.join(fig.examples[:3])}" if fig.examples else ""
+
+
 def evidence_flags(
     score: CountryScore, methodology: Methodology, figures: Sequence[EvidenceFigure]
 ) -> tuple[list[Flag], set[str]]:
@@ -124,7 +128,7 @@ def evidence_flags(
                     rule.indicator,
                     f"{rule.indicator}{level}: score claims little restriction, but {count} of {fig.tested} "
                     f"{what} tested were {'confirmed ' if rule.basis == 'confirmed' else ''}blocked "
-                    f"({fig.measurements} measurements, {fig.networks} networks)",
+                    f"({fig.measurements} measurements, {fig.networks} networks{_examples(fig)})",
                 )
             )
         elif least >= rule.heavy_restriction and fig.blocked == 0 and scored_code == rule.indicator:
@@ -134,7 +138,8 @@ def evidence_flags(
                     FlagKind.EVIDENCE_ABSENT,
                     rule.indicator,
                     f"{rule.indicator}{level}: score claims heavy restriction, but none of {fig.tested} "
-                    f"{what} tested was blocked ({fig.measurements} measurements, {fig.networks} networks)",
+                    f"{what} tested was blocked ({fig.measurements} measurements, {fig.networks} networks"
+                    f"{_examples(fig)})",
                 )
             )
     return flags, thin

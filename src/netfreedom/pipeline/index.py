@@ -82,7 +82,8 @@ def build(
     store.
 
     With ``cluster`` the evidence figures are computed on that Dask cluster (the same figures)."""
-    from netfreedom.evidence.aggregate import has_table
+    from netfreedom.evidence import facts
+    from netfreedom.evidence.facts import has_table
     from netfreedom.evidence.indicators import event_figures, indicator_figures
     from netfreedom.evidence.tables import index_tables, lists_table, previous_totals
     from netfreedom.store import open_store
@@ -108,6 +109,7 @@ def build(
             if methodology.evidence and not has_table(store.query, "testlists"):
                 notes.append("no test lists in the store: URL categories unknown (give --testlists DIR)")
             if cluster is None:
+                store.run(facts.refresh)  # the evidence facts as of these verdicts and test lists
                 evidence = indicator_figures(store.query, methodology, year)
             else:
                 from netfreedom.pipeline.scale.evidence import indicators_on_cluster
@@ -135,6 +137,6 @@ def build(
 
 
 def _has_rows(query: Any, table: str) -> bool:
-    from netfreedom.evidence.aggregate import fetch
+    from netfreedom.evidence.facts import fetch
 
     return bool(fetch(query, f"SELECT 1 FROM {table} LIMIT 1"))

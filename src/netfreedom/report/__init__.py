@@ -1,6 +1,6 @@
-"""Publishing: the aggregation cube and queries over verdicts, the world map, and the static site.
+"""Publishing: the world map and the static site, over the one evidence model (``evidence``).
 
 ``report`` is shared by the static site generator and the read-only API (``web``), which sits one level
-above it (see docs/architecture.md).  Entry points: ``aggregate.refresh_cube`` after analysis,
-``site.write_site`` to publish.
+above it (see docs/architecture.md).  Entry points: ``publish.publish`` (refreshes the evidence tables, then
+``site.write_site``).
 """

@@ -6,12 +6,38 @@ through ``markupsafe.escape``; the result is ``Markup`` so the templates (autoes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup, escape
 
-from netfreedom.report.evidence_view import MonthRow
 from netfreedom.report.model import Ranked
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    """One month of a country's verdicts (a ``verdict_counts`` row by month)."""
+
+    month: str  # YYYY-MM
+    measurements: int
+    ok: int
+    blocked: int
+    confirmed: int
+    down: int
+    networks: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> MonthRow:
+        return cls(
+            str(row["period"]),
+            int(row["measurements"]),
+            int(row["ok"]),
+            int(row["blocked"]),
+            int(row["confirmed"]),
+            int(row["down"]),
+            int(row["networks"]),
+        )
 
 
 def bar(share: float, *, width: int = 120, cls: str = "bar") -> Markup:

@@ -131,11 +131,11 @@ class IndexData:
 
 
 def has_table(con: Any, name: str) -> bool:
-    row = con.execute(
+    rows = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
         [name],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()  # every row: DuckDB refuses other work on a connection with a result left unread
+    return bool(rows and rows[0][0])
 
 
 def _methodology(doc: dict[str, Any]) -> Methodology:

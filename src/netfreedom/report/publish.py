@@ -1,4 +1,4 @@
-"""Publish a store: refresh the aggregation cube, fetch the map, write the site.  Used by ``report`` and
+"""Publish a store: refresh the evidence tables, fetch the map, write the site.  Used by ``report`` and
 ``build``."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from netfreedom.errors import InputError
+from netfreedom.evidence import facts
 from netfreedom.fetch import Fetcher
-from netfreedom.report.aggregate import refresh_cube
 from netfreedom.report.geo import WORLD_ATLAS_URL, WorldMap, world_map
 from netfreedom.report.site import SiteResult, write_site
 
@@ -28,9 +28,10 @@ def load_world(fetcher: Fetcher, url: str = WORLD_ATLAS_URL) -> WorldMap:
 
 
 def publish(db: Path | None, output: Path, *, world: WorldMap | None, title: str) -> tuple[bool, SiteResult]:
-    """Refresh the cube if the verdicts changed (needs write access), then write the site.
+    """Refresh the evidence tables (``evidence.facts``) if the verdicts or test lists changed (needs write
+    access), then write the site.
 
-    Returns whether the cube was rebuilt and what the site writer did.
+    Returns whether the evidence tables were rebuilt and what the site writer did.
     """
     from netfreedom.store import open_store
 
@@ -40,7 +41,7 @@ def publish(db: Path | None, output: Path, *, world: WorldMap | None, title: str
     except OSError as exc:
         raise InputError(f"cannot create the site folder: {exc.strerror or exc}", file=str(output)) from exc
     with open_store(db) as store:
-        rebuilt = store.run(refresh_cube)
+        rebuilt = store.run(facts.refresh)
         try:
             site = store.read(lambda con: write_site(con, output, world=world, title=title))
         except OSError as exc:

@@ -22,13 +22,15 @@ import jinja2
 
 from netfreedom import __version__
 from netfreedom.errors import StoreError
-from netfreedom.evidence.base import DEFAULT_MAJORITY
+from netfreedom.evidence import facts
+from netfreedom.evidence.countries import CountryEvidence, countries_evidence, country_summaries
+from netfreedom.evidence.listing import explorer_url
+from netfreedom.evidence.model import MAJORITY, Axis, Period, Query, Window, evidence
+from netfreedom.evidence.tables import edition_window, indicator_evidence
 from netfreedom.report import bands, charts
-from netfreedom.report.aggregate import FACTS, cube_is_fresh
 from netfreedom.report.events_view import events_context
-from netfreedom.report.evidence_view import Evidence, countries_with_evidence, country_evidence
 from netfreedom.report.geo import WorldMap
-from netfreedom.report.model import IndexData, Ranked, has_table, load_flags, load_index, load_scores
+from netfreedom.report.model import IndexData, Ranked, load_flags, load_index, load_scores
 from netfreedom.report.tabular import to_csv
 
 CSP = (
@@ -64,10 +66,11 @@ def _env() -> jinja2.Environment:
         status_class=charts.status_class,
         csp=CSP,
         version=__version__,
+        explorer_url=explorer_url,
     )
     env.filters["num"] = _num
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+g}"
-    env.filters["pct"] = lambda v: f"{v * 100:.0f}%"
+    env.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.0f}%"
     env.filters["day"] = _day
     env.filters["share"] = lambda v: f"{v * 100:g}%"  # a methodology's threshold, exactly: 2.5%, 25%
     env.filters["noun"] = lambda n, word, many=None: word if n == 1 else many or word + "s"
@@ -126,23 +129,56 @@ class _Writer:
                     self.result.written.append(str(path.relative_to(self.root)))
 
 
+def evidence_countries(query: Query) -> list[str]:
+    """Probe countries that get a page: ISO 3166 alpha-2 shaped codes only (``ZZ`` = unknown).  probe_cc
+    comes from measurements, which anyone can write; it names a file, so ``../x`` must never pass."""
+    if not facts.has_table(query, "verdicts"):
+        return []
+    ccs = evidence(query, "verdict_counts").column("country").to_pylist()
+    return sorted(cc for cc in ccs if isinstance(cc, str) and len(cc) == 2 and cc.isascii() and cc.isupper())
+
+
+def default_window(query: Query) -> Window:
+    """The period evidence is shown for by default: the latest edition's coverage period, else all time."""
+    found = edition_window(query)
+    return found[1] if found else Window()
+
+
+def describe(window: Window) -> str:
+    """The window in words, with its dates (``until`` is exclusive in the label, inclusive here)."""
+    if window.label == "all":
+        return "all measurements"
+    last = window.until - dt.timedelta(days=1)
+    return f"{window.since.isoformat()} to {last.isoformat()}"
+
+
 def write_site(
     con: Any, output: Path, *, world: WorldMap | None, title: str = "Internet freedom index"
 ) -> SiteResult:
     """Publish the store behind ``con`` (DuckDB, may be read-only) as a static site in ``output``."""
-    if has_table(con, "verdicts") and not cube_is_fresh(con):
+    if facts.is_stale(con):
         raise StoreError(
-            "the aggregation cube is missing or stale: run `netfreedom build` or `netfreedom report`"
+            "the evidence tables are missing or stale: run `netfreedom build` or `netfreedom report`"
         )
+    query = facts.query_of(con)
     result = SiteResult(output)
     writer = _Writer(output, result)
     env = _env()
     index = load_index(con)
-    evidence_ccs = countries_with_evidence(con) if has_table(con, FACTS) else []
+    evidence_ccs = evidence_countries(query)
+    window = default_window(query)
+    measured = {r["iso2"]: r for r in country_summaries(query, window).to_pylist()} if evidence_ccs else {}
     latest = index.latest
     ranked = {r.iso2: r for r in index.editions.get(latest, ())} if latest is not None else {}
     names = _country_names([*ranked, *evidence_ccs], index)
-    common = {"title": title, "editions": sorted(index.editions, reverse=True), "latest": latest}
+    common = {
+        "title": title,
+        "editions": sorted(index.editions, reverse=True),
+        "latest": latest,
+        "window": window,
+        "window_text": describe(window),
+        "window_last": window.until - dt.timedelta(days=1),
+    }
 
     years: list[int | None] = [*sorted(index.editions)] or [None]
     for year in years:
@@ -160,16 +196,24 @@ def write_site(
             palette=palette,
             legend=bands.legend(palette),
             unranked=[(cc, names.get(cc, cc)) for cc in evidence_ccs if cc not in {r.iso2 for r in rows}],
+            measured=measured if year == latest else {},
         )
         rel = "index.html" if year == latest else f"edition-{year}.html"
         writer.write(rel, page.encode())
         result.pages += 1
 
+    sections = countries_evidence(query, evidence_ccs, window) if evidence_ccs else {}
     for cc in sorted(set(ranked) | set(evidence_ccs)):
         writer.write(
             f"country/{cc}.html",
             _country_page(
-                env, con, index=index, cc=cc, name=names.get(cc, cc), common=common, evidence_ccs=evidence_ccs
+                env,
+                con,
+                index=index,
+                cc=cc,
+                name=names.get(cc, cc),
+                common=common,
+                evidence=sections.get(cc),
             ),
         )
         result.pages += 1
@@ -178,11 +222,11 @@ def write_site(
     writer.write(
         "methodology.html",
         env.get_template("methodology.html.j2")
-        .render(**common, root="", methodology=meth, edition=latest, majority=DEFAULT_MAJORITY)
+        .render(**common, root="", methodology=meth, edition=latest, majority=MAJORITY)
         .encode(),
     )
     result.pages += 1
-    downloads = _downloads(con, writer)
+    downloads = _downloads(con, writer, window)
     writer.write(
         "data.html", env.get_template("data.html.j2").render(**common, root="", downloads=downloads).encode()
     )
@@ -233,7 +277,7 @@ def _country_page(
     cc: str,
     name: str,
     common: dict[str, Any],
-    evidence_ccs: list[str],
+    evidence: CountryEvidence | None,
 ) -> bytes:
     hist = index.history(cc)
     row = hist[-1] if hist and hist[-1].year == index.latest else None
@@ -241,20 +285,13 @@ def _country_page(
     meth = index.methodologies.get(year) if year is not None else None
     scores = load_scores(con, year, cc) if year is not None else []
     flags = load_flags(con, year, cc) if year is not None else []
-    evidence: Evidence | None = country_evidence(con, cc) if cc in evidence_ccs else None
     # The edition whose coverage period the page states: the country's, else the latest one.
     edition = year if year is not None else index.latest
     edition_meth = index.methodologies.get(edition) if edition is not None else None
-    coverage = edition_meth.coverage if edition_meth else None
-    outside = bool(
-        evidence
-        and coverage
-        and evidence.first_day
-        and evidence.last_day
-        and (evidence.last_day < coverage[0].isoformat() or evidence.first_day >= coverage[1].isoformat())
-    )
+    months = [charts.MonthRow.of(m) for m in evidence.months] if evidence else []
     cat_names = {c.code: c for c in meth.categories} if meth else {}
     questions = {i.code: i for i in meth.indicators} if meth else {}
+    indicators = indicator_evidence(facts.query_of(con), year, cc) if year is not None else []
     return (
         env.get_template("country.html.j2")
         .render(
@@ -272,76 +309,73 @@ def _country_page(
             questions=questions,
             flags=flags,
             evidence=evidence,
+            indicator_evidence=indicators,
             edition=edition,
             coverage=edition_meth.coverage if edition_meth else None,
             coverage_last=edition_meth.coverage_last if edition_meth else None,
-            outside_coverage=outside,
             history_svg=charts.history(hist) if len(hist) > 1 else None,
-            timeline_svg=charts.timeline(evidence.months) if evidence else None,
+            timeline_svg=charts.timeline(months) if months else None,
             # The events band spans the timeline's months (every month first to last), so the two line up.
-            **events_context(con, cc, charts.month_span(evidence.months) if evidence else None),
+            **events_context(con, cc, charts.month_span(months) if evidence else None),
         )
         .encode()
     )
 
 
-def _downloads(con: Any, writer: _Writer) -> list[dict[str, Any]]:
+def _downloads(con: Any, writer: _Writer, window: Window) -> list[dict[str, Any]]:
     """Write the data behind the site as CSV, JSON and Parquet; return what was written."""
-    tables: list[tuple[str, str, str]] = []
-    if has_table(con, "index_results"):
+    import pyarrow.parquet as pq
+
+    query = facts.query_of(con)
+    tables: list[tuple[str, str, Any]] = []
+    for stem, label, name, order in (
+        ("index", "Index results: every country and edition", "index_results", "year, rank NULLS LAST, iso2"),
+        ("scores", "Category and indicator scores with justifications", "index_scores", "year, iso2, code"),
+        ("flags", "Review flags", "index_flags", "year, iso2, code, kind"),
+        (
+            "indicator-evidence",
+            "Measurement evidence behind each evidence-mapped indicator, with example measurement ids",
+            "index_evidence",
+            "year, iso2, code",
+        ),
+    ):
+        if facts.has_table(query, name):
+            tables.append((stem, label, query(f"SELECT * FROM {name} ORDER BY {order}", None)))
+    if facts.has_table(query, "verdicts"):
         tables.append(
             (
-                "index",
-                "Index results: every country and edition",
-                "SELECT * FROM index_results ORDER BY year, rank NULLS LAST, iso2",
+                "evidence-countries",
+                f"Measured evidence and interference score per country, {describe(window)}",
+                country_summaries(query, window),
             )
         )
-    if has_table(con, "index_scores"):
-        tables.append(
-            (
-                "scores",
-                "Category and indicator scores with justifications",
-                "SELECT * FROM index_scores ORDER BY year, iso2, code",
-            )
-        )
-    if has_table(con, "index_flags"):
-        tables.append(("flags", "Review flags", "SELECT * FROM index_flags ORDER BY year, iso2, code, kind"))
-    if has_table(con, "index_evidence"):
-        tables.append(
-            (
-                "indicator-evidence",
-                "Measurement evidence behind each evidence-mapped indicator",
-                "SELECT * FROM index_evidence ORDER BY year, iso2, code",
-            )
-        )
-    if has_table(con, FACTS):
         tables.append(
             (
                 "evidence-monthly",
                 "Verdict counts per country, month, category and method",
-                f"SELECT probe_cc, strftime(date_trunc('month', day), '%Y-%m') AS month, category, method, "
-                "sum(n) AS measurements, sum(ok) AS ok, sum(blocked) AS blocked, "
-                "sum(confirmed) AS confirmed, sum(down) AS down, sum(inconclusive) AS inconclusive, "
-                f"count(DISTINCT asn) AS networks FROM {FACTS} GROUP BY ALL ORDER BY ALL",
+                evidence(
+                    query,
+                    "verdict_counts",
+                    axes=(Axis.COUNTRY, Axis.CATEGORY, Axis.METHOD),
+                    window=Window(period=Period.MONTH),
+                ),
             )
         )
     out = []
     with tempfile.TemporaryDirectory(prefix="nf-site-") as tmp:
-        for stem, label, sql in tables:
-            cur = con.execute(sql)
-            cols = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-            records = [dict(zip(cols, (_jsonable(v) for v in r), strict=True)) for r in rows]
+        for stem, label, table in tables:
+            cols = list(table.column_names)
+            records = [{k: _jsonable(v) for k, v in r.items()} for r in table.to_pylist()]
             writer.write(f"data/{stem}.json", json.dumps(records, ensure_ascii=False, indent=1).encode())
             writer.write(f"data/{stem}.csv", _csv(cols, records))
-            pq = Path(tmp) / f"{stem}.parquet"
-            con.execute(f"COPY ({sql}) TO '{pq}' (FORMAT parquet, COMPRESSION zstd)")
-            writer.write(f"data/{stem}.parquet", pq.read_bytes())
+            path = Path(tmp) / f"{stem}.parquet"
+            pq.write_table(table, path, compression="zstd")
+            writer.write(f"data/{stem}.parquet", path.read_bytes())
             out.append(
                 {
                     "stem": stem,
                     "label": label,
-                    "rows": len(rows),
+                    "rows": table.num_rows,
                     "sizes": {
                         ext: (writer.root / f"data/{stem}.{ext}").stat().st_size
                         for ext in ("csv", "json", "parquet")
@@ -354,10 +388,13 @@ def _downloads(con: Any, writer: _Writer) -> list[dict[str, Any]]:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
     return value
 
 
 def _csv(cols: list[str], records: list[dict[str, Any]]) -> bytes:
-    return to_csv(cols, (list(r.values()) for r in records)).encode()
+    # A list (example measurement ids, sources) goes into one cell, space-separated.
+    return to_csv(
+        cols, ([" ".join(map(str, v)) if isinstance(v, list) else v for v in r.values()] for r in records)
+    ).encode()

@@ -1,5 +1,8 @@
 """The read-only API: index, countries, aggregation, measurements and events, in JSON or CSV.
 
+Every evidence figure comes from the one evidence model (``evidence.model``, ``evidence.countries``,
+``evidence.listing``): the API counts nothing itself.
+
 Every request gets its own DuckDB cursor on one read-only connection (cursors are safe across threads) and
 a deadline: a query still running after ``query_timeout`` seconds is interrupted and answered with 503.
 Page sizes are bounded.  Errors are JSON ``{"error": message}`` (the ``Error`` schema) — never a stack
@@ -14,7 +17,8 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -31,17 +35,38 @@ from netfreedom import __version__
 from netfreedom.api import filters as api_filters
 from netfreedom.api.store import count_rows, select_rows
 from netfreedom.errors import InputError, StoreError
+from netfreedom.evidence import facts
+from netfreedom.evidence.countries import COLUMNS as SUMMARY_COLUMNS
+from netfreedom.evidence.countries import country_evidence, country_summaries
+from netfreedom.evidence.listing import explorer_url
+from netfreedom.evidence.model import Axis, Filters, Period, Window, evidence
+from netfreedom.evidence.tables import edition_window, indicator_evidence
 from netfreedom.models.days import DAY_PATTERN, FIRST_DAY, LAST_DAY, day_range
 from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, EventKind, event_record
-from netfreedom.report.aggregate import MEASUREMENT_COLUMNS, Axis, Filters, Table, aggregate, cube_is_fresh
-from netfreedom.report.evidence_view import countries_with_evidence, country_evidence
-from netfreedom.report.model import has_table, load_flags, load_index, load_scores
+from netfreedom.report.model import load_flags, load_index, load_scores
 from netfreedom.report.ooni import OoniQuery, ooni_aggregation, ooni_csv, ooni_json
+from netfreedom.report.site import evidence_countries
 from netfreedom.report.tabular import to_csv
 from netfreedom.store.events import select_events
 from netfreedom.web.pages import landing_page, reference_page
 from netfreedom.web.security import SecureResponses
 
+# The columns /api/v1/measurements answers, in order.
+MEASUREMENT_COLUMNS: Sequence[str] = (
+    "measurement_uid",
+    "measurement_start_time",
+    "probe_cc",
+    "probe_asn",
+    "test_name",
+    "input",
+    "domain",
+    "outcome",
+    "layer",
+    "reason",
+    "confidence",
+    "confirmed",
+    "fingerprint",
+)
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
 T = TypeVar("T")
@@ -106,6 +131,89 @@ def _days(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date
         raise HTTPException(422, exc.reason) from exc
 
 
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    @classmethod
+    def of(cls, table: Any, names: Sequence[str] | None = None) -> Table:
+        """From an Arrow table (columns renamed to ``names`` when given)."""
+        cols = tuple(names or table.column_names)
+        data = [c.to_pylist() for c in table.columns]
+        return cls(cols, list(zip(*data, strict=True)) if data else [])
+
+
+class AggAxis(StrEnum):
+    """The axes ``/api/v1/aggregation`` speaks (its own names; each is a period or an evidence axis)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    DOMAIN = "domain"
+    URL = "url"
+    ASN = "asn"
+    CATEGORY = "category"
+    PROBE_CC = "probe_cc"
+    TEST_NAME = "test_name"
+    METHOD = "method"
+
+
+_AGG_PERIODS: dict[AggAxis, Period] = {
+    AggAxis.DAY: Period.DAY,
+    AggAxis.WEEK: Period.WEEK,
+    AggAxis.MONTH: Period.MONTH,
+    AggAxis.QUARTER: Period.QUARTER,
+    AggAxis.YEAR: Period.YEAR,
+}
+_AGG_AXES: dict[AggAxis, Axis] = {
+    AggAxis.DOMAIN: Axis.DOMAIN,
+    AggAxis.URL: Axis.URL,
+    AggAxis.ASN: Axis.NETWORK,
+    AggAxis.CATEGORY: Axis.CATEGORY,
+    AggAxis.PROBE_CC: Axis.COUNTRY,
+    AggAxis.TEST_NAME: Axis.TEST,
+    AggAxis.METHOD: Axis.METHOD,
+}
+COUNTS = ("measurements", "ok", "blocked", "confirmed", "down", "inconclusive", "networks")
+
+
+@dataclass(frozen=True)
+class ApiFilters:
+    """Which verdicts to count.  ``until`` is inclusive (a day)."""
+
+    probe_cc: str | None = None
+    probe_asn: str | None = None
+    domain: str | None = None
+    category: str | None = None
+    test_name: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def model(self) -> Filters:
+        return Filters(
+            country=self.probe_cc,
+            network=self.probe_asn,
+            domain=self.domain,
+            categories=(self.category,) if self.category else (),
+            tests=(self.test_name,) if self.test_name else (),
+        )
+
+    def window(self, period: Period = Period.ALL) -> Window:
+        return window_of(self.since, self.until, period)
+
+
+def window_of(since: dt.date | None, until: dt.date | None, period: Period = Period.ALL) -> Window:
+    """The model's window for an inclusive day range (either end open)."""
+    default = Window()
+    return Window(since or default.since, until + dt.timedelta(days=1) if until else default.until, period)
+
+
 class _Filters:
     """The filter query parameters shared by aggregation and measurements."""
 
@@ -122,7 +230,7 @@ class _Filters:
         until: Until = None,
     ) -> None:
         first, last = _days(since, until)
-        self.value = Filters(probe_cc, probe_asn, domain, category, test_name, first, last)
+        self.value = ApiFilters(probe_cc, probe_asn, domain, category, test_name, first, last)
 
 
 def _csv(table: Table) -> Response:
@@ -181,9 +289,9 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         with cursor() as cur:
             return fn(cur)
 
-    def need_cube(cur: Any) -> None:
-        if not has_table(cur, "report_facts") or (has_table(cur, "verdicts") and not cube_is_fresh(cur)):
-            raise HTTPException(503, "the aggregation tables are missing or stale: run `netfreedom build`")
+    def need_facts(cur: Any) -> None:
+        if facts.is_stale(cur):
+            raise HTTPException(503, "the evidence tables are missing or stale: run `netfreedom build`")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -253,56 +361,92 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         )
         return _respond(table, format, year=y, editions=sorted(data.editions))
 
+    def evidence_window(cur: Any, since: dt.date | None, until: dt.date | None) -> tuple[Window, str]:
+        """The window asked for, else the latest edition's coverage period, else all time; and which."""
+        if since or until:
+            return window_of(since, until), "asked"
+        found = edition_window(facts.query_of(cur))
+        if found:
+            return found[1], f"coverage period of the {found[0]} edition"
+        return Window(), "all measurements"
+
     @app.get(
         "/api/v1/countries",
-        summary="Countries with an index score or measurement evidence",
+        summary="Countries with an index score or measurement evidence, with their evidence summary",
         responses=TABULAR,
     )
-    def countries(format: Format = "json") -> Response:
-        def load(cur: Any) -> Table:
+    def countries(since: Since = None, until: Until = None, format: Format = "json") -> Response:
+        first, last = _days(since, until)
+
+        def load(cur: Any) -> tuple[Table, Window, str]:
+            need_facts(cur)
+            query = facts.query_of(cur)
             data = load_index(cur)
             latest = {r.iso2: r for r in data.editions.get(data.latest, ())} if data.latest else {}
-            evidence = set(countries_with_evidence(cur)) if has_table(cur, "report_facts") else set()
+            window, why = evidence_window(cur, first, last)
+            with_evidence = evidence_countries(query)
+            summaries = (
+                {r["iso2"]: r for r in country_summaries(query, window, countries=with_evidence).to_pylist()}
+                if with_evidence
+                else {}
+            )
+            names = [n for n, _ in SUMMARY_COLUMNS if n not in ("iso2", "country", "examples")]
             rows = []
-            for cc in sorted(set(latest) | evidence):
+            for cc in sorted(set(latest) | set(with_evidence)):
                 r = latest.get(cc)
+                s = summaries.get(cc)
                 rows.append(
                     (
                         cc,
-                        r.country if r else None,
+                        r.country if r else (s["country"] if s else None),
                         r.total if r else None,
                         r.status if r else None,
                         r.rank if r else None,
-                        cc in evidence,
+                        cc in with_evidence,
+                        *(s[n] if s else (window.label if n == "period" else None) for n in names),
                     )
                 )
-            return Table(("iso2", "country", "total", "status", "rank", "has_evidence"), rows)
+            cols = ("iso2", "country", "total", "status", "rank", "has_evidence", *names)
+            return Table(cols, rows), window, why
 
-        return _respond(run(load), format)
+        table, window, why = run(load)
+        return _respond(table, format, period=window.label, period_is=why)
 
     @app.get("/api/v1/countries/{cc}", summary="One country: scores, history, flags and evidence")
-    def country(cc: CC) -> JSONResponse:
+    def country(cc: CC, since: Since = None, until: Until = None) -> JSONResponse:
         cc = cc.upper()
+        first, last = _days(since, until)
 
         def load(cur: Any) -> dict[str, Any]:
+            need_facts(cur)
+            query = facts.query_of(cur)
             data = load_index(cur)
             history = data.history(cc)
-            evidence = None
-            if has_table(cur, "report_facts") and cc in countries_with_evidence(cur):
-                evidence = country_evidence(cur, cc)
-            if not history and evidence is None:
+            window, why = evidence_window(cur, first, last)
+            found = None
+            if cc in evidence_countries(query):
+                found = country_evidence(query, cc, window)
+            if not history and found is None:
                 raise HTTPException(404, f"nothing known about {cc}")
             latest = history[-1] if history else None
+            summary = dict(found.summary) if found else {}
             out: dict[str, Any] = {
                 "iso2": cc,
-                "country": latest.country if latest else None,
+                "country": latest.country if latest else summary.get("country"),
+                "period": window.label,
+                "period_is": why,
+                **{k: v for k, v in summary.items() if k not in ("iso2", "country", "period")},
                 "latest": asdict(latest) if latest else None,
                 "history": [
                     {"year": h.year, "total": h.total, "status": h.status, "rank": h.rank} for h in history
                 ],
                 "scores": [asdict(s) for s in load_scores(cur, latest.year, cc)] if latest else [],
                 "flags": [asdict(f) for f in load_flags(cur, latest.year, cc)] if latest else [],
-                "evidence": asdict(evidence) if evidence else None,
+                "indicator_evidence": [
+                    {**e, "explorer_urls": [u for u in map(explorer_url, e["examples"] or ()) if u]}
+                    for e in (indicator_evidence(query, latest.year, cc) if latest else [])
+                ],
+                "evidence": asdict(found) if found else None,
             }
             return out
 
@@ -365,13 +509,41 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
     @app.get("/api/v1/counts", summary="netfreedom's verdict counts by up to two axes", responses=TABULAR)
     def counts(
         filters: Annotated[_Filters, Depends()],
-        axis_x: Axis | None = None,
-        axis_y: Axis | None = None,
+        axis_x: AggAxis | None = None,
+        axis_y: AggAxis | None = None,
         format: Format = "json",
     ) -> Response:
+        wanted = [a for a in (axis_x, axis_y) if a is not None]
+        if len(wanted) == 2 and wanted[0] == wanted[1]:
+            wanted = wanted[:1]
+        times = [a for a in wanted if a in _AGG_PERIODS]
+        if len(times) > 1:
+            raise HTTPException(422, "at most one of day, week, month, quarter and year")
+
         def load(cur: Any) -> Table:
-            need_cube(cur)
-            return aggregate(cur, filters.value, axis_x, axis_y)
+            need_facts(cur)
+            query = facts.query_of(cur)
+            if not facts.has_table(query, "verdicts"):
+                return Table(COUNTS, [] if wanted else [(0,) * len(COUNTS)])
+            table = evidence(
+                query,
+                "verdict_counts",
+                axes=[_AGG_AXES[a] for a in wanted if a in _AGG_AXES],
+                window=filters.value.window(_AGG_PERIODS[times[0]] if times else Period.ALL),
+                filters=filters.value.model(),
+            )
+            # The API's own column names, the axes in the order asked, then the counts.
+            names = {"period": times[0].value if times else "period"}
+            names.update({_AGG_AXES[a].value: a.value for a in wanted if a in _AGG_AXES})
+            keys = [a.value for a in wanted]
+            table = table.rename_columns([names.get(c, c) for c in table.column_names])
+            out = Table.of(table.select([*keys, *COUNTS]))
+            if not keys:
+                return out if out.rows else Table(out.columns, [(0,) * len(COUNTS)])
+            rows = sorted(
+                out.rows, key=lambda r: tuple((v is None, "" if v is None else v) for v in r[: len(keys)])
+            )
+            return Table(out.columns, rows)
 
         return _respond(run(load), format)
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from netfreedom.evidence import stats
 from netfreedom.evidence.facts import fetch, prelude
-from netfreedom.evidence.measures._sql import NETWORK_NAMES, joins, key_columns, source_table, where
+from netfreedom.evidence.measures._sql import joins, key_columns, source_table, where
 from netfreedom.evidence.model import IS_BLOCKED, IS_TESTED, Axis, Kind, Query, Request, Source
 
 FIGURE_FIELDS: list[tuple[str, pa.DataType]] = [
@@ -43,7 +43,7 @@ FIGURE_FIELDS: list[tuple[str, pa.DataType]] = [
 # Ties between networks for an item's cluster go to the lowest ASN, so every engine agrees.
 _SQL = """{prelude},
 f0 AS (SELECT {keys}, f.item_id, f.asn, f.method, f.ok + f.blocked AS c, f.blocked AS b, f.confirmed AS fc,
-              f.n, f.conf, f.example, f.sample
+              f.n, f.conf, f.example, f.sample, f.network_name
        FROM {table} f {joins} WHERE {where}),
 ia AS (SELECT {names}, item_id, asn, sum(c) AS c, sum(b) AS b, sum(fc) AS f, sum(n) AS n, sum(conf) AS conf,
               min(example) AS ex, min(sample) AS sm,
@@ -68,7 +68,7 @@ g AS (SELECT {outer}, count(*) FILTER (WHERE t) AS tested, count(*) FILTER (WHER
              coalesce(nullif(list(ex ORDER BY ex) FILTER (WHERE y AND ex IS NOT NULL), []),
                       list(sm ORDER BY sm) FILTER (WHERE t AND sm IS NOT NULL), [])[1:{examples}] AS examples
       FROM {source} GROUP BY ALL),
-nets AS (SELECT {names}, count(DISTINCT asn) FILTER (WHERE asn <> 0) AS networks FROM ia GROUP BY ALL)
+nets AS (SELECT {names}, count(DISTINCT asn) FILTER (WHERE asn <> 0) AS networks FROM ia GROUP BY ALL){labels}
 SELECT g.*, coalesce(cs.k, 0), coalesce(cs.q2, 0), coalesce(cs.rb, 0), coalesce(cs.rf, 0),
        coalesce(nets.networks, 0){label}
 FROM g LEFT JOIN cs USING ({outer_using}) LEFT JOIN nets USING ({names_using}){label_join}
@@ -96,9 +96,16 @@ def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Ta
     else:
         source = "iy"
     label = label_join = ""
+    labels = ""
     if Axis.NETWORK in axes:
-        label = ", coalesce(nn.name, '') AS network_name"
-        label_join = f" LEFT JOIN {NETWORK_NAMES} nn ON 'AS' || CAST(nn.asn AS VARCHAR) = g.network"
+        # The name most of the figure's verdicts gave their network (ties: the first in order).
+        keys = ", ".join(names)
+        labels = (
+            f",\nlabels AS (SELECT {keys}, first(network_name ORDER BY n DESC, network_name) AS network_name "
+            f"FROM (SELECT {keys}, network_name, sum(n) AS n FROM f0 GROUP BY ALL) GROUP BY ALL)"
+        )
+        label = ", coalesce(labels.network_name, '') AS network_name"
+        label_join = f" LEFT JOIN labels USING ({', '.join(names)})"
     sql = _SQL.format(
         prelude=prelude(query),
         keys=", ".join(key_exprs),
@@ -115,6 +122,7 @@ def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Ta
         examples=max(0, int(request.examples)),
         label=label,
         label_join=label_join,
+        labels=labels,
     )
     rows = fetch(query, sql, params)
     return _table(rows, outer, request, with_label=bool(label))
@@ -161,13 +169,13 @@ def _table(rows: list[tuple[Any, ...]], keys: list[str], request: Request, *, wi
         out["confirmed"].append(int(confirmed))
         out["measurements"].append(int(measurements))
         out["networks"].append(int(networks))
-        out["blocked_share"].append(b.value)
-        out["blocked_low"].append(b.low)
-        out["blocked_high"].append(b.high)
-        out["confirmed_share"].append(c.value)
-        out["confirmed_low"].append(c.low)
-        out["confirmed_high"].append(c.high)
-        out["effective_n"].append(b.effective_n)
+        out["blocked_share"].append(_r(b.value))
+        out["blocked_low"].append(_r(b.low))
+        out["blocked_high"].append(_r(b.high))
+        out["confirmed_share"].append(_r(c.value))
+        out["confirmed_low"].append(_r(c.low))
+        out["confirmed_high"].append(_r(c.high))
+        out["effective_n"].append(_r(b.effective_n))
         out["examples"].append(list(examples or []))
         out["sources"].append(Source.RAW.value)
     fields = [pa.field(k, pa.string()) for k in keys]
@@ -175,3 +183,9 @@ def _table(rows: list[tuple[Any, ...]], keys: list[str], request: Request, *, wi
         fields.append(pa.field("network_name", pa.string()))
     fields += [pa.field(n, t) for n, t in FIGURE_FIELDS]
     return pa.Table.from_pydict(out, schema=pa.schema(fields))
+
+
+def _r(value: float | None) -> float | None:
+    """Six decimals: the sums of confidences behind an interval are summed in parallel, in no fixed order,
+    and must not make two runs over the same verdicts differ in the last bit."""
+    return None if value is None else round(value, 6)

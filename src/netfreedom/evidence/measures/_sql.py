@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netfreedom.errors import InputError
-from netfreedom.evidence.facts import CATEGORIES, FACTS, ITEMS, MONTHLY, NETWORKS
+from netfreedom.evidence.facts import CATEGORIES, FACTS, ITEMS, MONTHLY
 from netfreedom.evidence.model import Axis, Kind, Request, host_sql, period_sql
 
 # Over the facts (f), their items (i) and, for the category axis or filter, their categories (c).
@@ -87,6 +87,3 @@ def key_columns(request: Request, axes: Sequence[Axis]) -> tuple[list[str], list
         exprs.append(f"{AXIS_SQL[a]} AS {a.value}")
         names.append(a.value)
     return exprs, names
-
-
-NETWORK_NAMES = NETWORKS

@@ -1,15 +1,15 @@
-"""Evidence on the Dask engine: the evidence package's own queries run per country on the workers, straight
-over the verdict Parquet partitions.
+"""Evidence on the Dask engine: the one evidence model (``evidence.model``) run per country on the workers,
+straight over the verdict Parquet partitions.
 
-Every evidence figure depends on one country's verdicts only, so the verdict files are grouped by their
-``probe_cc=`` folder (a sanitised value: a true country code maps to exactly one folder, while ``ZZ`` may
-hold several odd codes) and each group is one task.  A task opens an in-memory DuckDB on the worker, exposes
-its files as the ``verdicts`` table and the store's test lists as ``testlists`` (``over_country``), and runs
-an evidence function over it:
+Every evidence figure cut by country depends on one country's verdicts only, so the verdict files are grouped
+by their ``probe_cc=`` folder (a sanitised value: a true country code maps to exactly one folder, while ``ZZ``
+may hold several odd codes) and each group is one task.  A task opens an in-memory DuckDB on the worker,
+exposes its files as the ``verdicts`` table and the store's test lists as ``testlists`` (``over_country``),
+and runs a function of the model over it — which then reads its facts inline, by the same SQL the store
+materialises:
 
-- ``evidence.grains.grains`` (``grains_on_cluster``): the client sorts the grains as the local query does
-  and folds them with ``evidence.grains.summarise``, so ``evidence_on_cluster`` gives ``evidence_table``'s
-  rows, row for row;
+- ``evidence.model.evidence`` (``evidence_on_cluster``): the tasks' Arrow tables are stacked and sorted as
+  the local query sorts them, so the answer is the local one, row for row;
 - ``evidence.indicators.indicator_figures`` (``indicators_on_cluster``): each task returns the figures of the
   countries it holds, and the client merges them in the local query's country order.
 
@@ -27,17 +27,9 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from netfreedom.evidence.aggregate import (
-    DEFAULT_MAJORITY,
-    Aggregate,
-    Axis,
-    Grain,
-    Period,
-    Query,
-    has_table,
-    summarise,
-)
-from netfreedom.evidence.base import require_verdicts
+from netfreedom.errors import InputError
+from netfreedom.evidence.facts import has_table, require_verdicts
+from netfreedom.evidence.model import Axis, Filters, Query, Window
 from netfreedom.index.methodology import Methodology
 from netfreedom.index.results import EvidenceFigure
 from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
@@ -55,15 +47,6 @@ class CountryFiles:
 
     folder_cc: str
     files: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Window:
-    """What every task computes: grains in [since, until) cut by ``period``."""
-
-    since: dt.date
-    until: dt.date
-    period: Period
 
 
 def plan(store: Store, since: dt.date, until: dt.date) -> list[CountryFiles]:
@@ -110,18 +93,6 @@ def over_country(task: CountryFiles, root: str, testlists: pa.Table | None, fn: 
         con.close()
 
 
-def grains_of(task: CountryFiles, root: str, testlists: pa.Table | None, window: Window) -> list[Grain]:
-    """On a worker: the grains of one country's verdict files, by ``evidence.grains.grains``."""
-    from netfreedom.evidence.grains import grains
-
-    return over_country(
-        task,
-        root,
-        testlists,
-        lambda query: grains(query, window.since, window.until, period=window.period),
-    )
-
-
 def _on_countries(
     store: Store,
     since: dt.date,
@@ -148,49 +119,89 @@ def _on_countries(
     )
 
 
-def grains_on_cluster(
-    store: Store,
-    since: dt.date,
-    until: dt.date,
-    *,
-    period: Period = Period.ALL,
-    options: EngineOptions | None = None,
-    client: Any = None,
-) -> list[Grain]:
-    """``evidence.grains.grains(store.query, since, until, period=)``, computed on a Dask cluster."""
-    if client is None:
-        with connect(options or EngineOptions()) as own:
-            return grains_on_cluster(store, since, until, period=period, client=own)
-    out: list[Grain] = []
-    _on_countries(
-        store,
-        since,
-        until,
-        grains_of,
-        Window(since, until, period),
-        client=client,
-        on_result=lambda _task, part: out.extend(part),
+@dataclass(frozen=True)
+class Job:
+    """What every evidence task computes: ``evidence.model.evidence`` with these arguments."""
+
+    measure: str
+    axes: tuple[Axis, ...]
+    window: Window
+    filters: Filters
+    level: float
+    examples: int
+
+
+def table_of(task: CountryFiles, root: str, testlists: pa.Table | None, job: Job) -> pa.Table:
+    """On a worker: the model's figures over one country folder's verdict files."""
+    from netfreedom.evidence.model import evidence
+
+    return over_country(
+        task,
+        root,
+        testlists,
+        lambda query: evidence(
+            query,
+            job.measure,
+            axes=job.axes,
+            window=job.window,
+            filters=job.filters,
+            level=job.level,
+            examples=job.examples,
+        ),
     )
-    # The local query's ORDER BY (cc, period, item, asn); folder "ZZ" may hold several true countries.
-    out.sort(key=lambda g: (g.probe_cc, g.period, g.item, g.asn))
-    return out
 
 
 def evidence_on_cluster(
     store: Store,
-    axes: Sequence[Axis],
-    since: dt.date,
-    until: dt.date,
+    measure: str,
     *,
-    period: Period = Period.YEAR,
-    majority: float = DEFAULT_MAJORITY,
+    axes: Sequence[Axis | str] = (Axis.COUNTRY,),
+    window: Window | None = None,
+    filters: Filters | None = None,
+    level: float = 0.9,
+    examples: int = 5,
     options: EngineOptions | None = None,
     client: Any = None,
-) -> dict[Axis, list[Aggregate]]:
-    """``evidence.aggregate.evidence_table`` for each of ``axes``, from one pass over the verdicts on a
-    Dask cluster."""
-    rows = grains_on_cluster(store, since, until, period=period, options=options, client=client)
-    return {axis: summarise(rows, axis, majority=majority) for axis in axes}
+) -> pa.Table:
+    """``evidence.model.evidence(store.query, measure, ...)`` computed on a Dask cluster, one task per
+    country folder.  The figures must be cut by country (``axes`` holds ``country``): a figure spanning
+    countries cannot be split by them."""
+    wanted = tuple(Axis(a) for a in axes)
+    if Axis.COUNTRY not in wanted:
+        raise InputError("on the Dask engine evidence is computed per country: cut it by country")
+    if client is None:
+        with connect(options or EngineOptions()) as own:
+            return evidence_on_cluster(
+                store,
+                measure,
+                axes=wanted,
+                window=window,
+                filters=filters,
+                level=level,
+                examples=examples,
+                client=own,
+            )
+    require_verdicts(store.query)
+    window = window or Window()
+    job = Job(measure, wanted, window, filters or Filters(), level, examples)
+    parts: list[pa.Table] = []
+    _on_countries(
+        store,
+        window.since,
+        window.until,
+        table_of,
+        job,
+        client=client,
+        on_result=lambda _task, part: parts.append(part),
+    )
+    if not parts:  # no verdict file in the window: the local answer is as empty, with the same columns
+        from netfreedom.evidence.model import evidence
+
+        return evidence(store.query, measure, axes=wanted, window=window, filters=job.filters)
+    table = pa.concat_tables(parts)
+    # The local query's ORDER BY: period, then the axes in order; folder "ZZ" may hold several countries.
+    keys = ["period", *(a.value for a in wanted)]
+    return table.sort_by([(k, "ascending") for k in keys])
 
 
 @dataclass(frozen=True)
@@ -199,7 +210,7 @@ class Figures:
 
     methodology: Methodology
     year: int
-    majority: float
+    level: float
 
 
 def figures_of(
@@ -212,7 +223,7 @@ def figures_of(
         task,
         root,
         testlists,
-        lambda query: indicator_figures(query, job.methodology, job.year, majority=job.majority),
+        lambda query: indicator_figures(query, job.methodology, job.year, level=job.level),
     )
 
 
@@ -221,21 +232,21 @@ def indicators_on_cluster(
     methodology: Methodology,
     year: int,
     *,
-    majority: float = DEFAULT_MAJORITY,
+    level: float = 0.9,
     options: EngineOptions | None = None,
     client: Any = None,
 ) -> dict[str, list[EvidenceFigure]]:
-    """``evidence.indicators.indicator_figures(store.query, methodology, year, majority=)``, computed on a
+    """``evidence.indicators.indicator_figures(store.query, methodology, year, level=)``, computed on a
     Dask cluster: one task per country folder with verdicts in the edition's coverage period."""
     if client is None:
         with connect(options or EngineOptions()) as own:
-            return indicators_on_cluster(store, methodology, year, majority=majority, client=own)
+            return indicators_on_cluster(store, methodology, year, level=level, client=own)
     require_verdicts(store.query)
     since, until = methodology.coverage(year)
     found: dict[str, list[EvidenceFigure]] = {}
     # Every figure depends on one country's verdicts only, and a true country code has one folder, so the
     # tasks' countries never overlap; folder "ZZ" answers for each of the codes it holds.
-    job = Figures(methodology, year, majority)
+    job = Figures(methodology, year, level)
     _on_countries(
         store, since, until, figures_of, job, client=client, on_result=lambda _t, part: found.update(part)
     )
