@@ -1,16 +1,19 @@
-"""Aggregation benchmark: 10 M synthetic verdicts, the two tables researchers ask for most.
+"""Evidence benchmark: 10 M synthetic verdicts, the tables researchers ask for most, through the one model.
 
     python bench/aggregate.py [--rows 10000000] [--db PATH] [--keep]
 
 Builds a DuckDB store with a ``verdicts`` table (schema of docs/architecture.md) and a ``testlists`` table,
 filled with synthetic but realistically shaped rows: 60 countries with Zipf-like volumes, 5–40 networks per
 country, a 1 500-URL global list plus 300 country URLs, two years, blocking concentrated on some URLs in
-some countries.  Then it builds the aggregation cube and times, median of 5 runs each:
+some countries.  Then it materialises the evidence tables (``evidence.facts.refresh``, once per analysis
+run) and times, median of 5 runs each, ``evidence.model.evidence`` for:
 
-- the URL × quarter table for the largest country (the worst case) and for a median-sized country;
-- the country × category table over all rows;
+- the URL × quarter table (``url_blocking``: tested / blocked / confirmed URLs with intervals, and
+  ``verdict_counts``: counts by outcome) for the largest country (the worst case) and a median-sized one;
+- the country × category table (``url_blocking``) over all rows;
 
-on the cube, and the same questions asked of the raw ``verdicts`` table in the same run (the baseline).
+and the same questions asked of the raw ``verdicts`` table in the same run (the baseline; the same numbers of
+rows, asserted).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import time
 from pathlib import Path
 
 import duckdb
-from netfreedom.report.aggregate import Axis, Filters, aggregate, refresh_cube
+
+from netfreedom.evidence import facts
+from netfreedom.evidence.model import Axis, Filters, Period, Window, evidence
 
 COUNTRIES = 60
 
@@ -93,8 +98,19 @@ def build_store(con: duckdb.DuckDBPyConnection, rows: int) -> None:
     con.execute("DROP TABLE cum; DROP TABLE countries")
 
 
+# The baselines count the same things straight from the raw verdicts (the majority rule per URL and
+# quarter, categories joined on the host, without the intervals).
 RAW_URL_QUARTER = """
-SELECT input AS url, date_trunc('quarter', CAST(measurement_start_time AS DATE)) AS quarter,
+WITH items AS (
+    SELECT input AS url, date_trunc('quarter', CAST(timezone('UTC', measurement_start_time) AS DATE)) AS q,
+           count(*) FILTER (outcome IN ('ok', 'blocked')) AS c, count(*) FILTER (outcome = 'blocked') AS b,
+           count(*) FILTER (confirmed) AS f, count(*) AS n, count(DISTINCT probe_asn) AS networks
+    FROM verdicts WHERE probe_cc = ? GROUP BY 1, 2)
+SELECT url, q, c > 0 AS tested, c > 0 AND (f > 0 OR (b > 0 AND b >= 0.5 * c)) AS blocked, n, networks
+FROM items ORDER BY 1, 2"""
+
+RAW_URL_QUARTER_COUNTS = """
+SELECT input AS url, date_trunc('quarter', CAST(timezone('UTC', measurement_start_time) AS DATE)) AS quarter,
        count(*) AS measurements,
        count(*) FILTER (outcome = 'ok') AS ok, count(*) FILTER (outcome = 'blocked') AS blocked,
        count(*) FILTER (confirmed) AS confirmed, count(*) FILTER (outcome = 'down') AS down,
@@ -102,17 +118,19 @@ SELECT input AS url, date_trunc('quarter', CAST(measurement_start_time AS DATE))
 FROM verdicts WHERE probe_cc = ? GROUP BY 1, 2 ORDER BY 1, 2"""
 
 RAW_COUNTRY_CATEGORY = """
-WITH listed_own AS (SELECT upper(cc) AS cc, domain, min(category_code) AS category FROM testlists
-             WHERE length(cc) = 2 GROUP BY ALL),
-     listed_global AS (SELECT domain, min(category_code) AS category FROM testlists
-                       WHERE length(cc) <> 2 GROUP BY ALL)
-SELECT v.probe_cc, coalesce(listed_own.category, listed_global.category) AS category,
-       count(*) AS measurements,
-       count(*) FILTER (outcome = 'ok') AS ok, count(*) FILTER (outcome = 'blocked') AS blocked,
-       count(*) FILTER (confirmed) AS confirmed, count(*) FILTER (outcome = 'down') AS down,
-       count(DISTINCT probe_asn) AS networks
-FROM verdicts v LEFT JOIN listed_own ON listed_own.cc = v.probe_cc AND listed_own.domain = v.domain
-LEFT JOIN listed_global ON listed_global.domain = v.domain GROUP BY 1, 2 ORDER BY 1, 2"""
+WITH listed_own AS (SELECT upper(cc) AS cc, domain, list(DISTINCT category_code) AS cats FROM testlists
+                    WHERE length(cc) = 2 GROUP BY ALL),
+     listed_global AS (SELECT domain, list(DISTINCT category_code) AS cats FROM testlists
+                       WHERE length(cc) <> 2 GROUP BY ALL),
+     items AS (SELECT v.probe_cc, v.input, any_value(coalesce(o.cats, g.cats, ['UNCAT'])) AS cats,
+                      count(*) FILTER (outcome IN ('ok', 'blocked')) AS c,
+                      count(*) FILTER (outcome = 'blocked') AS b, count(*) FILTER (confirmed) AS f
+               FROM verdicts v LEFT JOIN listed_own o ON o.cc = v.probe_cc AND o.domain = v.domain
+               LEFT JOIN listed_global g ON g.domain = v.domain GROUP BY ALL),
+     per AS (SELECT probe_cc, unnest(cats) AS category, c, b, f FROM items)
+SELECT probe_cc, category, count(*) FILTER (WHERE c > 0) AS tested,
+       count(*) FILTER (WHERE c > 0 AND (f > 0 OR (b > 0 AND b >= 0.5 * c))) AS blocked
+FROM per GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
 def median_of(fn: object, runs: int = 5) -> tuple[float, int]:
@@ -143,38 +161,51 @@ def main() -> None:
         build_store(con, args.rows)
         print(f"store: {args.rows:,} verdict rows generated in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    rebuilt = refresh_cube(con, force=fresh)  # with --keep, only when the verdicts changed
-    cube_s = time.perf_counter() - t
-    cube_rows = con.execute("SELECT count(*) FROM report_facts").fetchone()[0]  # type: ignore[index]
-    built = f"built in {cube_s:.1f} s (once per analysis run)" if rebuilt else "reused (fresh)"
-    print(f"cube:  {cube_rows:,} rows {built}")
-    for name in ("report_facts_url_monthly", "report_facts_monthly"):
-        n = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
-        print(f"       {name}: {n:,} rows")
+    rebuilt = facts.refresh(con, force=fresh)  # with --keep, only when the verdicts changed
+    took = time.perf_counter() - t
+    built = f"built in {took:.1f} s (once per analysis run)" if rebuilt else "reused (fresh)"
+    for name in (facts.FACTS, facts.MONTHLY):
+        n = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+        print(f"evidence tables: {name} {n:,} rows")
+    print(f"                 {built}")
     sizes = con.execute("SELECT probe_cc, count(*) FROM verdicts GROUP BY 1 ORDER BY 2 DESC").fetchall()
     largest, median_cc = sizes[0], sizes[len(sizes) // 2]
     con.close()
 
     ro = duckdb.connect(str(db), read_only=True)
-    ro.execute("SET TimeZone = 'UTC'")
-    cases = [
-        (f"URL × quarter, {largest[0]} ({largest[1]:,} rows)", largest[0]),
-        (f"URL × quarter, {median_cc[0]} ({median_cc[1]:,} rows)", median_cc[0]),
-    ]
+    query = facts.query_of(ro)
+    quarters = Window(period=Period.QUARTER)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nmachine: {os.cpu_count()} cores, load average {load} (timings scale with it)")
-    print(f"\n{'query (median of 5)':44} {'cube s':>8} {'raw s':>8} {'speed-up':>9} {'rows':>8}")
-    for label, cc in cases:
-        cube, n = median_of(
-            lambda cc=cc: len(aggregate(ro, Filters(probe_cc=cc), Axis.URL, Axis.QUARTER).rows)
+    print(f"\n{'question (median of 5)':52} {'model s':>8} {'raw s':>8} {'raw/model':>10} {'rows':>8}")
+
+    def report(label: str, model: object, raw: object) -> None:
+        m, n = median_of(model)
+        r, n_raw = median_of(raw)
+        assert n == n_raw, (label, n, n_raw)
+        print(f"{label:52} {m:8.3f} {r:8.3f} {r / m:9.1f}× {n:8,}")
+
+    for cc, rows in (largest, median_cc):
+        flt = Filters(country=cc)
+        report(
+            f"URL × quarter, url_blocking, {cc} ({rows:,} rows)",
+            lambda flt=flt: (
+                evidence(query, "url_blocking", axes=(Axis.URL,), window=quarters, filters=flt).num_rows
+            ),
+            lambda cc=cc: len(ro.execute(RAW_URL_QUARTER, [cc]).fetchall()),
         )
-        raw, n_raw = median_of(lambda cc=cc: len(ro.execute(RAW_URL_QUARTER, [cc]).fetchall()))
-        assert n == n_raw, (n, n_raw)
-        print(f"{label:44} {cube:8.3f} {raw:8.3f} {raw / cube:8.1f}× {n:8,}")
-    cube, n = median_of(lambda: len(aggregate(ro, Filters(), Axis.PROBE_CC, Axis.CATEGORY).rows))
-    raw, n_raw = median_of(lambda: len(ro.execute(RAW_COUNTRY_CATEGORY).fetchall()))
-    assert n == n_raw, (n, n_raw)
-    print(f"{'country × category, all rows':44} {cube:8.3f} {raw:8.3f} {raw / cube:8.1f}× {n:8,}")
+        report(
+            f"URL × quarter, verdict_counts, {cc}",
+            lambda flt=flt: (
+                evidence(query, "verdict_counts", axes=(Axis.URL,), window=quarters, filters=flt).num_rows
+            ),
+            lambda cc=cc: len(ro.execute(RAW_URL_QUARTER_COUNTS, [cc]).fetchall()),
+        )
+    report(
+        "country × category, url_blocking, all rows",
+        lambda: evidence(query, "url_blocking", axes=(Axis.COUNTRY, Axis.CATEGORY)).num_rows,
+        lambda: len(ro.execute(RAW_COUNTRY_CATEGORY).fetchall()),
+    )
     ro.close()
     tmp.cleanup()
 

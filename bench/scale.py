@@ -246,7 +246,8 @@ def main() -> int:
         + "; ".join(f"{k} {v:.1f} s ({mb / v:.2f} MB/s)" for k, v in ingest_dask.items())
         + f"; 2 workers / 1: {ingest_dask[names[1]] / ingest_dask[names[2]]:.2f}"
     )
-    print("evidence url_blocking (country × URL × month, 2024): " + ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items()))
+    timings = ", ".join(f"{k} {v:.2f} s" for k, v in evidence.items())
+    print(f"evidence url_blocking (country × URL × month, 2024): {timings}")
     print(
         f"machine: {os.cpu_count()} CPUs, load average {load_start:.1f} at the start, "
         f"{load_end:.1f} at the end (other work counts too); client RSS now {_rss_mib():.0f} MiB"

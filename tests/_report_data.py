@@ -250,6 +250,8 @@ def hostile_measurement(measurements: Path) -> bytes:
     m = orjson.loads(line)
     assert m["input"] == "http://archive.org"
     m["measurement_uid"] = "20180601000000.000000_ID_webconnectivity_hostile"
+    # Inside the 2018 edition's coverage period (June 2017 - May 2018): the country page shows that period.
+    m["measurement_start_time"] = m["test_start_time"] = "2018-03-01 12:00:00"
     m["input"] = HOSTILE_URL
     m["probe_network_name"] = HOSTILE_NETWORK
     payload = "<title><script>window.__pwned=5</script></title><img src=x onerror=\"fetch('/pwned')\">"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
 import pytest
 
 from netfreedom.evidence import stats
@@ -19,7 +20,8 @@ from netfreedom.evidence import stats
 LEVEL = 0.9
 
 
-def _country(rng: random.Random, p: float, rho: float, k: int, m: float) -> tuple[stats.Share, int, int]:
+def _counts(rng: random.Random, p: float, rho: float, k: int, m: float) -> tuple[float, ...]:
+    """One simulated country: (tested, blocked, Σw, Σw·y, networks, Σm², Σy²/m)."""
     a, b = p * (1 - rho) / rho, (1 - p) * (1 - rho) / rho
     n = s = 0
     q2 = r = w = wb = 0.0
@@ -32,8 +34,23 @@ def _country(rng: random.Random, p: float, rho: float, k: int, m: float) -> tupl
             weight = rng.choice((0.5, 0.9, 1.0))
             w += weight
             wb += weight if j < y else 0.0
-    share = stats.share(n, s, weight=w, weighted_blocked=wb, clusters=k, sum_m2=q2, sum_y2_m=r, level=LEVEL)
-    return share, n, s
+    return n, s, w, wb, k, q2, r
+
+
+def _intervals(rows: list[tuple[float, ...]]) -> list[tuple[float, float]]:
+    """The intervals of many simulated countries, computed as the measures compute them: a column at once."""
+    cols = [pa.array(c, pa.float64()) for c in zip(*rows, strict=True)]
+    out = stats.shares(
+        cols[0],
+        cols[1],
+        weight=cols[2],
+        weighted_blocked=cols[3],
+        clusters=cols[4],
+        sum_m2=cols[5],
+        sum_y2_m=cols[6],
+        level=LEVEL,
+    )
+    return list(zip(out["low"].to_pylist(), out["high"].to_pylist(), strict=True))
 
 
 def test_interval_coverage_on_simulated_countries() -> None:
@@ -43,11 +60,9 @@ def test_interval_coverage_on_simulated_countries() -> None:
         for rho in (0.02, 0.1, 0.3):
             for k in (1, 4, 12):
                 for m in (5, 25):
-                    draws = 200
-                    hits = sum(
-                        share.low <= p <= share.high
-                        for share, _, _ in (_country(rng, p, rho, k, m) for _ in range(draws))
-                    )
+                    draws = 150
+                    intervals = _intervals([_counts(rng, p, rho, k, m) for _ in range(draws)])
+                    hits = sum(low <= p <= high for low, high in intervals)
                     coverage.append(((p, rho, k, m), hits / draws))
     worst = min(coverage, key=lambda c: c[1])
     assert worst[1] >= 0.85, worst
@@ -57,22 +72,22 @@ def test_interval_coverage_on_simulated_countries() -> None:
 def test_clustering_matters() -> None:
     """Many URLs from few, very different networks: independent-URL intervals miss the share."""
     rng = random.Random(7)
-    naive_hits = clustered_hits = 0
     draws = 300
-    for _ in range(draws):
-        share, n, s = _country(rng, 0.3, 0.3, 4, 25)
+    rows = [_counts(rng, 0.3, 0.3, 4, 25) for _ in range(draws)]
+    clustered_hits = sum(low <= 0.3 <= high for low, high in _intervals(rows))
+    naive_hits = 0
+    for n, s, *_ in rows:
         low, high = stats.wilson(s / n, n, LEVEL)
         naive_hits += low <= 0.3 <= high
-        clustered_hits += share.low <= 0.3 <= share.high
     assert naive_hits / draws < 0.7
     assert clustered_hits / draws >= 0.85
 
 
 def test_intervals_narrow_with_more_networks() -> None:
     rng = random.Random(11)
-    few = [_country(rng, 0.2, 0.05, 3, 25)[0] for _ in range(100)]
-    many = [_country(rng, 0.2, 0.05, 30, 25)[0] for _ in range(100)]
-    width = lambda shares: sum(s.high - s.low for s in shares) / len(shares)  # noqa: E731
+    few = _intervals([_counts(rng, 0.2, 0.05, 3, 25) for _ in range(100)])
+    many = _intervals([_counts(rng, 0.2, 0.05, 30, 25) for _ in range(100)])
+    width = lambda intervals: sum(h - lo for lo, h in intervals) / len(intervals)  # noqa: E731
     assert width(many) < width(few) / 2
     assert width(many) < 0.15
 
@@ -93,6 +108,11 @@ def test_known_values() -> None:
     assert stats.share(
         10, 5, weight=5.0, weighted_blocked=2.5, clusters=10, sum_m2=10, sum_y2_m=5
     ).effective_n == pytest.approx(5.0)
+    # The scalar form is the column form on one row.
+    row = _counts(random.Random(3), 0.3, 0.1, 5, 10)
+    n, s, w, wb, k, q2, r = row
+    one = stats.share(int(n), int(s), weight=w, weighted_blocked=wb, clusters=int(k), sum_m2=q2, sum_y2_m=r)
+    assert (one.low, one.high) == _intervals([row])[0]
     # The interval always holds the observed share.
     skewed = stats.share(10, 9, weight=10.0, weighted_blocked=1.0)
     assert skewed.low <= 0.9 <= skewed.high

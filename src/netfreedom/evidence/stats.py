@@ -30,6 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 RHO_FLOOR = 0.02  # networks are never assumed wholly independent of each other
 RHO_PRIOR = 0.3  # assumed correlation within a network when fewer than MIN_CLUSTERS networks tested
 MIN_CLUSTERS = 3
@@ -61,45 +64,107 @@ def z_of(level: float) -> float:
 def t_of(level: float, df: float) -> float:
     """Student's t quantile for a central ``level`` (Cornish-Fisher expansion around the normal one; within
     1 % of the exact value for df ≥ 3, a little conservative below)."""
+    return float(_t(level, pa.array([df], pa.float64()))[0].as_py())
+
+
+def _t(level: float, df: pa.Array) -> pa.Array:
     z = z_of(level)
-    if math.isinf(df):
-        return z
     g1 = (z**3 + z) / 4
     g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
     g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    return z + g1 / df + g2 / df**2 + g3 / df**3
+    inv = pc.divide(1.0, df)  # df = inf: 0, the normal quantile
+    return pc.add(z, pc.multiply(inv, pc.add(g1, pc.multiply(inv, pc.add(g2, pc.multiply(inv, g3))))))
 
 
 def wilson(p: float, n: float, level: float, df: float = math.inf) -> tuple[float, float]:
     """Wilson score interval for a proportion ``p`` observed on (effective) sample size ``n`` > 0; with
     ``df`` the normal quantile is replaced by Student's t (few clusters)."""
-    z = t_of(level, df)
-    z2 = z * z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(max(p * (1 - p) / n + z2 / (4 * n * n), 0.0)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = _wilson(_f([p]), _f([n]), level, _f([df]))
+    return float(low[0].as_py()), float(high[0].as_py())
+
+
+def _f(values: Sequence[float]) -> pa.Array:
+    return pa.array(values, pa.float64())
+
+
+def _wilson(p: pa.Array, n: pa.Array, level: float, df: pa.Array) -> tuple[pa.Array, pa.Array]:
+    t = _t(level, df)
+    t2 = pc.multiply(t, t)
+    denom = pc.add(1.0, pc.divide(t2, n))
+    centre = pc.divide(pc.add(p, pc.divide(t2, pc.multiply(2.0, n))), denom)
+    spread = pc.add(
+        pc.divide(pc.multiply(p, pc.subtract(1.0, p)), n), pc.divide(t2, pc.multiply(4.0, pc.multiply(n, n)))
+    )
+    half = pc.divide(pc.multiply(t, pc.sqrt(pc.max_element_wise(spread, 0.0))), denom)
+    return pc.max_element_wise(pc.subtract(centre, half), 0.0), pc.min_element_wise(pc.add(centre, half), 1.0)
 
 
 def intra_cluster_correlation(n: int, blocked: int, clusters: int, sum_m2: float, sum_y2_m: float) -> float:
     """ANOVA estimate of the intra-cluster correlation of a 0/1 outcome.
 
     ``n`` items in ``clusters`` clusters of sizes ``m_a`` (``sum_m2`` = Σ m_a²) with ``y_a`` blocked items
-    each (``blocked`` = Σ y_a, ``sum_y2_m`` = Σ y_a² / m_a). Clamped to [RHO_FLOOR, 1]; RHO_PRIOR when
-    fewer than MIN_CLUSTERS clusters (or no item in any cluster beyond the first) make an estimate
-    meaningless.
+    each (``blocked`` = Σ y_a, ``sum_y2_m`` = Σ y_a² / m_a).  Clamped to [RHO_FLOOR, 1]; RHO_PRIOR when fewer
+    than MIN_CLUSTERS clusters (or no item in any cluster beyond the first) make an estimate meaningless.
     """
-    if clusters < MIN_CLUSTERS or n <= clusters:
-        return RHO_PRIOR
-    ssb = sum_y2_m - blocked * blocked / n
-    ssw = blocked - sum_y2_m
-    msb = ssb / (clusters - 1)
-    msw = ssw / (n - clusters)
-    m0 = (n - sum_m2 / n) / (clusters - 1)
-    denom = msb + (m0 - 1) * msw
-    if denom <= 0:  # every item alike: the data say nothing about clustering
-        return RHO_FLOOR
-    return min(1.0, max(RHO_FLOOR, (msb - msw) / denom))
+    rho = _icc(_f([n]), _f([blocked]), _f([clusters]), _f([sum_m2]), _f([sum_y2_m]))
+    return float(rho[0].as_py())
+
+
+def _icc(n: pa.Array, s: pa.Array, k: pa.Array, q2: pa.Array, r: pa.Array) -> pa.Array:
+    estimable = pc.and_(pc.greater_equal(k, MIN_CLUSTERS), pc.greater(n, k))
+    one = pc.if_else(estimable, 1.0, 0.0)
+    # Denominators made harmless where no estimate is made (the result is then replaced).
+    k1 = pc.if_else(estimable, pc.subtract(k, 1.0), 1.0)
+    nk = pc.if_else(estimable, pc.subtract(n, k), 1.0)
+    nn = pc.if_else(pc.greater(n, 0.0), n, 1.0)
+    msb = pc.divide(pc.subtract(r, pc.divide(pc.multiply(s, s), nn)), k1)
+    msw = pc.divide(pc.subtract(s, r), nk)
+    m0 = pc.divide(pc.subtract(n, pc.divide(q2, nn)), k1)
+    denom = pc.add(msb, pc.multiply(pc.subtract(m0, 1.0), msw))
+    positive = pc.greater(denom, 0.0)
+    raw = pc.divide(pc.subtract(msb, msw), pc.if_else(positive, denom, 1.0))
+    clamped = pc.min_element_wise(pc.max_element_wise(raw, RHO_FLOOR), 1.0)
+    rho = pc.if_else(positive, clamped, RHO_FLOOR)  # every item alike: the data say nothing about clustering
+    return pc.if_else(pc.equal(one, 1.0), rho, RHO_PRIOR)
+
+
+def shares(
+    tested: pa.Array,
+    blocked: pa.Array,
+    *,
+    weight: pa.Array,
+    weighted_blocked: pa.Array,
+    clusters: pa.Array,
+    sum_m2: pa.Array,
+    sum_y2_m: pa.Array,
+    level: float,
+) -> dict[str, pa.Array]:
+    """:func:`share` for whole columns at once (Arrow arrays of equal length): ``value`` (null when nothing
+    was tested), ``low``, ``high``, ``effective_n``, ``design_effect``."""
+    n, b = pc.cast(tested, pa.float64()), pc.cast(blocked, pa.float64())
+    w, wb = pc.cast(weight, pa.float64()), pc.cast(weighted_blocked, pa.float64())
+    k, q2, r = pc.cast(clusters, pa.float64()), pc.cast(sum_m2, pa.float64()), pc.cast(sum_y2_m, pa.float64())
+    any_tested = pc.greater(n, 0.0)
+    nn = pc.if_else(any_tested, n, 1.0)
+    observed = pc.divide(b, nn)
+    rho = _icc(n, b, k, q2, r)
+    deff = pc.max_element_wise(pc.add(1.0, pc.multiply(pc.subtract(pc.divide(q2, nn), 1.0), rho)), 1.0)
+    n_eff = pc.divide(w, deff)
+    usable = pc.and_(any_tested, pc.greater(n_eff, 0.0))
+    p = pc.if_else(pc.greater(w, 0.0), pc.divide(wb, pc.if_else(pc.greater(w, 0.0), w, 1.0)), observed)
+    p = pc.min_element_wise(pc.max_element_wise(p, 0.0), 1.0)
+    # The between-network spread is known from k networks only: Student's t with k − 1 degrees of freedom.
+    df = pc.if_else(pc.greater_equal(k, MIN_CLUSTERS), pc.subtract(k, 1.0), math.inf)
+    low, high = _wilson(p, pc.if_else(usable, n_eff, 1.0), level, df)
+    low = pc.if_else(usable, pc.min_element_wise(low, observed), 0.0)
+    high = pc.if_else(usable, pc.max_element_wise(high, observed), 1.0)
+    return {
+        "value": pc.if_else(any_tested, observed, pa.scalar(None, pa.float64())),
+        "low": low,
+        "high": high,
+        "effective_n": pc.if_else(any_tested, n_eff, 0.0),
+        "design_effect": pc.if_else(any_tested, deff, 1.0),
+    }
 
 
 def share(
@@ -118,24 +183,18 @@ def share(
     ``weight``/``weighted_blocked``: Σ w and Σ w·y (default: every weight 1).  ``clusters``, ``sum_m2`` and
     ``sum_y2_m``: the network clustering of the items (default: one network holding them all).
     """
-    if tested <= 0:
-        return Share(None, 0.0, 1.0, 0.0, 1.0)
-    observed = blocked / tested
-    w = float(tested if weight is None else weight)
-    wb = float(blocked if weighted_blocked is None else weighted_blocked)
-    m2 = float(tested * tested if sum_m2 is None else sum_m2)
-    y2m = float(blocked * blocked / tested if sum_y2_m is None else sum_y2_m)
-    rho = intra_cluster_correlation(tested, blocked, clusters, m2, y2m)
-    mean_size = m2 / tested
-    deff = max(1.0, 1 + (mean_size - 1) * rho)
-    n_eff = w / deff
-    if n_eff <= 0:
-        return Share(observed, 0.0, 1.0, 0.0, deff)
-    p = min(1.0, max(0.0, wb / w)) if w > 0 else observed
-    # The between-network spread is known from k networks only: Student's t with k − 1 degrees of freedom.
-    df = clusters - 1 if clusters >= MIN_CLUSTERS else math.inf
-    low, high = wilson(p, n_eff, level, df)
-    return Share(observed, min(low, observed), max(high, observed), n_eff, deff)
+    out = shares(
+        _f([tested]),
+        _f([blocked]),
+        weight=_f([float(tested if weight is None else weight)]),
+        weighted_blocked=_f([float(blocked if weighted_blocked is None else weighted_blocked)]),
+        clusters=_f([clusters]),
+        sum_m2=_f([float(tested * tested if sum_m2 is None else sum_m2)]),
+        sum_y2_m=_f([float(blocked * blocked / tested if sum_y2_m is None and tested else sum_y2_m or 0.0)]),
+        level=level,
+    )
+    got = {name: array[0].as_py() for name, array in out.items()}
+    return Share(got["value"], got["low"], got["high"], got["effective_n"], got["design_effect"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ tested item of the figure without the method.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from netfreedom.evidence import stats
-from netfreedom.evidence.facts import fetch, prelude
+from netfreedom.evidence.facts import prelude
 from netfreedom.evidence.measures._sql import joins, key_columns, source_table, where
 from netfreedom.evidence.model import IS_BLOCKED, IS_TESTED, Axis, Kind, Query, Request, Source
 
@@ -124,68 +124,49 @@ def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Ta
         label_join=label_join,
         labels=labels,
     )
-    rows = fetch(query, sql, params)
-    return _table(rows, outer, request, with_label=bool(label))
+    return _table(query(sql, params), outer, request, with_label=bool(label))
 
 
-def _table(rows: list[tuple[Any, ...]], keys: list[str], request: Request, *, with_label: bool) -> pa.Table:
+def _table(found: pa.Table, keys: list[str], request: Request, *, with_label: bool) -> pa.Table:
     nk = len(keys)
-    out: dict[str, list[Any]] = {k: [] for k in keys}
+    # A figure with nothing tested and no measurement behind it is no figure.
+    found = found.filter(pc.or_(pc.greater(found.column(nk), 0), pc.greater(found.column(nk + 3), 0)))
+
+    def col(i: int, kind: pa.DataType | None = None) -> pa.Array:
+        return found.column(i).combine_chunks().cast(kind or pa.float64())
+
+    tested, blocked, confirmed, measurements = (col(nk + i, pa.int64()) for i in range(4))
+    wt, wb, wf = col(nk + 4), col(nk + 5), col(nk + 6)
+    k, q2, rb, rf, networks = col(nk + 8), col(nk + 9), col(nk + 10), col(nk + 11), col(nk + 12, pa.int64())
+    common = {"weight": wt, "clusters": k, "sum_m2": q2, "level": request.level}
+    b = stats.shares(tested, blocked, weighted_blocked=wb, sum_y2_m=rb, **common)
+    c = stats.shares(tested, confirmed, weighted_blocked=wf, sum_y2_m=rf, **common)
+    out: dict[str, pa.Array] = {key: col(i, pa.string()) for i, key in enumerate(keys)}
     if with_label:
-        out["network_name"] = []
-    for name, _ in FIGURE_FIELDS:
-        out[name] = []
-    for r in rows:
-        tested, blocked, confirmed, measurements, wt, wb, wf, examples = r[nk : nk + 8]
-        k, q2, rb, rf, networks = r[nk + 8 : nk + 13]
-        if tested == 0 and measurements == 0:
-            continue
-        b = stats.share(
-            int(tested),
-            int(blocked),
-            weight=wt,
-            weighted_blocked=wb,
-            clusters=int(k),
-            sum_m2=q2,
-            sum_y2_m=rb,
-            level=request.level,
-        )
-        c = stats.share(
-            int(tested),
-            int(confirmed),
-            weight=wt,
-            weighted_blocked=wf,
-            clusters=int(k),
-            sum_m2=q2,
-            sum_y2_m=rf,
-            level=request.level,
-        )
-        for i, key in enumerate(keys):
-            out[key].append(r[i])
-        if with_label:
-            out["network_name"].append(r[nk + 13])
-        out["tested"].append(int(tested))
-        out["blocked"].append(int(blocked))
-        out["confirmed"].append(int(confirmed))
-        out["measurements"].append(int(measurements))
-        out["networks"].append(int(networks))
-        out["blocked_share"].append(_r(b.value))
-        out["blocked_low"].append(_r(b.low))
-        out["blocked_high"].append(_r(b.high))
-        out["confirmed_share"].append(_r(c.value))
-        out["confirmed_low"].append(_r(c.low))
-        out["confirmed_high"].append(_r(c.high))
-        out["effective_n"].append(_r(b.effective_n))
-        out["examples"].append(list(examples or []))
-        out["sources"].append(Source.RAW.value)
-    fields = [pa.field(k, pa.string()) for k in keys]
-    if with_label:
-        fields.append(pa.field("network_name", pa.string()))
-    fields += [pa.field(n, t) for n, t in FIGURE_FIELDS]
-    return pa.Table.from_pydict(out, schema=pa.schema(fields))
+        out["network_name"] = col(nk + 13, pa.string())
+    examples = found.column(nk + 7).combine_chunks()
+    out.update(
+        tested=tested,
+        blocked=blocked,
+        confirmed=confirmed,
+        measurements=measurements,
+        networks=networks,
+        blocked_share=_r(b["value"]),
+        blocked_low=_r(b["low"]),
+        blocked_high=_r(b["high"]),
+        confirmed_share=_r(c["value"]),
+        confirmed_low=_r(c["low"]),
+        confirmed_high=_r(c["high"]),
+        effective_n=_r(b["effective_n"]),
+        examples=pc.if_else(pc.is_null(examples), pa.scalar([], pa.list_(pa.string())), examples).cast(
+            pa.list_(pa.string())
+        ),
+        sources=pa.array([Source.RAW.value] * found.num_rows, pa.string()),
+    )
+    return pa.table(out)
 
 
-def _r(value: float | None) -> float | None:
+def _r(values: pa.Array) -> pa.Array:
     """Six decimals: the sums of confidences behind an interval are summed in parallel, in no fixed order,
     and must not make two runs over the same verdicts differ in the last bit."""
-    return None if value is None else round(value, 6)
+    return pc.round(values, 6)
