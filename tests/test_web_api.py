@@ -119,6 +119,16 @@ def test_aggregation_axes_filters_and_csv(client: TestClient) -> None:
     months = [r["month"] for r in news]
     assert months and months == sorted(months) and set(months) <= {"2018-03", "2018-04", "2018-05", "2018-06"}
     assert all(r["networks"] == 1 for r in news)
+    # Two time axes: counted by the finer, each row labelled with the coarser period holding it.
+    weeks = client.get("/api/v1/counts", params={"probe_cc": "IR", "axis_x": "year", "axis_y": "week"}).json()
+    assert weeks["results"] and all(
+        r["week"].startswith(r["year"]) or r["week"].endswith("-W01") for r in weeks["results"]
+    )
+    quarters = client.get("/api/v1/counts", params={"axis_x": "quarter", "axis_y": "month"}).json()["results"]
+    assert all(
+        int(r["month"][5:]) in range(3 * int(r["quarter"][-1]) - 2, 3 * int(r["quarter"][-1]) + 1)
+        for r in quarters
+    )
     for axis in ("day", "week", "domain", "asn", "test_name", "method", "year"):
         assert client.get("/api/v1/counts", params={"axis_x": axis}).status_code == 200, axis
 

@@ -173,7 +173,7 @@ def period_sql(period: Period, day: str = "day") -> str:
     }[period]
 
 
-EPOCH = dt.date(1970, 1, 1)
+EPOCH = dt.date(1, 1, 1)  # before any measurement: an open start
 FAR = dt.date(9999, 1, 1)
 
 

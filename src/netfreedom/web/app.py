@@ -214,6 +214,25 @@ def window_of(since: dt.date | None, until: dt.date | None, period: Period = Per
     return Window(since or default.since, until + dt.timedelta(days=1) if until else default.until, period)
 
 
+def _relabel(label: str, finer: Period, coarser: Period) -> str:
+    """The label of the ``coarser`` period holding the first day of the ``finer`` period ``label``."""
+    if finer is Period.WEEK:
+        year, week = label.split("-W")
+        day = dt.date.fromisocalendar(int(year), int(week), 1)
+    elif finer is Period.QUARTER:
+        year, quarter = label.split("-Q")
+        day = dt.date(int(year), 3 * int(quarter) - 2, 1)
+    else:
+        day = dt.date.fromisoformat(label if finer is Period.DAY else f"{label}-01")
+    if coarser is Period.YEAR:
+        return f"{day.year}"
+    if coarser is Period.QUARTER:
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if coarser is Period.MONTH:
+        return day.strftime("%Y-%m")
+    return day.strftime("%G-W%V")
+
+
 class _Filters:
     """The filter query parameters shared by aggregation and measurements."""
 
@@ -516,9 +535,9 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         wanted = [a for a in (axis_x, axis_y) if a is not None]
         if len(wanted) == 2 and wanted[0] == wanted[1]:
             wanted = wanted[:1]
-        times = [a for a in wanted if a in _AGG_PERIODS]
-        if len(times) > 1:
-            raise HTTPException(422, "at most one of day, week, month, quarter and year")
+        # Two time axes: counted by the finer; the coarser labels each row by the finer period's first day
+        # (a week belongs to the month, quarter and year of its Monday).
+        times = sorted((a for a in wanted if a in _AGG_PERIODS), key=list(_AGG_PERIODS).index)
 
         def load(cur: Any) -> Table:
             need_facts(cur)
@@ -537,6 +556,10 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             names.update({_AGG_AXES[a].value: a.value for a in wanted if a in _AGG_AXES})
             keys = [a.value for a in wanted]
             table = table.rename_columns([names.get(c, c) for c in table.column_names])
+            if len(times) == 2:
+                finer, coarser = (_AGG_PERIODS[t] for t in times)
+                labels = [_relabel(v, finer, coarser) for v in table.column(times[0].value).to_pylist()]
+                table = table.append_column(times[1].value, pa.array(labels, pa.string()))
             out = Table.of(table.select([*keys, *COUNTS]))
             if not keys:
                 return out if out.rows else Table(out.columns, [(0,) * len(COUNTS)])
