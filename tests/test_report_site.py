@@ -100,7 +100,7 @@ def test_country_page_shows_scores_and_evidence(built: tuple[Path, Path, list[di
 def test_country_pages_state_their_evidence_period(built: tuple[Path, Path, list[dict[str, str]]]) -> None:
     db, site, _ = built
     with duckdb.connect(str(db), read_only=True) as con:
-        first, last = con.execute(
+        first, _last = con.execute(
             "SELECT min(measurement_start_time)::DATE, max(measurement_start_time)::DATE FROM verdicts "
             "WHERE probe_cc = 'CN'"
         ).fetchone()
