@@ -55,7 +55,7 @@ class FetchError(NetfreedomError):
 
 class MissingExtraError(NetfreedomError):
     """An optional part of netfreedom is not installed.  ``extras`` are the missing extras' names,
-    ``modules`` the modules that could not be found; the message says the ``pip install`` to run."""
+    ``modules`` the packages that could not be imported; the message says the ``pip install`` to run."""
 
     def __init__(self, what: str, extras: tuple[str, ...], modules: tuple[str, ...]) -> None:
         self.what = what

@@ -21,6 +21,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "dask": ("dask", "distributed"),  # --engine dask
 }
 """Extra name → the top-level modules it installs (``all`` is every extra)."""
+_DISTRIBUTION = {"dns": "dnspython"}  # what pip calls a module's package, where the names differ
 
 
 def _found(module: str) -> bool:
@@ -37,9 +38,9 @@ def installed(extra: str) -> bool:
 
 
 def require(what: str, *extras: str) -> None:
-    """Raise ``MissingExtraError`` naming ``what`` (e.g. ``"netfreedom serve"``) and the ``pip install``
-    that adds the missing ones of ``extras``; return quietly when they are all installed."""
+    """Raise ``MissingExtraError`` naming ``what`` (e.g. ``"netfreedom serve"``), the missing packages and
+    the ``pip install`` that adds the missing ones of ``extras``; return quietly when all are installed."""
     missing = tuple(e for e in extras if not installed(e))
     if missing:
-        modules = tuple(m for e in missing for m in EXTRAS[e] if not _found(m))
+        modules = tuple(_DISTRIBUTION.get(m, m) for e in missing for m in EXTRAS[e] if not _found(m))
         raise MissingExtraError(what, missing, modules)
