@@ -262,10 +262,11 @@ def test_archive_errors_are_problems(tmp_path: Path, serve) -> None:  # type: ig
         )
     fetcher.close()
     reasons = [e.reason for e in s.errors]
-    assert s.ingested == 0 and s.rejected == 2
+    # A damaged object is bad input (rejected); an object that cannot be downloaded leaves the run incomplete.
+    assert s.ingested == 0 and s.rejected == 1 and not s.complete
     assert "gzip" in reasons[0]
-    assert reasons[1].startswith("download failed")
     assert s.errors[0].file == f"{ENDPOINT}/raw/20240101/00/IT/webconnectivity/a.jsonl.gz"
+    assert [i.reason for i in s.incomplete] == ["download failed: HTTP 404"]
 
 
 def test_local_folder_in_archive_layout_is_pruned(tmp_path: Path, measurements_dir: Path) -> None:

@@ -41,16 +41,37 @@ class StoreError(NetfreedomError):
 
 
 class FetchError(NetfreedomError):
-    """A remote source could not be downloaded."""
+    """A remote source could not be downloaded.  ``code`` is the server's own error code when it sent one
+    (S3: ``AccessDenied``, ``SlowDown``, ``NoSuchBucket``…), ``status`` the HTTP status; ``transient``
+    marks a failure worth retrying (a 5xx, a 429, a dropped connection, a truncated body)."""
 
-    def __init__(self, message: str, *, url: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        code: str | None = None,
+        status: int | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         self.url = url
         self.reason = message
+        self.code = code
+        self.status = status
+        self.transient = transient
+        self.retry_after = retry_after
         super().__init__(f"{url}: {message}")
 
     def with_hint(self, hint: str) -> FetchError:
         """The same failure, saying what the user can do about it (the command knows which options fit)."""
-        return FetchError(f"{self.reason} ({hint})", url=self.url)
+        return FetchError(
+            f"{self.reason} ({hint})",
+            url=self.url,
+            code=self.code,
+            status=self.status,
+            transient=self.transient,
+        )
 
 
 class MissingExtraError(NetfreedomError):

@@ -14,10 +14,16 @@ from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SOURCES_HELP = (
     "Files (.json, .jsonl, .jsonl.gz, .post, postcan .tar.gz), folders, or archive URLs "
-    "(s3://ooni-data-eu-fra/raw/…, https://ooni-data-eu-fra.s3.eu-central-1.amazonaws.com/raw/…). "
+    "(s3://ooni-data-eu-fra/ — the layout, jsonl/ before 2020-10-21 or raw/ after, is chosen by date —, "
+    "https://ooni-data-eu-fra.s3.eu-central-1.amazonaws.com/raw/…, path style http://HOST:PORT/BUCKET/…). "
     "OONI aggregation results are recognised by content (the API's JSON or CSV, a JSON list of rows), "
     "and an aggregation API URL (https://api.ooni.io/api/v1/aggregation?…) is read with its query "
     "parameters as dimensions."
+)
+_BY_HELP = (
+    "What --since/--until select on: bucket-date (the day a measurement reached the archive; OONI's "
+    "semantics, consecutive windows cover the archive once) or measurement-time.  Default: bucket-date "
+    "where the bucket is known (archive URLs, folders in the archive layout), else measurement-time."
 )
 
 
@@ -46,6 +52,25 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--test", "-t", help="Only these test names (repeat or comma-separate)."),
         ] = None,
+        by: Annotated[
+            str | None, typer.Option("--by", help=_BY_HELP, metavar="bucket-date|measurement-time")
+        ] = None,
+        s3_endpoint: Annotated[
+            str | None,
+            typer.Option(
+                "--s3-endpoint",
+                metavar="URL",
+                help="A path-style S3-compatible endpoint (MinIO, Ceph…) serving s3://BUCKET/PREFIX sources.",
+            ),
+        ] = None,
+        retries: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Retries of a failed listing or download (backoff 0.5 s, doubling; longer after S3 "
+                "SlowDown).  A part of an archive walk that still fails makes the run incomplete (exit 1).",
+            ),
+        ] = 4,
         mirror: Annotated[
             list[str] | None,
             typer.Option(help="Serve archive URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
@@ -84,9 +109,12 @@ def register(app: typer.Typer) -> None:
         """Read measurements into the store: validated, de-duplicated, in Parquet partitions.
 
         OONI aggregation results go to their own table (one row per cell, with its grain and source).
-        Bad lines and files are counted and listed (file, line, reason); exit 1 when the sources held no
-        measurement at all (empty files or folders, or only bad lines).
+        Bad lines and files are counted and listed (file, line, reason); objects left unread on purpose (the
+        .jsonl.gz twin of a postcan, empty objects, index files) are counted by reason.  Exit 1 when the
+        sources held no measurement at all (empty files or folders, or only bad lines), or when a part of an
+        archive walk failed after retries (the summary says how to resume).
         """
+        from netfreedom.errors import InputError
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
         from netfreedom.ingest import Filters, parse_dimensions
         from netfreedom.pipeline.ingest import ingest as run_ingest
@@ -94,7 +122,9 @@ def register(app: typer.Typer) -> None:
 
         from ._ingest_view import Bar, print_summary
 
-        filters = Filters.build(since, until, _split(country), _split(test))
+        if by is not None and by not in ("bucket-date", "measurement-time"):
+            raise InputError(f"--by must be bucket-date or measurement-time, not {by!r}")
+        filters = Filters.build(since, until, _split(country), _split(test), by)
         dimensions = parse_dimensions(dimension or [])
         cluster = engine_options(engine, scheduler, workers)
         batching: dict[str, Any] = {"batch_size": batch_size}
@@ -105,7 +135,12 @@ def register(app: typer.Typer) -> None:
 
             run_ingest = partial(ingest_on_cluster, options=cluster)
             batching = {}  # workers write one set of files per task
-        fetcher = Fetcher(cache_dir=cache_dir or DEFAULT_CACHE, mirrors=parse_mirrors(mirror or []))
+        fetcher = Fetcher(
+            cache_dir=cache_dir or DEFAULT_CACHE,
+            mirrors=parse_mirrors(mirror or []),
+            retries=retries,
+            s3_endpoint=s3_endpoint,
+        )
         bar = None if as_json else Bar.start(sources, filters)
         try:
             with open_store(db) as store:
@@ -127,5 +162,5 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(json.dumps(summary.to_json(), ensure_ascii=False) + "\n")
         else:
             print_summary(summary)
-        if not summary.readable:
+        if not summary.readable or not summary.complete:
             raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """Read measurement sources: local files and folders, and the OONI archive over HTTPS.
 
 Readers stream (memory does not grow with the input) and yield ``Record`` for each good measurement,
-``Problem`` for each bad line or file, and ``Opened`` when a file starts; they never raise on bad input.
+``Problem`` for each bad line or file, ``Opened`` when a file starts, ``Skipped`` for what is left unread
+on purpose and ``Incomplete`` for a part of an archive walk that failed; they never raise on bad input.
 Formats: ``.jsonl``, ``.jsonl.gz``, ``.json`` (one measurement or a list), ``.post`` and OONI postcans
 (``.tar.gz`` of ``.post`` entries), folders in the archive layouts, and archive URLs (see ``archive``).
 OONI aggregation results (JSON or CSV files, or an API URL) are recognised by content and yield
@@ -21,27 +22,53 @@ from netfreedom.ingest.aggregation import (
     read_aggregation,
     read_aggregation_url,
 )
-from netfreedom.ingest.archive import ArchiveSource, is_archive_url, parse_archive_url, read_archive
+from netfreedom.ingest.archive import (
+    ArchiveObject,
+    ArchiveSource,
+    is_archive_url,
+    list_archive,
+    parse_archive_url,
+    read_archive,
+)
 from netfreedom.ingest.files import is_measurement_file, read_file
 from netfreedom.ingest.folder import measurement_files, read_folder
-from netfreedom.ingest.layout import Filters, normalise_test, parse_when
+from netfreedom.ingest.layout import By, Filters, bucket_time, normalise_test, parse_when, stamp_bucket
 from netfreedom.ingest.lines import MAX_LINE
-from netfreedom.ingest.records import Item, Opened, Problem, Record, content_uid, decode_measurement
+from netfreedom.ingest.records import (
+    Incomplete,
+    Item,
+    Opened,
+    Problem,
+    Record,
+    Skipped,
+    bucket_of,
+    content_key,
+    content_uid,
+    decode_measurement,
+)
 
 __all__ = [
     "DIMENSION_KEYS",
     "MAX_LINE",
+    "ArchiveObject",
     "ArchiveSource",
+    "By",
     "Filters",
+    "Incomplete",
     "Item",
     "Opened",
     "Problem",
     "Record",
+    "Skipped",
+    "bucket_of",
+    "bucket_time",
+    "content_key",
     "content_uid",
     "decode_measurement",
     "is_aggregation_url",
     "is_archive_url",
     "is_measurement_file",
+    "list_archive",
     "measurement_files",
     "normalise_test",
     "parse_archive_url",
@@ -53,6 +80,7 @@ __all__ = [
     "read_folder",
     "read_source",
     "read_sources",
+    "stamp_bucket",
 ]
 
 
@@ -89,7 +117,9 @@ def read_source(
     if path.is_dir():
         yield from read_folder(path, filters, max_line=max_line, dimensions=dimensions)
     else:
-        yield from read_file(path, spec, max_line=max_line, dimensions=dimensions)
+        yield from stamp_bucket(
+            read_file(path, spec, max_line=max_line, dimensions=dimensions), bucket_time(path.as_posix())
+        )
 
 
 def read_sources(

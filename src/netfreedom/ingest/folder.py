@@ -1,6 +1,6 @@
 """Read a local folder: every measurement file below it, in a stable order, pruned by the filters when
-the folder follows an OONI archive layout, and every CSV file holding an OONI aggregation result (other
-CSV files, such as test lists, are passed over)."""
+the folder follows an OONI archive layout (where only one of each postcan/jsonl.gz twin pair is read), and
+every CSV file holding an OONI aggregation result (other CSV files, such as test lists, are passed over)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ from pathlib import Path
 
 from netfreedom.ingest.aggregation import looks_like_aggregation, read_head
 from netfreedom.ingest.files import is_measurement_file, read_file
-from netfreedom.ingest.layout import Filters
+from netfreedom.ingest.layout import TWIN_REASON, Filters, bucket_time, pair_twins, stamp_bucket
 from netfreedom.ingest.lines import MAX_LINE
-from netfreedom.ingest.records import Item, Problem
+from netfreedom.ingest.records import Item, Problem, Skipped
 
 EMPTY_FOLDER = "empty folder: no measurement files in it"
 
 
-def walk(root: Path, filters: Filters) -> Iterator[Path | Problem]:
+def walk(root: Path, filters: Filters) -> Iterator[Path | Problem | Skipped]:
     """Measurement files under ``root`` (sorted, hidden entries skipped, layout folders pruned), and a
     ``Problem`` for each folder that cannot be read, each symbolic link to a folder (not followed: a link
-    can loop, or lead out of the tree), and for a tree without any measurement file."""
+    can loop, or lead out of the tree), and for a tree without any measurement file; a ``Skipped`` for each
+    ``.jsonl.gz`` twin of a postcan in the same folder (only the postcan is read)."""
     errors: list[OSError] = []
     found = False
     for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
@@ -35,12 +36,18 @@ def walk(root: Path, filters: Filters) -> Iterator[Path | Problem]:
             elif filters.allows_path((here / d).parts):
                 kept.append(d)
         dirnames[:] = kept
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            if is_measurement_file(name) or (_is_csv(name) and _aggregation_csv(here / name)):
-                found = True
-                yield here / name
+        names = [
+            name
+            for name in sorted(filenames)
+            if not name.startswith(".")
+            and (is_measurement_file(name) or (_is_csv(name) and _aggregation_csv(here / name)))
+        ]
+        keep, twins = pair_twins(names)
+        for name in twins:
+            yield Skipped(str(here / name), TWIN_REASON)
+        for name in keep:
+            found = True
+            yield here / name
     yield from _unreadable(errors, root)
     if not found:
         yield Problem(str(root), 0, EMPTY_FOLDER)
@@ -79,7 +86,8 @@ def read_folder(
     dimensions: Mapping[str, str] | None = None,
 ) -> Iterator[Item]:
     for item in walk(root, filters):
-        if isinstance(item, Problem):
-            yield item
+        if isinstance(item, Path):
+            items = read_file(item, max_line=max_line, dimensions=dimensions)
+            yield from stamp_bucket(items, bucket_time(item.as_posix()))
         else:
-            yield from read_file(item, max_line=max_line, dimensions=dimensions)
+            yield item

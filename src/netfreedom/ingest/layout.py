@@ -6,21 +6,32 @@ Layouts (the test name in paths is written without underscores, e.g. ``webconnec
     jsonl/TESTNAME/CC/YYYYMMDD/00/…         before: *.jsonl.gz
 
 A path segment is only interpreted when it has the expected shape, so any other folder is walked whole.
+``jsonl/`` holds buckets up to 2020-10-20 and ``raw/`` from 2020-10-20 on (``LAYOUT_DAYS``): a walk of the
+archive chooses the layout by date, both across the boundary.
+
 The archive is organised by *bucket* (upload) time, which is never earlier than the measurement time;
-pruning uses it, then every record is filtered again on its own time.  As with OONI's own tools, a
-measurement uploaded after ``--until`` is not found by a pruned walk.
+pruning uses it.  Which time selects a measurement is ``By``: the bucket date (OONI's own semantics, the
+default wherever a bucket is known — archive URLs and folders in the archive layout) keeps every
+measurement of the selected buckets, so consecutive windows cover the archive exactly once; the
+measurement time selects by when the measurement was taken, and then a measurement uploaded after
+``--until`` is not found by a pruned walk.
+
+In each folder of ``raw/`` OONI's uploader writes, for every hour × country × test, a postcan
+``….tar.gz`` and a ``….jsonl.gz`` twin holding the same measurements without their uid: only one of a
+pair is read (``pair_twins``), the postcan, which carries the uids.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from netfreedom.errors import InputError
-from netfreedom.ingest.records import Record
+from netfreedom.ingest.records import Item, Record, bucket_of
 
 
 class Level(StrEnum):
@@ -34,6 +45,23 @@ LAYOUTS: dict[str, tuple[Level, ...]] = {
     "raw": (Level.DAY, Level.HOUR, Level.COUNTRY, Level.TEST),
     "jsonl": (Level.TEST, Level.COUNTRY, Level.DAY, Level.HOUR),
 }
+# The buckets (upload days, inclusive) each layout holds in OONI's archive; None: open-ended.
+LAYOUT_DAYS: dict[str, tuple[dt.date | None, dt.date | None]] = {
+    "raw": (dt.date(2020, 10, 20), None),
+    "jsonl": (None, dt.date(2020, 10, 20)),
+}
+POSTCAN_SUFFIX = ".tar.gz"
+TWIN_SUFFIX = ".jsonl.gz"
+TWIN_REASON = "jsonl.gz twin of a postcan that is read (the same measurements without uids)"
+
+
+class By(StrEnum):
+    """Which time ``--since``/``--until`` select on."""
+
+    BUCKET_DATE = "bucket-date"
+    MEASUREMENT_TIME = "measurement-time"
+
+
 _SHAPE = {
     Level.DAY: re.compile(r"^\d{8}$"),
     Level.HOUR: re.compile(r"^\d{2}$"),
@@ -73,6 +101,8 @@ class Filters:
     until: dt.datetime | None = None
     countries: frozenset[str] = field(default_factory=frozenset)
     tests: frozenset[str] = field(default_factory=frozenset)  # normalised (``normalise_test``)
+    # None: by bucket date where the record's bucket is known, else by measurement time.
+    by: By | None = None
 
     @classmethod
     def build(
@@ -81,6 +111,7 @@ class Filters:
         until: str | None = None,
         countries: Sequence[str] = (),
         tests: Sequence[str] = (),
+        by: By | str | None = None,
     ) -> Filters:
         ccs = frozenset(c.strip().upper() for c in countries if c.strip())
         bad = sorted(c for c in ccs if not _SHAPE[Level.COUNTRY].match(c))
@@ -91,6 +122,7 @@ class Filters:
             until=parse_when(until, end=True) if until else None,
             countries=ccs,
             tests=frozenset(normalise_test(t.strip()) for t in tests if t.strip()),
+            by=By(by) if by else None,
         )
         if out.since and out.until and out.since >= out.until:
             raise InputError("--since must be before --until")
@@ -100,11 +132,22 @@ class Filters:
     def active(self) -> bool:
         return bool(self.since or self.until or self.countries or self.tests)
 
+    def selecting_time(self, record: Record) -> dt.datetime:
+        """The time ``since``/``until`` compare with: the bucket's start (``By.BUCKET_DATE``, and by default
+        wherever the bucket is known) or the measurement time."""
+        if self.by is not By.MEASUREMENT_TIME:
+            bucket = bucket_of(record)
+            if bucket is not None:
+                return bucket
+        return record.time
+
     def accepts(self, record: Record) -> bool:
-        if self.since and record.time < self.since:
-            return False
-        if self.until and record.time >= self.until:
-            return False
+        if self.since or self.until:
+            when = self.selecting_time(record)
+            if self.since and when < self.since:
+                return False
+            if self.until and when >= self.until:
+                return False
         if self.countries and (record.envelope.probe_cc or "ZZ").upper() not in self.countries:
             return False
         return not (self.tests and normalise_test(record.envelope.test_name) not in self.tests)
@@ -146,3 +189,56 @@ class Filters:
                 start = day + dt.timedelta(hours=int(values[Level.HOUR]))
                 return self._overlaps(start, dt.timedelta(hours=1))
         return True
+
+
+def layout_values(segments: Sequence[str]) -> tuple[str, dict[Level, str]] | None:
+    """The innermost layout of a path (its segments) and the level values that the path fixes."""
+    root = next((i for i in range(len(segments) - 1, -1, -1) if segments[i] in LAYOUTS), None)
+    if root is None:
+        return None
+    values: dict[Level, str] = {}
+    for level, seg in zip(LAYOUTS[segments[root]], segments[root + 1 :], strict=False):
+        if not _SHAPE[level].match(seg):
+            break
+        values[level] = seg
+    return segments[root], values
+
+
+def bucket_time(path: str) -> dt.datetime | None:
+    """The start of the archive bucket a file or key lies in (``raw/``: its hour, ``jsonl/``: its day),
+    None outside the layouts."""
+    found = layout_values(path.split("/")[:-1])
+    if found is None or Level.DAY not in found[1]:
+        return None
+    layout, values = found
+    try:
+        day = dt.datetime.strptime(values[Level.DAY], "%Y%m%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    hour = values.get(Level.HOUR)
+    if layout == "raw" and hour is not None and int(hour) < 24:
+        return day + dt.timedelta(hours=int(hour))
+    return day
+
+
+def stamp_bucket(items: Iterable[Item], bucket: dt.datetime | None) -> Iterator[Item]:
+    """The items of one file, each record marked with the bucket the file lies in."""
+    if bucket is None:
+        yield from items
+        return
+    for item in items:
+        yield dataclasses.replace(item, bucket=bucket) if isinstance(item, Record) else item
+
+
+def pair_twins(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Names of one folder split into (to read, twins left unread): a ``….jsonl.gz`` is left when the
+    postcan ``….tar.gz`` of the same stem is there, as OONI's readers use one format per pair."""
+    stems = {n[: -len(POSTCAN_SUFFIX)] for n in names if n.endswith(POSTCAN_SUFFIX)}
+    keep: list[str] = []
+    twins: list[str] = []
+    for n in names:
+        if n.endswith(TWIN_SUFFIX) and n[: -len(TWIN_SUFFIX)] in stems:
+            twins.append(n)
+        else:
+            keep.append(n)
+    return keep, twins

@@ -30,7 +30,8 @@ _WRONG = re.compile(r"Expected `([^`]+)`, got `(\w+)`(?: - at `\$\.?([^`]*)`)?")
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One good measurement: its bytes as read, its envelope, where it came from, identity and time."""
+    """One good measurement: its bytes as read, its envelope, where it came from, identity and time.
+    ``bucket`` is the start of the archive bucket (hour or day of upload) it was read from, when known."""
 
     raw: bytes
     envelope: Envelope
@@ -38,6 +39,7 @@ class Record:
     line: int  # 1-based line, or item number in a JSON list / entry number in a postcan
     uid: str
     time: dt.datetime
+    bucket: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,26 @@ class Opened:
     size: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An object, file or postcan entry left unread on purpose (as OONI's own readers leave it): an
+    empty object, a legacy index or ``.lz4`` can, the ``.jsonl.gz`` twin of a postcan that is read."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incomplete:
+    """A part of an archive walk that could not be done (a listing or a download that still failed after
+    retries): the run read less than the source holds and must say so."""
+
+    file: str
+    reason: str
+
+
 # ``AggregateRow``: a row of an OONI aggregation result (``ingest.aggregation``), read like a file.
-Item = Record | Problem | Opened | AggregateRow
+Item = Record | Problem | Opened | AggregateRow | Skipped | Incomplete
 
 
 def content_uid(raw: bytes) -> str:
@@ -74,6 +94,52 @@ def content_uid(raw: bytes) -> str:
     except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError, RecursionError):
         canonical = raw.strip()
     return "h" + hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+# Fields the archive adds to a measurement: a copy with them and a copy without are the same measurement.
+ARCHIVE_FIELDS = ("measurement_uid", "bucket_date", "report_filename")
+
+
+def content_key(env: Envelope) -> str | None:
+    """An identity of a measurement's content that does not depend on the fields the archive adds
+    (``ARCHIVE_FIELDS``) nor on how the JSON was serialised, so that the postcan copy of a measurement
+    (uid from its entry name) and its ``.jsonl.gz`` twin (no uid) are known as one.
+
+    It hashes the envelope fields that identify a measurement — test, report, input, start time, country,
+    network — instead of the whole canonical JSON: re-serialising every measurement to hash it costs as
+    much as parsing it (~375 µs for a 39 kB measurement), which would halve ingest throughput.  Two
+    measurements of one report with the same input started in the same second are not told apart; OONI
+    probes never produce those.  None when the envelope lacks a report id or a start time (legacy
+    records): those keep their uid as their only identity."""
+    if not env.report_id or not env.measurement_start_time:
+        return None
+    value = env.input
+    text = "\x1e".join(value) if isinstance(value, list) else (value or "")
+    parts = (
+        env.test_name,
+        env.report_id,
+        text,
+        env.measurement_start_time,
+        env.test_start_time or "",
+        env.probe_cc or "",
+        env.probe_asn or "",
+    )
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16)
+    return "k" + digest.hexdigest()
+
+
+def bucket_of(record: Record) -> dt.datetime | None:
+    """When the measurement reached the archive: the bucket it was read from, else its own ``bucket_date``
+    field (measurements from OONI's API carry one)."""
+    if record.bucket is not None:
+        return record.bucket
+    text = record.envelope.bucket_date
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
 
 
 def _explain_validation(message: str) -> str:

@@ -6,6 +6,7 @@ comes first) and its Arrow copy, plus one line; the reader streams everything el
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ from netfreedom.fetch import Fetcher
 from netfreedom.ingest import (
     MAX_LINE,
     Filters,
+    Incomplete,
     Opened,
     Problem,
     Record,
+    Skipped,
     is_archive_url,
     measurement_files,
     normalise_test,
@@ -32,10 +35,18 @@ AGGREGATE_BATCH = 50_000
 MAX_ERRORS = 100
 
 
+RESUME = (
+    "re-run the same command to resume: downloaded objects are read from the cache and measurements "
+    "already stored are not added again"
+)
+
+
 @dataclass
 class IngestSummary:
     """Counts of one ingest run.  ``rejected`` counts every problem (bad lines and unreadable files);
-    ``errors`` lists the first ``max_errors`` of them."""
+    ``errors`` lists the first ``max_errors`` of them.  ``skipped`` counts what was left unread on purpose,
+    by reason; ``incomplete`` lists the parts of archive walks that failed (listings, downloads) — a run
+    with any is incomplete and the command exits non-zero.  ``requests`` counts HTTP requests."""
 
     files: int = 0
     lines: int = 0
@@ -49,7 +60,10 @@ class IngestSummary:
     aggregate_rows: int = 0
     aggregate_duplicates: int = 0
     aggregate_updated: int = 0
+    requests: int = 0
     errors: list[Problem] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    incomplete: list[Incomplete] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
@@ -79,10 +93,24 @@ class IngestSummary:
             "aggregate_rows",
             "aggregate_duplicates",
             "aggregate_updated",
+            "requests",
         ):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         out.errors = [*self.errors, *other.errors]
+        out.skipped = self.skipped + other.skipped
+        out.incomplete = [*self.incomplete, *other.incomplete]
         return out
+
+    @property
+    def complete(self) -> bool:
+        """False when a part of an archive walk failed: the sources hold more than was read."""
+        return not self.incomplete
+
+    def note(self, item: Skipped | Incomplete) -> None:
+        if isinstance(item, Skipped):
+            self.skipped[item.reason] += 1
+        else:
+            self.incomplete.append(item)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +123,11 @@ class IngestSummary:
             "aggregate_rows": self.aggregate_rows,
             "aggregate_duplicates": self.aggregate_duplicates,
             "aggregate_updated": self.aggregate_updated,
+            "skipped": sum(self.skipped.values()),
+            "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "requests": self.requests,
+            "complete": self.complete,
+            "incomplete": [{"file": e.file, "reason": e.reason} for e in self.incomplete],
             "errors": [{"file": e.file, "line": e.line, "reason": e.reason} for e in self.errors],
             "errors_listed": len(self.errors),
         }
@@ -141,6 +174,7 @@ def ingest(
     """
     filters = filters or Filters()
     summary = IngestSummary()
+    requests_before = fetcher.requests if fetcher is not None else 0
     batch: list[Record] = []
     aggregates: list[AggregateRow] = []
     size = 0
@@ -195,9 +229,13 @@ def ingest(
             pending_bytes = item.size or 0
             if progress:
                 progress(summary)
+        elif isinstance(item, Skipped | Incomplete):
+            summary.note(item)
     summary.bytes_read += pending_bytes
     flush_aggregates()
     flush()
+    if fetcher is not None:
+        summary.requests = fetcher.requests - requests_before
     return summary
 
 

@@ -48,6 +48,8 @@ class StoredMeasurement(msgspec.Struct, frozen=True, kw_only=True):
     report_id: str | None = None
     source_file: str | None = None
     source_line: int | None = None
+    bucket_date: dt.date | None = None
+    content_key: str | None = None
 
 
 class VerdictRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
-from netfreedom.ingest import Record
+from netfreedom.ingest import Record, content_key
 from netfreedom.models.aggregation import RAW_DAYS_FROM_VERDICTS, AggregateRow, raw_covers
 from netfreedom.models.event import Event, EventFilters
 from netfreedom.store.aggregates import add_rows as add_aggregate_rows
@@ -38,6 +38,7 @@ from netfreedom.store.events import delete_detected, put_events, select_events
 from netfreedom.store.parquet import measurement_table, table_keys, unique
 from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import (
+    ADDED_COLUMNS,
     CORE_TABLES,
     DDL,
     ENVELOPE_COLUMNS,
@@ -144,6 +145,11 @@ class DuckDBStore:
             raise StoreError(
                 f"{self._path} has store schema {found[0]}; this netfreedom needs {SCHEMA_VERSION}"
             )
+        # Columns added since: an older store gains them (NULL for its rows; its Parquet files lack them and
+        # are read by name, see iter_measurements).  Nothing else changes, so the schema version stays.
+        for name, _, sql in ENVELOPE_COLUMNS:
+            if name in ADDED_COLUMNS:
+                self._con.execute(f"ALTER TABLE measurements ADD COLUMN IF NOT EXISTS {name} {sql}")
 
     def _check_schema(self) -> None:
         try:
@@ -250,8 +256,9 @@ class DuckDBStore:
             self._con.unregister("_rows")
         journal.unlink()
 
-    def _known(self, table_name: str, uids: pa.Array) -> pa.Array:
-        """A boolean mask: which of ``uids`` are already in ``table_name`` (a DuckDB semi-join)."""
+    def _known(self, table_name: str, uids: pa.Array, keys: pa.Array | None = None) -> pa.Array:
+        """A boolean mask: which of ``uids`` (or, for measurements, of their content ``keys``) are already
+        in ``table_name`` (DuckDB semi-joins, one per column: an OR join would not be a hash join)."""
         self._con.register("_uids", pa.table({"u": uids}))
         try:
             known = (
@@ -261,14 +268,30 @@ class DuckDBStore:
             )
         finally:
             self._con.unregister("_uids")
-        return pc.is_in(uids, value_set=known.combine_chunks())
+        mask = pc.is_in(uids, value_set=known.combine_chunks())
+        if keys is not None and keys.null_count < len(keys):
+            self._con.register("_keys", pa.table({"k": keys}))
+            try:
+                found = (
+                    self._con.sql(f"SELECT k FROM _keys SEMI JOIN {table_name} t ON _keys.k = t.content_key")
+                    .to_arrow_table()
+                    .column("k")
+                )
+            finally:
+                self._con.unregister("_keys")
+            mask = pc.or_(mask, pc.fill_null(pc.is_in(keys, value_set=found.combine_chunks()), False))
+        return mask
 
     def add_measurements(self, records: Sequence[Record]) -> BatchResult:
         self._require_writable()
         if not records:
             return BatchResult(0, 0)
         batch = unique(records)
-        known = self._known("measurements", pa.array([r.uid for r in batch], pa.string()))
+        known = self._known(
+            "measurements",
+            pa.array([r.uid for r in batch], pa.string()),
+            pa.array([content_key(r.envelope) for r in batch], pa.string()),
+        )
         if pc.any(known).as_py():
             batch = [r for r, k in zip(batch, known.to_pylist(), strict=True) if not k]
         if not batch:
@@ -304,7 +327,8 @@ class DuckDBStore:
         if not files:
             return
         cols = ", ".join(f"m.{n}" for n, _, _ in ENVELOPE_COLUMNS)
-        sql = f"SELECT {cols}, m.raw FROM read_parquet($files) m WHERE true"
+        # By name: Parquet files written before a column was added lack it (read as NULL).
+        sql = f"SELECT {cols}, m.raw FROM read_parquet($files, union_by_name = true) m WHERE true"
         params: dict[str, object] = {"files": files}
         if without_verdicts:
             sql += " AND m.measurement_uid NOT IN (SELECT measurement_uid FROM verdicts)"
@@ -403,15 +427,26 @@ class DuckDBStore:
             return BatchResult(0, 0)
         # A verdict is new when its measurement is in the catalogue and has no verdict yet.
         known = "SEMI JOIN measurements m USING (measurement_uid) " if kind == "verdicts" else ""
-        self._con.register("_staged", rows.select(["measurement_uid"]))
+        # Measurements are also known by content: a copy of a stored one without its uid is not new.
+        by_key = (
+            "ANTI JOIN measurements k ON s.content_key = k.content_key " if kind == "measurements" else ""
+        )
+        distinct = (
+            "count(DISTINCT s.measurement_uid) AS n, "
+            "count(DISTINCT s.content_key) + count(*) FILTER (WHERE s.content_key IS NULL) AS nk"
+            if kind == "measurements"
+            else "count(DISTINCT s.measurement_uid) AS n, count(*) AS nk"
+        )
+        columns = ["measurement_uid", "content_key"] if kind == "measurements" else ["measurement_uid"]
+        self._con.register("_staged", rows.select(columns))
         try:
             fresh = self._con.execute(
-                "SELECT count(DISTINCT s.measurement_uid) AS n, count(*) AS total FROM _staged s "
-                f"{known}ANTI JOIN {kind} o USING (measurement_uid)"
+                f"SELECT {distinct}, count(*) AS total FROM _staged s "
+                f"{known}ANTI JOIN {kind} o USING (measurement_uid) {by_key}"
             ).fetchall()[0]
         finally:
             self._con.unregister("_staged")
-        if fresh[0] != rows.num_rows or fresh[1] != rows.num_rows:
+        if any(n != rows.num_rows for n in fresh):
             # Some rows are not new (a re-run, a partly analysed store): write the new ones the ordinary way.
             if kind == "measurements":
                 return self._add_new_staged_measurements(staged)
@@ -462,12 +497,15 @@ class DuckDBStore:
             pq.read_table(self._root / f.path).cast(MEASUREMENT_PARQUET) for f in staged.files
         ).combine_chunks()
         uids = table.column("measurement_uid").combine_chunks()
-        known = self._known("measurements", uids).to_pylist()
+        keys = table.column("content_key").combine_chunks()
+        known = self._known("measurements", uids, keys).to_pylist()
         seen: set[str] = set()
         keep = []
-        for uid, old in zip(uids.to_pylist(), known, strict=True):
-            keep.append(not old and uid not in seen)
+        for uid, key, old in zip(uids.to_pylist(), keys.to_pylist(), known, strict=True):
+            keep.append(not old and uid not in seen and (key is None or key not in seen))
             seen.add(uid)
+            if key is not None:
+                seen.add(key)
         new = table.filter(pa.array(keep, pa.bool_()))
         if new.num_rows:
             self._write_and_commit("measurements", new, table_keys(new))

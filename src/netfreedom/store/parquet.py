@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
-from netfreedom.ingest import Record
+from netfreedom.ingest import Record, bucket_of, content_key
 from netfreedom.models.measurement import first_input
 from netfreedom.store.schema import ENVELOPE_COLUMNS, MEASUREMENT_PARQUET
 
@@ -32,11 +32,20 @@ def _day(t: dt.datetime) -> str:
 
 
 def unique(records: Sequence[Record]) -> list[Record]:
-    """The records with the first of each measurement uid (the store's "first seen wins")."""
-    first: dict[str, Record] = {}
+    """The records with the first of each measurement uid and of each content key (the store's "first
+    seen wins": a copy of a measurement without its uid is the same measurement)."""
+    uids: set[str] = set()
+    keys: set[str] = set()
+    out: list[Record] = []
     for rec in records:
-        first.setdefault(rec.uid, rec)
-    return list(first.values())
+        key = content_key(rec.envelope)
+        if rec.uid in uids or (key is not None and key in keys):
+            continue
+        uids.add(rec.uid)
+        if key is not None:
+            keys.add(key)
+        out.append(rec)
+    return out
 
 
 def measurement_table(batch: Sequence[Record]) -> tuple[pa.Table, list[Key]]:
@@ -59,12 +68,18 @@ def measurement_table(batch: Sequence[Record]) -> tuple[pa.Table, list[Key]]:
             "report_id": [e.report_id for e in envs],
             "source_file": [r.file for r in batch],
             "source_line": [r.line for r in batch],
+            "bucket_date": [_date(bucket_of(r)) for r in batch],
+            "content_key": [content_key(e) for e in envs],
             "raw": _binary([r.raw for r in batch]),
         },
         schema=MEASUREMENT_PARQUET,
     )
     keys = [(_day(r.time), cc, e.test_name) for r, cc, e in zip(batch, ccs, envs, strict=True)]
     return table, keys
+
+
+def _date(t: dt.datetime | None) -> dt.date | None:
+    return t.date() if t is not None else None
 
 
 def table_keys(table: pa.Table) -> list[Key]:

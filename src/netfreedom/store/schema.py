@@ -26,7 +26,12 @@ ENVELOPE_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("report_id", pa.string(), "VARCHAR"),
     ("source_file", pa.string(), "VARCHAR"),
     ("source_line", pa.int64(), "BIGINT"),
+    # Added after the first release (``ADDED_COLUMNS``): older stores gain them when opened for writing, and
+    # their older Parquet files read them as NULL.
+    ("bucket_date", pa.date32(), "DATE"),  # the day the measurement reached OONI's archive, when known
+    ("content_key", pa.string(), "VARCHAR"),  # ``ingest.content_key``: the same content is one row
 )
+ADDED_COLUMNS = ("bucket_date", "content_key")
 MEASUREMENT_PARQUET = pa.schema(
     [pa.field(n, t) for n, t, _ in ENVELOPE_COLUMNS] + [pa.field("raw", pa.binary())]
 )

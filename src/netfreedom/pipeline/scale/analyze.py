@@ -133,7 +133,10 @@ def analyze_group(task: FileGroup, analyzer: Analyzer | bytes, target: Target) -
                 envelopes.append(pa.Table.from_batches([rb.drop_columns(["raw"])]))
     table = verdict_table(
         verdict_input(given),
-        pa.concat_tables(envelopes) if envelopes else MEASUREMENT_PARQUET.empty_table(),
+        # Files written before a column was added lack it: unify by name.
+        pa.concat_tables(envelopes, promote_options="default")
+        if envelopes
+        else MEASUREMENT_PARQUET.empty_table(),
         analysis_version=target.analysis_version,
         fingerprints_id=target.fingerprints_id,
     )

@@ -25,16 +25,21 @@ from typing import Any
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import (
     MAX_LINE,
+    ArchiveObject,
     Filters,
+    Incomplete,
     Opened,
     Problem,
     Record,
+    Skipped,
+    bucket_time,
     is_aggregation_url,
     is_archive_url,
+    list_archive,
     parse_archive_url,
     read_file,
+    stamp_bucket,
 )
-from netfreedom.ingest.archive import Lister, iter_keys
 from netfreedom.ingest.folder import walk
 from netfreedom.ingest.layout import LAYOUTS, Level
 from netfreedom.models.aggregation import AggregateRow
@@ -54,6 +59,7 @@ class SourceGroup:
     partition: tuple[str, ...]
     sources: tuple[str, ...]
     bytes: int
+    sizes: tuple[int, ...] = ()  # each source's size from the listing (0: unknown)
 
 
 @dataclass
@@ -69,6 +75,7 @@ class IngestPart:
     files: int = 0
     bytes_read: int = 0
     aggregates: list[AggregateRow] = field(default_factory=list)
+    incomplete: list[Incomplete] = field(default_factory=list)
 
 
 def partition_of(path: str) -> tuple[str, ...] | None:
@@ -86,34 +93,27 @@ def partition_of(path: str) -> tuple[str, ...] | None:
 
 def list_sources(
     specs: Sequence[str], filters: Filters, fetcher: Fetcher
-) -> Iterator[tuple[str, int] | Problem]:
+) -> Iterator[tuple[str, int] | Problem | Skipped | Incomplete]:
     """On the client: every file or object URL to read, with its size (0 when unknown), in stable order;
-    a listing that fails is a ``Problem`` (as in a local run), not an exception."""
-    from netfreedom.errors import FetchError
-
+    what is left unread on purpose is ``Skipped``, a listing that fails ``Incomplete`` (as in a local
+    run), never an exception."""
     for spec in specs:
         if is_archive_url(spec):
-            src = parse_archive_url(spec)
+            src = parse_archive_url(spec, fetcher.s3_endpoint)
             target = fetcher.resolve(src.base + "/")
             if not target.startswith(("http://", "https://")):
                 yield from _local(Path(target) / src.prefix, filters)
                 continue
-            if src.prefix and not src.prefix.endswith("/"):
-                yield f"{src.base}/{urllib.parse.quote(src.prefix)}", 0
-                continue
-            try:
-                for key, size in iter_keys(Lister(src.base, fetcher), src.prefix, filters):
-                    yield f"{src.base}/{urllib.parse.quote(key)}", size or 0
-            except FetchError as exc:
-                yield Problem(spec, 0, f"cannot list the archive: {exc}")
+            for entry in list_archive(spec, filters, fetcher):
+                yield (entry.url, entry.size or 0) if isinstance(entry, ArchiveObject) else entry
         else:
             yield from _local(Path(spec), filters)
 
 
-def _local(path: Path, filters: Filters) -> Iterator[tuple[str, int] | Problem]:
+def _local(path: Path, filters: Filters) -> Iterator[tuple[str, int] | Problem | Skipped]:
     if path.is_dir():
         for p in walk(path, filters):
-            yield p if isinstance(p, Problem) else (str(p), p.stat().st_size)
+            yield p if isinstance(p, Problem | Skipped) else (str(p), p.stat().st_size)
     else:
         yield str(path), path.stat().st_size if path.is_file() else 0
 
@@ -127,16 +127,20 @@ def group_sources(listed: Sequence[tuple[str, int]], task_bytes: int = TASK_BYTE
         by_partition.setdefault(key, []).append((source, size))
     groups: list[SourceGroup] = []
     for key, items in by_partition.items():
-        chunk: list[str] = []
+        chunk: list[tuple[str, int]] = []
         size = 0
         for source, n in items:
             if chunk and size + n > task_bytes:
-                groups.append(SourceGroup(key, tuple(chunk), size))
+                groups.append(_group(key, chunk))
                 chunk, size = [], 0
-            chunk.append(source)
+            chunk.append((source, n))
             size += n
-        groups.append(SourceGroup(key, tuple(chunk), size))
+        groups.append(_group(key, chunk))
     return groups
+
+
+def _group(key: tuple[str, ...], chunk: list[tuple[str, int]]) -> SourceGroup:
+    return SourceGroup(key, tuple(s for s, _ in chunk), sum(n for _, n in chunk), tuple(n for _, n in chunk))
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,13 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
     filters, fetcher, max_line, max_errors = job.filters, job.fetcher, job.max_line, job.max_errors
     part = IngestPart()
     records: list[Record] = []
-    own = Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout)
+    own = Fetcher(
+        cache_dir=fetcher.cache_dir,
+        mirrors=dict(fetcher.mirrors),
+        timeout=fetcher.timeout,
+        retries=fetcher.retries,
+        backoff=fetcher.backoff,
+    )
 
     def problem(p: Problem) -> None:
         part.rejected += 1
@@ -172,16 +182,19 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
             part.problems.append(p)
 
     try:
-        for source in task.sources:
+        for n, source in enumerate(task.sources):
+            size = task.sizes[n] if n < len(task.sizes) and task.sizes[n] else None
             if is_archive_url(source):
                 try:
-                    path, display = own.fetch(source), source
+                    path, display = own.fetch(source, size=size), source
                 except FetchError as exc:
-                    problem(Problem(source, 0, f"download failed: {exc}"))
+                    part.incomplete.append(Incomplete(source, f"download failed: {exc.reason}"))
                     continue
             else:
                 path, display = Path(source), source
-            for item in read_file(path, display, max_line=max_line, dimensions=job.dimensions):
+            bucket = bucket_time(urllib.parse.unquote(urllib.parse.urlsplit(source).path))
+            items = read_file(path, display, max_line=max_line, dimensions=job.dimensions)
+            for item in stamp_bucket(items, bucket):
                 if isinstance(item, AggregateRow):
                     part.lines += 1
                     if filters.active and not accepts_aggregate(filters, item):
@@ -272,12 +285,16 @@ def ingest_on_cluster(
         if len(summary.errors) < max_errors:
             summary.errors.append(p)
 
+    requests_before = fetcher.requests
     listed: list[tuple[str, int]] = []
     for item in list_sources(sources, filters, fetcher):
         if isinstance(item, Problem):
             note(item)
+        elif isinstance(item, Skipped | Incomplete):
+            summary.note(item)
         else:
             listed.append(item)
+    summary.requests = fetcher.requests - requests_before
 
     def write(_: SourceGroup, part: IngestPart) -> None:
         summary.files += part.files
@@ -291,6 +308,7 @@ def ingest_on_cluster(
             summary.aggregate_rows += stored.added
             summary.aggregate_duplicates += stored.duplicates
             summary.aggregate_updated += stored.updated
+        summary.incomplete.extend(part.incomplete)
         if part.staged is not None:
             result = store.add_measurement_files(part.staged)
             summary.ingested += result.added
@@ -307,7 +325,13 @@ def ingest_on_cluster(
             group_sources(listed, task_bytes),
             Job(
                 filters,
-                Fetcher(cache_dir=fetcher.cache_dir, mirrors=dict(fetcher.mirrors), timeout=fetcher.timeout),
+                Fetcher(
+                    cache_dir=fetcher.cache_dir,
+                    mirrors=dict(fetcher.mirrors),
+                    timeout=fetcher.timeout,
+                    retries=fetcher.retries,
+                    backoff=fetcher.backoff,
+                ),
                 max_line,
                 max_errors,
                 str(store.parquet_root),
