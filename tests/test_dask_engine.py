@@ -362,8 +362,14 @@ def test_a_failed_task_leaves_no_half_batch(
             )
     # A task already running when the run failed goes on and may still stage files: wait for it, then
     # reopen the store (which deletes whatever was staged and never registered).
+    # (The scheduler forgets a cancelled task at once, while its worker thread runs on: ask the workers.)
     deadline = time.monotonic() + 30
-    while any(client.processing().values()) and time.monotonic() < deadline:
+
+    def running() -> bool:
+        busy = client.run(lambda dask_worker: len(dask_worker.state.all_running_tasks))
+        return any(client.processing().values()) or any(busy.values())
+
+    while running() and time.monotonic() < deadline:
         time.sleep(0.1)
     with open_store(db) as store:
         per_file = store.query(

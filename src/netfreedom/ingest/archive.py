@@ -246,7 +246,8 @@ def _day_of(key: str, depth: int) -> str | None:
 
 def walk_keys(lister: Lister, prefix: str, filters: Filters) -> Iterator[tuple[str, int | None] | Incomplete]:
     """Object keys (with sizes) below ``prefix`` (ending in "/" or empty), pruned by ``filters``, in key
-    order; a listing that fails is an ``Incomplete`` and the walk goes on with the next prefix."""
+    order; a listing that fails is an ``Incomplete`` (naming the prefix) and the walk goes on with the next
+    prefix."""
     if not prefix:
         for top in LAYOUTS:
             lo, hi = _day_range(top, filters)
@@ -291,7 +292,7 @@ def walk_keys(lister: Lister, prefix: str, filters: Filters) -> Iterator[tuple[s
             else:
                 yield key, size
     except FetchError as exc:
-        yield Incomplete(exc.url, f"cannot list {prefix or 'the bucket'}: {exc.reason}")
+        yield Incomplete(prefix, f"cannot list {prefix or 'the bucket'}: {exc.reason}")
 
 
 def _flat(
@@ -362,7 +363,11 @@ def list_archive(
 
     for item in walk_keys(lister, src.prefix, filters):
         if isinstance(item, Incomplete):
+            if folder is not None and (folder + "/").startswith(item.file):
+                # The folder being gathered may miss objects (a twin's postcan, say): it failed with it.
+                pending.clear()
             yield from flush()
+            folder = None
             yield Incomplete(spec, item.reason)
             continue
         here = posixpath.dirname(item[0])

@@ -33,6 +33,7 @@ from netfreedom.ingest.records import (
     Opened,
     Problem,
     Record,
+    Skipped,
     decode_measurement,
 )
 from netfreedom.models.decoding import DECODE_ERRORS, TOO_DEEP
@@ -278,15 +279,16 @@ def _read_postcan(stream: ByteStream, name: str, max_line: int) -> Iterator[Item
                 if not member.isfile():
                     yield Problem(name, number, f"entry {entry}: {_special(member)}, not a measurement")
                     continue
-                stem = Path(entry).name.split(".post")[0].removesuffix(".json")
+                if not entry.endswith(".post"):
+                    # OONI's readers take only the collector's .post entries from a postcan.
+                    yield Skipped(f"{name}:{entry}", "postcan entry that is not a .post measurement")
+                    continue
+                stem = Path(entry).name.removesuffix(".post")
                 if member.size > max_line:
                     yield Problem(name, number, f"entry {entry}: {member.size} bytes exceeds the limit")
                     continue
                 handle = tar.extractfile(member)
                 data = handle.read() if handle is not None else b""
-                if entry.endswith((".jsonl", ".jsonl.gz")):
-                    yield Problem(name, number, f"entry {entry}: nested JSONL in a postcan is not supported")
-                    continue
                 yield from _read_post(data, name, number, stem, max_line, entry=entry)
             # tarfile ends quietly at a damaged header; anything but zero padding after the end is damage.
             rest = _remaining_nonzero(tar)

@@ -132,12 +132,14 @@ def _aggregate_spec(project: Project, i: int) -> str:
 
 
 def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) -> StepResult:
+    from netfreedom.errors import FetchError
     from netfreedom.ingest import Filters
-    from netfreedom.pipeline.ingest import ingest
+    from netfreedom.pipeline.ingest import RESUME, ingest
 
     t = time.perf_counter()
     added = dupes = rejected = 0
     first_errors: list[str] = []
+    incomplete: list[str] = []
     for i, src in enumerate(project.sources):
         spec = _source_spec(project, i)
         filters = Filters.build(src.since, src.until, src.countries, src.tests)
@@ -150,7 +152,8 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
         dupes += summary.duplicates
         rejected += summary.rejected
         first_errors += [f"{e.file}:{e.line}: {e.reason}" for e in summary.errors[:3]]
-        if summary.files == 0 and not summary.errors:
+        incomplete += [f"{e.file}: {e.reason}" for e in summary.incomplete[:3]]
+        if summary.files == 0 and not summary.errors and summary.complete:
             # Said aloud: an archive prefix or filter that matches nothing otherwise looks like "up to date".
             first_errors.append(f"{spec}: no measurement files found")
     cells = 0
@@ -161,6 +164,12 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
         dupes += summary.aggregate_duplicates
         rejected += summary.rejected
         first_errors += [f"{e.file}:{e.line}: {e.reason}" for e in summary.errors[:3]]
+    if incomplete:
+        # What was read is stored; the build does not go on as if the sources had been read whole.
+        raise FetchError(
+            f"the archive walk is incomplete ({'; '.join(incomplete[:2])}); {RESUME}",
+            url=incomplete[0].split(": ", 1)[0],
+        )
     detail = f"{added} new, {dupes} already stored, {rejected} rejected"
     if project.aggregates:
         detail += f"; {cells} aggregation rows new or updated"

@@ -128,6 +128,7 @@ class IngestSummary:
             "requests": self.requests,
             "complete": self.complete,
             "incomplete": [{"file": e.file, "reason": e.reason} for e in self.incomplete],
+            "resume": None if self.complete else RESUME,
             "errors": [{"file": e.file, "line": e.line, "reason": e.reason} for e in self.errors],
             "errors_listed": len(self.errors),
         }

@@ -259,7 +259,7 @@ fingerprints = {{}}
 # Measurement sources: local files/folders (`path`) or the OONI archive (`url`), with optional filters.
 # Put OONI measurement files (.jsonl, .jsonl.gz, .json, postcans) in measurements/, or read the archive:
 # [[sources]]
-# url = "s3://ooni-data-eu-fra/raw/"
+# url = "s3://ooni-data-eu-fra/"     # the bucket root: jsonl/ before 2020-10-21, raw/ after, by date
 # since = "{year}-01-01"
 # until = "{year}-01-02"
 # countries = ["IR"]
