@@ -147,3 +147,77 @@ def test_an_old_copy_is_used_when_the_home_cannot_be_reached(tmp_path: Path) -> 
     with pytest.raises(FetchError):
         f.fetch("https://example.org/other.csv", max_age=60)
     f.close()
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    """Fails the first ``fail`` requests of each path with S3's 503 SlowDown, then serves ``body``; a path
+    starting with /short serves half of it; /gone is S3's NoSuchKey."""
+
+    fail = 0
+    seen: dict[str, int] = {}  # noqa: RUF012 - shared by the test server's threads
+    body = b"x" * 1000
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        n = _Flaky.seen[self.path] = _Flaky.seen.get(self.path, 0) + 1
+        if self.path == "/gone":
+            self._send(
+                404, b"<Error><Code>NoSuchKey</Code><Message>The key does not exist.</Message></Error>"
+            )
+        elif n <= _Flaky.fail:
+            self._send(
+                503,
+                b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+            )
+        else:
+            self._send(200, _Flaky.body[:500] if self.path.startswith("/short") else _Flaky.body)
+
+    def _send(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def flaky() -> Iterator[str]:
+    _Flaky.seen = {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_transient_failures_are_retried_and_errors_carry_s3_codes(flaky: str, tmp_path: Path) -> None:
+    _Flaky.fail = 2
+    f = Fetcher(cache_dir=tmp_path / "cache", retries=3, backoff=0.001)
+    assert f.fetch(f"{flaky}/a", size=1000).read_bytes() == _Flaky.body
+    assert f.get_bytes(f"{flaky}/b") == _Flaky.body
+    assert f.requests == 6 and _Flaky.seen == {"/a": 3, "/b": 3}
+    _Flaky.fail = 10
+    with pytest.raises(FetchError) as slow:
+        f.get_bytes(f"{flaky}/c")
+    assert slow.value.code == "SlowDown" and "S3 error SlowDown (HTTP 503)" in str(slow.value)
+    assert "after 4 attempts" in str(slow.value) and _Flaky.seen["/c"] == 4
+    with pytest.raises(FetchError) as gone:
+        f.fetch(f"{flaky}/gone")
+    assert gone.value.code == "NoSuchKey" and _Flaky.seen["/gone"] == 1  # not retried
+    assert "developer.mozilla.org" not in str(gone.value)
+    f.close()
+
+
+def test_a_download_of_the_wrong_size_is_never_cached(flaky: str, tmp_path: Path) -> None:
+    _Flaky.fail = 0
+    f = Fetcher(cache_dir=tmp_path / "cache", retries=2, backoff=0.001)
+    with pytest.raises(FetchError, match="download truncated: 500 of 1000 bytes"):
+        f.fetch(f"{flaky}/short", size=1000)
+    assert _Flaky.seen["/short"] == 3
+    assert list((tmp_path / "cache").iterdir()) == []  # no entry, no temp file
+    # A cached copy of another size than the listing's (an older, damaged download) is fetched again.
+    good = f.fetch(f"{flaky}/ok", size=1000)
+    good.write_bytes(b"cut")
+    assert f.fetch(f"{flaky}/ok", size=1000).read_bytes() == _Flaky.body and _Flaky.seen["/ok"] == 2
+    f.close()

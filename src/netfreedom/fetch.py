@@ -184,7 +184,9 @@ class Fetcher:
                 raise FetchError("not found (remembered from an earlier run)", url=url)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.retrying(lambda: self._download(target, url, dest, missing if max_age else None, size))
+            self.retrying(
+                lambda: self._download(target, url, dest, missing if max_age is not None else None, size)
+            )
         except FetchError:
             if max_age is not None and dest.is_file() and not missing.is_file():
                 return dest  # the home cannot be reached now: an older copy beats no copy

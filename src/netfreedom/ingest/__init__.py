@@ -45,6 +45,7 @@ from netfreedom.ingest.records import (
     content_key,
     content_uid,
     decode_measurement,
+    is_content_uid,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "decode_measurement",
     "is_aggregation_url",
     "is_archive_url",
+    "is_content_uid",
     "is_measurement_file",
     "list_archive",
     "measurement_files",

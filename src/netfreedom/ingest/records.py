@@ -81,6 +81,11 @@ class Incomplete:
 Item = Record | Problem | Opened | AggregateRow | Skipped | Incomplete
 
 
+def is_content_uid(uid: str) -> bool:
+    """True for an identity made by ``content_uid`` (the measurement had no archive uid)."""
+    return len(uid) == 33 and uid.startswith("h")
+
+
 def content_uid(raw: bytes) -> str:
     """A stable identity for a measurement that has no ``measurement_uid``.
 
@@ -103,7 +108,9 @@ ARCHIVE_FIELDS = ("measurement_uid", "bucket_date", "report_filename")
 def content_key(env: Envelope) -> str | None:
     """An identity of a measurement's content that does not depend on the fields the archive adds
     (``ARCHIVE_FIELDS``) nor on how the JSON was serialised, so that the postcan copy of a measurement
-    (uid from its entry name) and its ``.jsonl.gz`` twin (no uid) are known as one.
+    (uid from its entry name) and its ``.jsonl.gz`` twin (no uid) are known as one.  It only joins a copy
+    without an archive uid to another copy: two measurements that both carry archive uids stay two
+    (``store.parquet.first_of_each``).
 
     It hashes the envelope fields that identify a measurement — test, report, input, start time, country,
     network — instead of the whole canonical JSON: re-serialising every measurement to hash it costs as

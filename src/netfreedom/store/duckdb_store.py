@@ -29,13 +29,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
-from netfreedom.ingest import Record, content_key
+from netfreedom.ingest import Record, content_key, is_content_uid
 from netfreedom.models.aggregation import RAW_DAYS_FROM_VERDICTS, AggregateRow, raw_covers
 from netfreedom.models.event import Event, EventFilters
 from netfreedom.store.aggregates import add_rows as add_aggregate_rows
 from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
 from netfreedom.store.events import delete_detected, put_events, select_events
-from netfreedom.store.parquet import measurement_table, table_keys, unique
+from netfreedom.store.parquet import first_of_each, measurement_table, table_keys, unique
 from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import (
     ADDED_COLUMNS,
@@ -55,6 +55,8 @@ DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _JOURNAL = ".journal"
+# SQL: the row of alias {} has no archive uid (its uid is a content hash: ``ingest.is_content_uid``).
+_HASHED_UID = "(length({0}.measurement_uid) = 33 AND starts_with({0}.measurement_uid, 'h'))"
 
 
 T = TypeVar("T")
@@ -257,8 +259,9 @@ class DuckDBStore:
         journal.unlink()
 
     def _known(self, table_name: str, uids: pa.Array, keys: pa.Array | None = None) -> pa.Array:
-        """A boolean mask: which of ``uids`` (or, for measurements, of their content ``keys``) are already
-        in ``table_name`` (DuckDB semi-joins, one per column: an OR join would not be a hash join)."""
+        """A boolean mask: which of ``uids`` are already in ``table_name``, or (measurements) which rows
+        repeat a stored one by content key as ``parquet.first_of_each`` says — one of the two without an
+        archive uid (DuckDB semi-joins, one per column: an OR join would not be a hash join)."""
         self._con.register("_uids", pa.table({"u": uids}))
         try:
             known = (
@@ -270,16 +273,23 @@ class DuckDBStore:
             self._con.unregister("_uids")
         mask = pc.is_in(uids, value_set=known.combine_chunks())
         if keys is not None and keys.null_count < len(keys):
-            self._con.register("_keys", pa.table({"k": keys}))
+            hashed = pa.array([is_content_uid(u) for u in uids.to_pylist()], pa.bool_())
+            self._con.register(
+                "_keys", pa.table({"i": pa.array(range(len(keys)), pa.int64()), "k": keys, "h": hashed})
+            )
             try:
                 found = (
-                    self._con.sql(f"SELECT k FROM _keys SEMI JOIN {table_name} t ON _keys.k = t.content_key")
+                    self._con.sql(
+                        f"SELECT i FROM _keys SEMI JOIN {table_name} t ON _keys.k = t.content_key "
+                        f"AND (_keys.h OR {_HASHED_UID.format('t')})"
+                    )
                     .to_arrow_table()
-                    .column("k")
+                    .column("i")
                 )
             finally:
                 self._con.unregister("_keys")
-            mask = pc.or_(mask, pc.fill_null(pc.is_in(keys, value_set=found.combine_chunks()), False))
+            repeats = pc.is_in(pa.array(range(len(keys)), pa.int64()), value_set=found.combine_chunks())
+            mask = pc.or_(mask, repeats)
         return mask
 
     def add_measurements(self, records: Sequence[Record]) -> BatchResult:
@@ -429,14 +439,13 @@ class DuckDBStore:
         known = "SEMI JOIN measurements m USING (measurement_uid) " if kind == "verdicts" else ""
         # Measurements are also known by content: a copy of a stored one without its uid is not new.
         by_key = (
-            "ANTI JOIN measurements k ON s.content_key = k.content_key " if kind == "measurements" else ""
-        )
-        distinct = (
-            "count(DISTINCT s.measurement_uid) AS n, "
-            "count(DISTINCT s.content_key) + count(*) FILTER (WHERE s.content_key IS NULL) AS nk"
+            "ANTI JOIN measurements k ON s.content_key = k.content_key "
+            f"AND ({_HASHED_UID.format('s')} OR {_HASHED_UID.format('k')}) "
             if kind == "measurements"
-            else "count(DISTINCT s.measurement_uid) AS n, count(*) AS nk"
+            else ""
         )
+        # (Staged measurement rows are already the first of each: ``stage_measurements`` keeps those.)
+        distinct = "count(DISTINCT s.measurement_uid) AS n"
         columns = ["measurement_uid", "content_key"] if kind == "measurements" else ["measurement_uid"]
         self._con.register("_staged", rows.select(columns))
         try:
@@ -499,13 +508,8 @@ class DuckDBStore:
         uids = table.column("measurement_uid").combine_chunks()
         keys = table.column("content_key").combine_chunks()
         known = self._known("measurements", uids, keys).to_pylist()
-        seen: set[str] = set()
-        keep = []
-        for uid, key, old in zip(uids.to_pylist(), keys.to_pylist(), known, strict=True):
-            keep.append(not old and uid not in seen and (key is None or key not in seen))
-            seen.add(uid)
-            if key is not None:
-                seen.add(key)
+        first = first_of_each(uids.to_pylist(), keys.to_pylist())
+        keep = [f and not old for f, old in zip(first, known, strict=True)]
         new = table.filter(pa.array(keep, pa.bool_()))
         if new.num_rows:
             self._write_and_commit("measurements", new, table_keys(new))

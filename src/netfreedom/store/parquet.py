@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from netfreedom.errors import StoreError
-from netfreedom.ingest import Record, bucket_of, content_key
+from netfreedom.ingest import Record, bucket_of, content_key, is_content_uid
 from netfreedom.models.measurement import first_input
 from netfreedom.store.schema import ENVELOPE_COLUMNS, MEASUREMENT_PARQUET
 
@@ -31,21 +31,30 @@ def _day(t: dt.datetime) -> str:
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
 
 
-def unique(records: Sequence[Record]) -> list[Record]:
-    """The records with the first of each measurement uid and of each content key (the store's "first
-    seen wins": a copy of a measurement without its uid is the same measurement)."""
-    uids: set[str] = set()
-    keys: set[str] = set()
-    out: list[Record] = []
-    for rec in records:
-        key = content_key(rec.envelope)
-        if rec.uid in uids or (key is not None and key in keys):
-            continue
-        uids.add(rec.uid)
-        if key is not None:
-            keys.add(key)
-        out.append(rec)
+def first_of_each(uids: Sequence[str], keys: Sequence[str | None]) -> list[bool]:
+    """Which rows are the first of their measurement ("first seen wins").  A row repeats an earlier one
+    with the same uid, or with the same content key when one of the two has no archive uid (its uid is a
+    content hash, ``ingest.is_content_uid``): the uid-less ``.jsonl.gz`` copy of a postcan measurement.
+    Two rows that both carry archive uids are two measurements, whatever their content key."""
+    seen: set[str] = set()
+    keyed_hash: set[str] = set()  # content keys of rows without an archive uid
+    keyed_uid: set[str] = set()  # content keys of rows with one
+    out: list[bool] = []
+    for uid, key in zip(uids, keys, strict=True):
+        hashed = is_content_uid(uid)
+        repeat = uid in seen or (key is not None and (key in keyed_hash or (hashed and key in keyed_uid)))
+        out.append(not repeat)
+        if not repeat:
+            seen.add(uid)
+            if key is not None:
+                (keyed_hash if hashed else keyed_uid).add(key)
     return out
+
+
+def unique(records: Sequence[Record]) -> list[Record]:
+    """The records with the first of each measurement (``first_of_each``)."""
+    keep = first_of_each([r.uid for r in records], [content_key(r.envelope) for r in records])
+    return [r for r, k in zip(records, keep, strict=True) if k]
 
 
 def measurement_table(batch: Sequence[Record]) -> tuple[pa.Table, list[Key]]:
