@@ -410,3 +410,53 @@ def test_an_older_store_gains_the_new_columns(tmp_path: Path, measurements_dir: 
         assert ingest(store, [str(copy)]).duplicates == 3
     with open_store(db, read_only=True) as store:
         assert store.count_measurements() == first.ingested + 3
+
+
+def test_a_content_key_joins_only_a_copy_without_an_archive_uid() -> None:
+    """The twin of a postcan measurement (no uid: a content hash) is the same measurement; two
+    measurements that both carry archive uids are two, even with one content key."""
+    from netfreedom.ingest import content_uid
+    from netfreedom.store.parquet import first_of_each
+
+    a = "20240301001000.000001_IR_webconnectivity_aa"
+    b = "20240301001000.000002_IR_webconnectivity_bb"
+    h = content_uid(b'{"test_name": "x"}')
+    assert first_of_each([a, h], ["k1", "k1"]) == [True, False]  # postcan first, then its twin
+    assert first_of_each([h, a], ["k1", "k1"]) == [True, False]  # twin first (a local copy)
+    assert first_of_each([a, b], ["k1", "k1"]) == [True, True]  # two archive uids
+    assert first_of_each([a, a, h], ["k1", None, None]) == [True, False, True]  # no key: uid only
+
+
+def test_the_dask_engine_lists_and_reads_the_same(bucket: S3, tmp_path: Path) -> None:
+    """``ingest --engine dask`` lists on the client with the same walk (twins and skips included) and its
+    workers read each object with the listing's size and bucket; here the worker function runs in-process."""
+    from netfreedom.ingest import Incomplete, Skipped
+    from netfreedom.pipeline.scale.ingest import Job, group_sources, ingest_group, list_sources
+    from netfreedom.store.staged import new_run
+
+    fetcher = Fetcher(cache_dir=tmp_path / "cache", s3_endpoint=bucket.proxy.url, backoff=0.01)
+    f = Filters.build("2024-03-01", "2024-03-01", ["IR"])
+    listed = list(list_sources([ROOT], f, fetcher))
+    objects = [x for x in listed if isinstance(x, tuple)]
+    assert not [x for x in listed if isinstance(x, Incomplete)]
+    assert {x.reason for x in listed if isinstance(x, Skipped)} == {
+        "jsonl.gz twin of a postcan that is read (the same measurements without uids)"
+    }
+    assert all(url.endswith(".tar.gz") or "/05/IR/telegram/" in url for url, _ in objects)
+    want = {
+        i.doc["report_id"]: i
+        for i in bucket.plan.issued
+        if i.doc["probe_cc"] == "IR" and i.bucket.date() == BUSY_DAY.date()
+    }
+    with open_store(tmp_path / "d.duckdb") as store:
+        job = Job(f, fetcher, 1 << 25, 100, str(store.parquet_root), new_run())
+        rows = 0
+        for group in group_sources(objects):
+            assert group.sizes and all(group.sizes)
+            part = ingest_group(group, job)
+            assert part.incomplete == [] and part.staged is not None
+            rows += store.add_measurement_files(part.staged).added
+        got = store.query("SELECT report_id, bucket_date FROM measurements").to_pylist()
+    assert rows == len(want) and {r["report_id"] for r in got} == set(want)
+    assert {r["bucket_date"] for r in got} == {BUSY_DAY.date()}
+    fetcher.close()
