@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
+import io
 import json
 import os
 import re
@@ -20,6 +22,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -471,3 +474,145 @@ def run_probe(world: World, url: str) -> dict[str, Any]:
         server.stop()
     assert keys["control_failure"] is None
     return keys
+
+
+# -- deployable as OONI's helpers: ASN database, HTTPS ------------------------------------------------------
+
+TSV = (
+    "1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET\n"
+    "192.88.99.0\t192.88.99.255\t64500\tZZ\tEXAMPLE-RELAY\n"
+    "not\ta range\n"
+    "2001:db8::\t2001:db8::ffff\t64501\tZZ\tEXAMPLE-V6\n"
+    "8.8.8.0\t8.8.8.255\t0\tNone\tNot routed\n"
+)
+
+
+def test_asn_database_from_an_iptoasn_file(tmp_path: Path, world: World) -> None:
+    from netfreedom.probe import asndb
+
+    plain = tmp_path / "ip2asn-combined.tsv"
+    plain.write_text(TSV)
+    packed = tmp_path / "ip2asn-combined.tsv.gz"
+    packed.write_bytes(gzip.compress(TSV.encode()))
+    for path in (plain, packed):
+        db = asndb.load(path)
+        assert (db.size, db.bad_lines) == (4, [3])
+        assert [
+            db.asn(ip) for ip in ("1.0.0.7", "192.88.99.21", "2001:db8::5", "8.8.8.8", "9.9.9.9", "x")
+        ] == [
+            13335,
+            64500,
+            64501,
+            0,
+            0,
+            0,
+        ]
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("nothing here\n")
+    with pytest.raises(InputError, match="no IP range"):
+        asndb.load(empty)
+    control = control_of(world, f"http://{PUBLIC}/", [f"{PUBLIC}:80"], asn_db=asndb.load(plain))
+    assert control["ip_info"] == {PUBLIC: {"asn": 64500, "flags": 1}}
+    assert control_of(world, f"http://{PUBLIC}/", [f"{PUBLIC}:80"])["ip_info"][PUBLIC]["asn"] == 0
+
+
+def test_control_serve_over_https_and_a_probe_pointed_at_it(tmp_path: Path) -> None:
+    from netfreedom.probe.runner import run
+
+    cert, key = make_certificate(tmp_path, "control.test")
+    (tmp_path / "asn.tsv").write_text(TSV)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "netfreedom",
+        "control",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    command += ["--tls-cert", str(cert), "--tls-key", str(key), "--asn-db", str(tmp_path / "asn.tsv")]
+    command += ["--allow-private", "--timeout", "1"]
+    proc = subprocess.Popen(command, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"https://127.0.0.1:{port}/"
+    try:
+        for _ in range(300):
+            try:
+                hello = httpx.get(url, verify=ssl.create_default_context(cafile=str(cert)), timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        # Our probe, pointed at it with --control URL and --ca-file (nothing listens on port 1: quick).
+        out = io.BytesIO()
+        settings = ProbeSettings(control_url=url, timeout=1.0, ca_file=str(cert))
+        asyncio.run(run(["http://127.0.0.1:1/"], settings, out))
+        untrusted = ProbeSettings(control_url=url, timeout=1.0)
+        refused = io.BytesIO()
+        asyncio.run(run(["http://127.0.0.1:1/"], untrusted, refused))
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert hello.json() == {"message": "Hello OONItarian!"}
+    keys = json.loads(out.getvalue())["test_keys"]
+    assert keys["control_failure"] is None
+    check_shape(keys["control"])
+    assert keys["control"]["tcp_connect"]["127.0.0.1:1"]["failure"] == "connection_refused_error"
+    assert json.loads(refused.getvalue())["test_keys"]["control_failure"].startswith("ssl_")
+    assert b"ASN database" in err and b"4 ranges; 1 lines skipped" in err
+
+
+def test_control_serve_checks_its_tls_and_asn_options(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "netfreedom", "control", "serve", "--port", "1"]
+    half = subprocess.run([*base, "--tls-cert", str(tmp_path / "c.pem")], capture_output=True, env=cli_env())
+    assert half.returncode != 0 and b"--tls-key go together" in half.stderr
+    cert, _ = make_certificate(tmp_path, "c.test")
+    missing = [*base, "--tls-cert", str(cert), "--tls-key", str(tmp_path / "none.pem")]
+    gone = subprocess.run(missing, capture_output=True, env=cli_env())
+    assert gone.returncode != 0 and b"does not exist" in gone.stderr
+    (tmp_path / "empty.tsv").write_text("no ranges\n")
+    empty = subprocess.run(
+        [*base, "--asn-db", str(tmp_path / "empty.tsv")], capture_output=True, env=cli_env()
+    )
+    assert empty.returncode != 0 and b"no IP range" in empty.stderr
+
+
+def test_our_probe_takes_every_answer_shape_oonis_helpers_recorded() -> None:
+    """Each recorded ``control`` of the shared web_connectivity measurements (0.4 and 0.5 helpers), served
+    as-is on loopback: the probe keeps it whole, with no control_failure."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers = []
+    with (MEASUREMENTS / "web_connectivity.jsonl").open() as f:
+        for line in f:
+            control = (json.loads(line).get("test_keys") or {}).get("control") if line.strip() else None
+            if isinstance(control, dict) and control:
+                answers.append(control)
+    assert len(answers) >= 15
+
+    async def recorded(request: Request) -> Response:
+        return Response(json.dumps(answers[int(request.path_params["n"])]), media_type="application/json")
+
+    server = BackgroundServer(Starlette(routes=[Route("/{n:int}", recorded, methods=["POST"])]), "127.0.0.1")
+    try:
+
+        async def main() -> list[dict[str, Any]]:
+            async with httpx.AsyncClient(trust_env=False) as client:
+                runs = []
+                for n in range(len(answers)):
+                    settings = ProbeSettings(control_url=f"{server.url}{n}", timeout=1.0)
+                    runs.append(await probe_measure("http://127.0.0.1:1/", settings, client))
+                return runs
+
+        measured = asyncio.run(main())
+    finally:
+        server.stop()
+    for keys, answer in zip(measured, answers, strict=True):
+        assert keys["control_failure"] is None
+        assert keys["control"] == answer

@@ -200,6 +200,7 @@ def test_control_serve_command(lab: Lab) -> None:
         nx = ask(url, "http://nowhere.lab.test/").json()
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        _, err = proc.communicate(timeout=10)
+    assert b"No ASN database configured (--asn-db)" in err
     assert control["tcp_connect"] == {} and control["http_request"]["failure"] == "unknown_error"
     assert nx["dns"] == {"failure": "dns_name_error", "addrs": []}

@@ -19,6 +19,7 @@ import msgspec
 from netfreedom.errors import InputError
 from netfreedom.models.decoding import DECODE_ERRORS, decode_error
 from netfreedom.probe.addresses import endpoint, is_bogon, is_ip, parse_ip
+from netfreedom.probe.asndb import AsnDatabase
 from netfreedom.probe.dnslookup import addresses, lookup, shared_failure
 from netfreedom.probe.failures import th_dns, th_http, th_tcp
 from netfreedom.probe.httpclient import REDIRECTS, FetchSettings, Hop, fetch
@@ -72,6 +73,7 @@ class ControlConfig:
     max_parallel_dials: int = 64  # connects of one measurement at a time (every endpoint is measured)
     ca_file: str | None = None
     routes: Mapping[str, str] = field(default_factory=dict)
+    asn_db: AsnDatabase | None = None  # ip_info.*.asn; without one every asn is 0 (OONI: unknown)
 
 
 def parse_request(data: bytes, config: ControlConfig) -> ControlRequest:
@@ -183,6 +185,8 @@ async def measure(req: ControlRequest, config: ControlConfig) -> dict[str, Any]:
     for ip, info in ip_info.items():
         if is_bogon(ip):
             info["flags"] |= FLAG_BOGON
+        if config.asn_db is not None:
+            info["asn"] = config.asn_db.asn(ip)
 
     dialable = [ip for ip in ip_info if config.allow_private or not is_bogon(ip)]
     ports = _ports(scheme, explicit)

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import platform
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -150,7 +151,11 @@ async def run(
     gate = asyncio.Semaphore(max(1, parallel))
     count = 0
     limits = httpx.Limits(max_connections=max(1, parallel), max_keepalive_connections=max(1, parallel))
-    async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+    # The control may be served with its own certificate: --ca-file is trusted for it too.
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
+    )
+    async with httpx.AsyncClient(limits=limits, trust_env=False, verify=verify) as client:
 
         async def one(url: str) -> dict[str, Any]:
             async with gate:

@@ -20,17 +20,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(app: Any, log_level: str) -> Any:
+def _server(app: Any, log_level: str, tls: tuple[str, str] | None = None) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+    cert, key = tls if tls is not None else (None, None)
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="off", ssl_certfile=cert, ssl_keyfile=key
+    )
     return uvicorn.Server(config)
 
 
-def serve(app: Any, host: str, port: int, *, log_level: str = "info") -> None:
-    """Serve until interrupted."""
+def serve(
+    app: Any, host: str, port: int, *, log_level: str = "info", tls: tuple[str, str] | None = None
+) -> None:
+    """Serve until interrupted; over HTTPS with ``tls`` = (certificate chain file, key file), PEM."""
     sock = bind(host, port)
-    _server(app, log_level).run(sockets=[sock])
+    _server(app, log_level, tls).run(sockets=[sock])
 
 
 class BackgroundServer:
