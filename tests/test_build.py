@@ -53,6 +53,19 @@ def test_example_builds_offline_and_a_second_build_changes_nothing(tmp_path: Pat
     assert not list((tmp_path / "cache").glob("*")), "a mirrored build must not download anything"
     before = _snapshot(db, site)
     assert before[0]["verdicts"] == 90 and before[0]["index_results"] == 65
+    # OONI's aggregation exports listed in the project: Iraq is known from them alone.
+    assert before[0]["aggregates"] == 1908
+    iraq = (site / "country" / "IQ.html").read_text()
+    assert 'id="aggregates-only"' in iraq and 'id="aggregate-tests"' in iraq
+    assert 'id="aggregates-only"' not in (site / "country" / "IE.html").read_text()  # one raw measurement
+    # The ranking page and docs/methodology.md state the agreement with the experts, as computed here.
+    assert re.search(r'id="validation">.*Spearman ρ = -?\d\.\d\d', html)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from validation_docs import render
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert render(db) in (ROOT / "docs" / "methodology.md").read_text(encoding="utf-8")
 
     second = _build(*args, cache=tmp_path / "cache")
     assert second.returncode == 0, second.stderr

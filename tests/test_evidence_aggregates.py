@@ -158,3 +158,61 @@ def test_items_from_aggregates_follow_the_raw_rule(tmp_path: Path) -> None:
     assert (r["tested"], r["blocked"], r["confirmed"]) == (3, 2, 1)
     assert r["sources"] == "aggregates" and r["blocked_low"] <= r["blocked_share"] <= r["blocked_high"]
     assert {x["test"]: x["blocked"] for x in one} == {"signal": 0, "telegram": 1, "whatsapp": 1}
+
+
+def test_every_aggregate_country_gets_a_measured_score(store_path: Path) -> None:
+    from .test_ingest_cli import run_cli
+
+    done = run_cli(
+        "evidence",
+        "countries",
+        "--db",
+        store_path,
+        "--since",
+        "2025-03-06",
+        "--until",
+        "2025-04-06",
+        "--format",
+        "json",
+    )
+    assert done.returncode == 0, done.stderr
+    import json
+
+    doc = json.loads(done.stdout)
+    rows = doc["countries"] if isinstance(doc, dict) else doc
+    got = {r["iso2"]: r for r in rows}
+    assert set(got) == {"IQ", "IE"}
+    for r in got.values():
+        assert r["sources"] == "aggregates" and r["measurements"] > 0
+        assert r["score_low"] <= r["score"] <= r["score_high"] and r["score_high"] - r["score_low"] > 0
+    # Outside the exports' days there is nothing to score.
+    later = run_cli(
+        "evidence",
+        "countries",
+        "--db",
+        store_path,
+        "--since",
+        "2025-05-01",
+        "--until",
+        "2025-05-31",
+        "--format",
+        "json",
+    )
+    doc = json.loads(later.stdout)
+    assert not (doc["countries"] if isinstance(doc, dict) else doc)
+
+
+def test_index_rules_read_aggregates_where_there_are_no_raw_verdicts(store_path: Path) -> None:
+    from netfreedom.evidence.indicators import indicator_figures
+    from netfreedom.index.methodology import Measure, load_methodology
+
+    methodology = load_methodology("fotn")
+    since, until = methodology.coverage(2025)
+    assert since <= dt.date(2025, 3, 6) and dt.date(2025, 4, 7) <= until
+    with open_store(store_path, read_only=True) as store:
+        figures = indicator_figures(store.query, methodology, 2025)
+    assert set(figures) == {"IQ", "IE"}
+    tests = [f for f in figures["IQ"] if f.measure is Measure.TEST_BLOCKING]
+    assert tests and any(f.tested > 0 and f.measurements > 0 for f in tests)
+    sites = [f for f in figures["IQ"] if f.measure is Measure.URL_BLOCKING]
+    assert all(f.tested == 0 for f in sites)  # the exports have no URLs: no evidence about URLs

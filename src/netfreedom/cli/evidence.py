@@ -15,6 +15,7 @@ import typer
 from netfreedom.errors import InputError
 
 from .ingest import DB_HELP
+from .validate import register_validate
 
 COLUMNS = (
     "iso2",
@@ -30,6 +31,7 @@ COLUMNS = (
     "score",
     "score_low",
     "score_high",
+    "sources",
 )
 
 
@@ -54,6 +56,7 @@ def register(app: typer.Typer) -> None:
         help="Measured evidence: per-country figures from the one evidence model.", no_args_is_help=True
     )
     app.add_typer(evidence_app, name="evidence")
+    register_validate(evidence_app)
 
     @evidence_app.command("countries")
     def countries(

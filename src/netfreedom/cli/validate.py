@@ -27,10 +27,14 @@ def register_validate(evidence_app: typer.Typer) -> None:
         ],
         db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
         since: Annotated[
-            str | None, typer.Option(help="First day of the measurements (YYYY-MM-DD); default: all time.")
+            dt.datetime | None,
+            typer.Option("--since", formats=["%Y-%m-%d"], help="First day (UTC) of the measurements."),
         ] = None,
         until: Annotated[
-            str | None, typer.Option(help="Day after the last one (YYYY-MM-DD), exclusive.")
+            dt.datetime | None,
+            typer.Option(
+                "--until", formats=["%Y-%m-%d"], help="Last day (UTC) of the measurements, inclusive."
+            ),
         ] = None,
         coverage: Annotated[
             bool,
@@ -50,14 +54,17 @@ def register_validate(evidence_app: typer.Typer) -> None:
         OONI's aggregates) counts; the interval is a seeded percentile bootstrap over countries.  The
         countries whose two ranks differ most are listed.  Exit 1 when fewer than 3 countries qualify.
         """
+        from netfreedom.evidence import facts
         from netfreedom.evidence.validation import validate as run
         from netfreedom.store import open_store
 
         from ._console import make_console
 
         with open_store(db, read_only=True) as store:
-            window = _window(store.query, year, since, until, coverage)
-            result = run(store.query, year, window, resamples=resamples, level=level, seed=seed, top=top)
+            facts.require_verdicts(store.query)
+            query = facts.reading(store.query, store.read(facts.is_stale))
+            window = _window(query, year, since, until, coverage)
+            result = run(query, year, window, resamples=resamples, level=level, seed=seed, top=top)
         if as_json:
             sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         else:
@@ -76,28 +83,21 @@ def register_validate(evidence_app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def _window(query: Query, year: int, since: str | None, until: str | None, coverage: bool) -> Window:
-    """The measurement window: the edition's coverage period (as its index build stated it), or the days
-    given (all time by default)."""
-    from netfreedom.evidence.facts import fetch, has_table
-    from netfreedom.evidence.model import EPOCH, FAR, Window
+def _window(
+    query: Query, year: int, since: dt.datetime | None, until: dt.datetime | None, coverage: bool
+) -> Window:
+    """The measurement window: the edition's coverage period, or the days given (all time by default)."""
+    from netfreedom.evidence.model import Window
+    from netfreedom.evidence.tables import edition_window
 
     if coverage:
         if since or until:
             raise InputError("--coverage and --since/--until exclude each other")
-        rows = (
-            fetch(query, "SELECT DISTINCT period FROM index_evidence WHERE year = ?", [year])
-            if has_table(query, "index_evidence")
-            else []
-        )
-        if len(rows) != 1:
-            raise InputError(
-                f"no coverage period stored for {year} (run `netfreedom build` or `index build`)"
-            )
-        return Window.parse(rows[0][0])
-    try:
-        first = dt.date.fromisoformat(since) if since else EPOCH
-        last = dt.date.fromisoformat(until) if until else FAR
-    except ValueError as exc:
-        raise InputError(f"not a day (YYYY-MM-DD): {exc}") from exc
-    return Window(first, last)
+        found = edition_window(query, year)
+        if found is None:
+            raise InputError(f"no {year} edition in the store (run `netfreedom build` or `index build`)")
+        return found[1]
+    default = Window()
+    start = since.date() if since else default.since
+    end = until.date() + dt.timedelta(days=1) if until else default.until
+    return Window(start, end)

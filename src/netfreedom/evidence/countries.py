@@ -7,7 +7,9 @@ figures ``tested_urls, blocked_urls, confirmed_urls, blocked_share, blocked_low,
 (``url_blocking``), the figures of tests without URLs ``apps_tested, apps_blocked, circumvention_tested,
 circumvention_blocked, middleboxes_tested, middleboxes_blocked`` (``test_blocking``), the measured
 interference score ``score, score_low, score_high`` (``evidence.stats.score``; null without any tested item)
-and ``examples`` (measurement ids behind the blocked URLs).
+and ``examples`` (measurement ids behind the blocked URLs), and ``sources``: where the figures come from —
+``raw`` (stored verdicts), ``aggregates`` (OONI's published aggregation counts: a kind without raw tested
+items takes its anomaly rate from them, ``measures.aggregate_rates``), or ``raw+aggregates``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from netfreedom.evidence import stats
+from netfreedom.evidence.measures.aggregate_rates import country_rates
 from netfreedom.evidence.model import Axis, Filters, Kind, Period, Query, Window, evidence
 from netfreedom.index.countries import name_of
 
@@ -45,6 +48,7 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("score_low", pa.float64()),
     ("score_high", pa.float64()),
     ("examples", pa.list_(pa.string())),
+    ("sources", pa.string()),
 ]
 SCHEMA = pa.schema(COLUMNS)
 _TEST_KINDS = (Kind.APPS, Kind.CIRCUMVENTION, Kind.MIDDLEBOXES)
@@ -103,25 +107,36 @@ def country_summaries(
             )
         )
     }
-    ccs = wanted or sorted(counts)
+    aggregates = country_rates(query, window, countries=wanted, level=level)
+    ccs = wanted or sorted(set(counts) | set(aggregates))
     rows = []
     for cc in ccs:
         c = counts.get(cc)
         s = sites.get(cc)
         kinds = {k: tests.get((cc, k.value)) for k in _TEST_KINDS}
         site = _share(s)
+        shares = {Kind.SITES: site, **{k: _share(kinds[k]) for k in _TEST_KINDS}}
+        # Where raw verdicts tested nothing of a kind, OONI's aggregates (if any) stand in for it.
+        agg = aggregates.get(cc)
+        borrowed = [k for k, v in shares.items() if v.value is None and agg is not None and k in agg.kinds]
+        for k in borrowed:
+            shares[k] = agg.kinds[k] if agg is not None else shares[k]
+        raw_n = c["measurements"] if c else 0
         sc = stats.score(
-            [site, *(_share(kinds[k]) for k in _TEST_KINDS)],
+            [shares[k] for k in (Kind.SITES, *_TEST_KINDS)],
             [SCORE_WEIGHTS[k] for k in (Kind.SITES, *_TEST_KINDS)],
         )
-        if not (c and c["measurements"]):  # no measurement in the window: no score, not a perfect one
+        if not raw_n and not borrowed:  # no measurement in the window: no score, not a perfect one
             sc = stats.Score(None, None, None, 0)
+        source = (
+            "raw+aggregates" if raw_n and borrowed else "aggregates" if borrowed else "raw" if raw_n else ""
+        )
         row: dict[str, Any] = {
             "iso2": cc,
             "country": "Unknown country" if cc == "ZZ" else name_of(cc),
             "period": window.label,
-            "measurements": c["measurements"] if c else 0,
-            "networks": c["networks"] if c else 0,
+            "measurements": raw_n + (agg.measurements if agg is not None and borrowed else 0),
+            "networks": max(c["networks"] if c else 0, agg.networks if agg is not None and borrowed else 0),
             "tested_urls": s["tested"] if s else 0,
             "blocked_urls": s["blocked"] if s else 0,
             "confirmed_urls": s["confirmed"] if s else 0,
@@ -132,6 +147,7 @@ def country_summaries(
             "score_low": sc.low,
             "score_high": sc.high,
             "examples": list(s["examples"]) if s else [],
+            "sources": source,
         }
         for k in _TEST_KINDS:
             kr = kinds[k]

@@ -1,7 +1,9 @@
 """Evidence figures for a methodology's rules: per country, what the measurements say about each indicator
 the methodology maps to evidence (e.g. B1 ← blocking of news, political and human-rights URLs), computed by
-the registered measures ``url_blocking`` and ``test_blocking`` over the edition's coverage period — and
-what the record of events says (the ``events`` measure) for the rules that read events."""
+the registered measures ``url_blocking`` and ``test_blocking`` over the edition's coverage period — or, for a
+country without raw verdicts in that period, ``aggregate_items`` over OONI's published aggregates (the same
+item rule on their counts; a URL rule needs exports broken down by input and category) — and what the record
+of events says (the ``events`` measure) for the rules that read events."""
 
 from __future__ import annotations
 
@@ -32,23 +34,28 @@ def indicator_figures(
     """
     window = coverage_window(methodology, year)
     out: dict[str, list[EvidenceFigure]] = {}
+    from_aggregates: list[str] = []
     if not has_table(query, "events"):
         require_verdicts(query)  # nothing to read at all: the store's error, not silence
     if has_table(query, "verdicts"):
         counts = evidence(query, "verdict_counts", window=window)
-        out = {cc: [] for cc in counts.column("country").to_pylist()}
+        raw = set(counts.column("country").to_pylist())
+        known = evidence(query, "aggregate_rates", window=window).column("country").to_pylist()
+        from_aggregates = sorted({cc for cc in known if cc and cc not in raw})
+        out = {cc: [] for cc in sorted(raw | set(from_aggregates))}
     for rule in methodology.evidence:
         if rule.measure is Measure.EVENTS or not out:
             continue
         if rule.measure is Measure.URL_BLOCKING:
-            table = evidence(
-                query, "url_blocking", window=window, filters=Filters(categories=rule.categories), level=level
-            )
+            flt = Filters(categories=rule.categories)
+            table = evidence(query, "url_blocking", window=window, filters=flt, level=level)
         else:
-            table = evidence(
-                query, "test_blocking", window=window, filters=Filters(tests=rule.tests), level=level
-            )
+            flt = Filters(tests=rule.tests)
+            table = evidence(query, "test_blocking", window=window, filters=flt, level=level)
         found = {r["country"]: r for r in table.to_pylist()}
+        if from_aggregates:
+            items = evidence(query, "aggregate_items", window=window, filters=flt, level=level)
+            found.update({r["country"]: r for r in items.to_pylist() if r["country"] in from_aggregates})
         for cc, figures in out.items():
             r = found.get(cc)
             figures.append(

@@ -83,8 +83,15 @@ class Validation:
         return (
             f"Spearman ρ = {a.rho:.2f} ({a.level:.0%} bootstrap interval {a.low:.2f} to {a.high:.2f}, "
             f"{a.resamples} resamples, seed {a.seed}) between the measured score and the {self.year} "
-            f"expert index, over {a.n} countries; measurements {self.period}"
+            f"expert index, over {a.n} countries; {_period_words(self.period)}"
         )
+
+
+def _period_words(label: str) -> str:
+    if label == "all":
+        return "all measurements"
+    since, _, until = label.partition("/")
+    return f"measurements from {since} until {until} (exclusive)"
 
 
 def expert_totals(query: Query, year: int) -> tuple[str, dict[str, tuple[str, float]]]:

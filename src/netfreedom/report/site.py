@@ -25,8 +25,9 @@ from netfreedom.errors import StoreError
 from netfreedom.evidence import facts
 from netfreedom.evidence.countries import CountryEvidence, countries_evidence, country_summaries
 from netfreedom.evidence.listing import explorer_url
-from netfreedom.evidence.model import MAJORITY, Axis, Period, Query, Window, evidence
+from netfreedom.evidence.model import MAJORITY, Axis, Filters, Period, Query, Window, evidence
 from netfreedom.evidence.tables import edition_window, indicator_evidence
+from netfreedom.evidence.validation import Validation, validate
 from netfreedom.report import bands, charts
 from netfreedom.report.events_view import events_context
 from netfreedom.report.geo import WorldMap
@@ -135,7 +136,42 @@ def evidence_countries(query: Query) -> list[str]:
     if not facts.has_table(query, "verdicts"):
         return []
     ccs = evidence(query, "verdict_counts").column("country").to_pylist()
-    return sorted(cc for cc in ccs if isinstance(cc, str) and len(cc) == 2 and cc.isascii() and cc.isupper())
+    ccs += aggregate_countries(query)
+    return sorted(
+        {cc for cc in ccs if isinstance(cc, str) and len(cc) == 2 and cc.isascii() and cc.isupper()}
+    )
+
+
+def aggregate_countries(query: Query) -> list[str]:
+    """Countries OONI's aggregation rows speak of (all time); some are known from them alone."""
+    return [c for c in evidence(query, "aggregate_rates").column("country").to_pylist() if c]
+
+
+def raw_measurements(query: Query, cc: str) -> int:
+    """How many raw verdicts the store holds for ``cc`` (all time)."""
+    found = evidence(query, "verdict_counts", filters=Filters(country=cc)).column("measurements").to_pylist()
+    return int(found[0] or 0) if found else 0
+
+
+def aggregate_tests(query: Query, cc: str) -> list[dict[str, Any]]:
+    """A country's anomaly and confirmed rates by test from OONI's aggregates, all time (first and last
+    day included), for its page."""
+    rows: list[dict[str, Any]] = evidence(
+        query, "aggregate_rates", axes=(Axis.TEST,), filters=Filters(country=cc)
+    ).to_pylist()
+    days = {
+        r["test_name"]: (r["first"], r["last"])
+        for r in query(
+            "SELECT test_name, CAST(min(period_start) AS DATE) AS first, "
+            "CAST(max(period_end) - INTERVAL 1 SECOND AS DATE) AS last FROM aggregates "
+            "WHERE probe_cc = ? GROUP BY 1",
+            [cc],
+        ).to_pylist()
+    }
+    for r in rows:
+        first, last = days.get(r["test"], (None, None))
+        r["first"], r["last"] = (first.isoformat() if first else None), (last.isoformat() if last else None)
+    return rows
 
 
 def default_window(query: Query) -> Window:
@@ -180,6 +216,9 @@ def write_site(
         "window_last": window.until - dt.timedelta(days=1),
     }
 
+    # How the measured score's ranks agree with the latest edition's: over all measurements, as
+    # `netfreedom evidence validate --year Y` computes it by default.
+    validation: Validation | None = validate(query, latest) if latest is not None else None
     years: list[int | None] = [*sorted(index.editions)] or [None]
     for year in years:
         rows = index.editions.get(year, ()) if year is not None else ()
@@ -197,6 +236,7 @@ def write_site(
             legend=bands.legend(palette),
             unranked=[(cc, names.get(cc, cc)) for cc in evidence_ccs if cc not in {r.iso2 for r in rows}],
             measured=measured if year == latest else {},
+            validation=validation if year == latest else None,
         )
         rel = "index.html" if year == latest else f"edition-{year}.html"
         writer.write(rel, page.encode())
@@ -291,7 +331,10 @@ def _country_page(
     months = [charts.MonthRow.of(m) for m in evidence.months] if evidence else []
     cat_names = {c.code: c for c in meth.categories} if meth else {}
     questions = {i.code: i for i in meth.indicators} if meth else {}
-    indicators = indicator_evidence(facts.query_of(con), year, cc) if year is not None else []
+    query = facts.query_of(con)
+    indicators = indicator_evidence(query, year, cc) if year is not None else []
+    from_aggregates = aggregate_tests(query, cc)
+    raw_n = raw_measurements(query, cc)
     return (
         env.get_template("country.html.j2")
         .render(
@@ -313,6 +356,8 @@ def _country_page(
             edition=edition,
             coverage=edition_meth.coverage if edition_meth else None,
             coverage_last=edition_meth.coverage_last if edition_meth else None,
+            aggregate_tests=from_aggregates,
+            aggregates_only=bool(from_aggregates) and not raw_n,
             history_svg=charts.history(hist) if len(hist) > 1 else None,
             timeline_svg=charts.timeline(months) if months else None,
             # The events band spans the timeline's months (every month first to last), so the two line up.
