@@ -335,6 +335,9 @@ def _country_page(
     indicators = indicator_evidence(query, year, cc) if year is not None else []
     from_aggregates = aggregate_tests(query, cc)
     raw_n = raw_measurements(query, cc)
+    all_time = (
+        country_summaries(query, Window(), countries=[cc]).to_pylist()[0] if from_aggregates else None
+    )
     return (
         env.get_template("country.html.j2")
         .render(
@@ -358,6 +361,7 @@ def _country_page(
             coverage_last=edition_meth.coverage_last if edition_meth else None,
             aggregate_tests=from_aggregates,
             aggregates_only=bool(from_aggregates) and not raw_n,
+            all_time=all_time,
             history_svg=charts.history(hist) if len(hist) > 1 else None,
             timeline_svg=charts.timeline(months) if months else None,
             # The events band spans the timeline's months (every month first to last), so the two line up.
