@@ -5,6 +5,7 @@
     ├── ConfigError         a project, methodology or score file is invalid (names the file and problem)
     ├── StoreError          the store cannot be opened, read or written
     ├── FetchError          a remote source could not be downloaded (names the URL)
+    ├── EngineError         the Dask cluster refused or failed the run (names the scheduler, task or workers)
     └── MissingExtraError   an optional part is not installed (names the ``pip install`` that adds it)
 
 A bad line inside a measurement file is *not* an exception: it is data about the input, counted and
@@ -72,6 +73,11 @@ class FetchError(NetfreedomError):
             status=self.status,
             transient=self.transient,
         )
+
+
+class EngineError(NetfreedomError):
+    """The scale-out engine could not run: a bad or unreachable scheduler address, a cluster without
+    workers, workers that run other code or cannot see the store, a task that failed on a worker."""
 
 
 class MissingExtraError(NetfreedomError):

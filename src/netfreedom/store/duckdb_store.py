@@ -79,7 +79,8 @@ class DuckDBStore:
         threads: int | None = None,
     ) -> None:
         self._path = Path(path)
-        self._root = self._path.with_name(self._path.stem + ".parquet")
+        # Absolute: the Parquet root is handed to Dask workers, whose working folder is not this one.
+        self._root = self._path.absolute().with_name(self._path.stem + ".parquet")
         self._made: set[str] = set()  # partition folders known to exist (saves a mkdir per file)
         self.read_only = read_only
         if read_only and not self._path.is_file():

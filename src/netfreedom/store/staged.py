@@ -10,7 +10,9 @@ deletes it whole: a worker or client killed at any point leaves no trace in the 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,14 @@ class Staged:
 def new_run() -> str:
     """A fresh staging folder name for one run (relative to the Parquet root)."""
     return f"{STAGING}/{secrets.token_hex(8)}"
+
+
+def drop_staging(root: Path | str, run: str) -> None:
+    """Remove a run's staging folder, and the staging folder itself once no other run uses it."""
+    base = Path(root)
+    shutil.rmtree(base / run, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: another run is staging; or already gone
+        (base / STAGING).rmdir()
 
 
 def verdict_input(rows: Sequence[VerdictRow]) -> pa.Table:

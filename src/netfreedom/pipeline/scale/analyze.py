@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import pickle
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,10 +22,25 @@ from typing import Any, cast
 
 import pyarrow as pa
 
-from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
+from netfreedom.pipeline.scale.cluster import (
+    EngineOptions,
+    connect,
+    preflight,
+    run_in_order,
+    ship,
+    shipped,
+    wait_for_workers,
+)
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
 from netfreedom.store.schema import MEASUREMENT_PARQUET
-from netfreedom.store.staged import Staged, new_run, stage_verdicts, verdict_input, verdict_table
+from netfreedom.store.staged import (
+    Staged,
+    drop_staging,
+    new_run,
+    stage_verdicts,
+    verdict_input,
+    verdict_table,
+)
 
 # One batch of stored measurements in, one verdict row per measurement out (pure, picklable: a module-level
 # function or a functools.partial of one, so that it can be shipped to the workers).
@@ -107,18 +121,18 @@ class Target:
 
 
 @functools.lru_cache(maxsize=2)
-def _unpickled(blob: bytes) -> Analyzer:
-    """The analyzer shipped as pickled bytes, loaded once per worker process (Python caches the hash of
-    the bytes object every task of the run shares, so the lookup costs nothing)."""
-    return cast(Analyzer, pickle.loads(blob))
+def _unpickled(key: str) -> Analyzer:
+    """The analyzer shipped (as pickled bytes) under ``key``, loaded once per worker process."""
+    return cast(Analyzer, pickle.loads(shipped(key)))
 
 
-def analyze_group(task: FileGroup, analyzer: Analyzer | bytes, target: Target) -> tuple[int, Staged]:
+def analyze_group(task: FileGroup, analyzer: Analyzer | str, target: Target) -> tuple[int, Staged]:
     """On a worker: analyse every measurement of the task's files with ``analyzer`` (or the analyzer
-    pickled in those bytes) and stage the verdicts under ``run``; (measurements read, staged verdicts)."""
+    shipped to the workers under that key) and stage the verdicts under ``run``; (measurements read,
+    staged verdicts)."""
     import pyarrow.parquet as pq
 
-    if isinstance(analyzer, bytes):
+    if isinstance(analyzer, str):
         analyzer = _unpickled(analyzer)
 
     given: list[VerdictRow] = []
@@ -178,13 +192,13 @@ def analyze_on_cluster(
                 observe=observe,
             )
     started = time.perf_counter()
-    run = AnalyzeRun(workers=workers_of(client))
-    # Ship the analyzer (and the fingerprints it holds) once to every worker, not once per task, and as
-    # pickled bytes: Dask scatters 1.4 MB of bytes in ~15 ms, the same analyzer as an object in 130-250 ms.
-    # cloudpickle (Dask's own dependency) for analyzers that are closures, as Dask would ship them.
+    run = AnalyzeRun(workers=wait_for_workers(client))
+    preflight(client, store.parquet_root)
+    # The analyzer (and the fingerprints it holds) goes once to every worker, not once per task, and as
+    # pickled bytes (1.4 MB of bytes travel in ~15 ms, the same analyzer as an object in 130-250 ms); as a
+    # worker plugin, so a worker that restarts gets it again.  cloudpickle (Dask's own dependency) for
+    # analyzers that are closures, as Dask would ship them.
     import cloudpickle
-
-    shipped = client.scatter(cloudpickle.dumps(analyzer, protocol=5), broadcast=True, hash=False)
 
     def register(_: FileGroup, result: tuple[int, Staged]) -> None:
         seen, staged = result
@@ -197,18 +211,19 @@ def analyze_on_cluster(
 
     staging = new_run()
     try:
-        run.tasks = run_in_order(
-            client,
-            analyze_group,
-            plan(pending_files(store), run.workers, task_rows),
-            shipped,
-            Target(str(store.parquet_root), staging, analysis_version, fingerprints_id),
-            window=4 * run.workers + 1,
-            on_result=register,
-        )
+        with ship(client, cloudpickle.dumps(analyzer, protocol=5)) as key:
+            run.tasks = run_in_order(
+                client,
+                analyze_group,
+                plan(pending_files(store), run.workers, task_rows),
+                key,
+                Target(str(store.parquet_root), staging, analysis_version, fingerprints_id),
+                window=4 * run.workers + 1,
+                on_result=register,
+            )
     finally:
         # Files of tasks that failed or were cancelled (a task still running may add more: opening the
         # store for writing deletes the whole staging folder).
-        shutil.rmtree(store.parquet_root / staging, ignore_errors=True)
+        drop_staging(store.parquet_root, staging)
     run.seconds = time.perf_counter() - started
     return run

@@ -32,7 +32,15 @@ from netfreedom.evidence.facts import has_table, require_verdicts
 from netfreedom.evidence.model import Axis, Filters, Query, Window
 from netfreedom.index.methodology import Methodology
 from netfreedom.index.results import EvidenceFigure
-from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
+from netfreedom.pipeline.scale.cluster import (
+    EngineOptions,
+    connect,
+    preflight,
+    run_in_order,
+    ship,
+    shipped,
+    wait_for_workers,
+)
 from netfreedom.store import Store
 
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/probe_cc=([^/]+)/")
@@ -65,12 +73,16 @@ def plan(store: Store, since: dt.date, until: dt.date) -> list[CountryFiles]:
     return [CountryFiles(cc, tuple(files)) for cc, files in sorted(by_cc.items())]
 
 
-def over_country(task: CountryFiles, root: str, testlists: pa.Table | None, fn: Callable[[Query], R]) -> R:
+def over_country(
+    task: CountryFiles, root: str, testlists: pa.Table | str | None, fn: Callable[[Query], R]
+) -> R:
     """On a worker: ``fn(query)`` where ``query`` reads an in-memory DuckDB holding one country folder's
     verdict files as ``verdicts`` and the store's test lists (when it has them) as ``testlists`` — the
     tables, names and columns the evidence package's SQL expects of the store."""
     import duckdb
 
+    if isinstance(testlists, str):  # the key under which the client shipped them
+        testlists = shipped(testlists)
     con = duckdb.connect(config={"threads": 1, "memory_limit": WORKER_MEMORY})
     try:
         # As in the store: days, months and quarters are cut in UTC whatever the worker's zone.
@@ -97,7 +109,7 @@ def _on_countries(
     store: Store,
     since: dt.date,
     until: dt.date,
-    fn: Callable[[CountryFiles, str, pa.Table | None, T], R],
+    fn: Callable[[CountryFiles, str, str | None, T], R],
     arg: T,
     *,
     client: Any,
@@ -106,17 +118,20 @@ def _on_countries(
     """``fn(task, root, testlists, arg)`` on the cluster for each country folder with verdict files in
     [since, until), results handed to ``on_result`` in task order."""
     testlists = store.query("SELECT * FROM testlists", None) if has_table(store.query, "testlists") else None
-    shipped = client.scatter(testlists, broadcast=True, hash=False) if testlists is not None else None
-    run_in_order(
-        client,
-        fn,
-        plan(store, since, until),
-        str(store.parquet_root),
-        shipped,
-        arg,
-        window=2 * workers_of(client) + 1,
-        on_result=on_result,
-    )
+    workers = wait_for_workers(client)
+    preflight(client, store.parquet_root)
+    # As a worker plugin, so that a worker that restarts gets the test lists again.
+    with ship(client, testlists) as key:
+        run_in_order(
+            client,
+            fn,
+            plan(store, since, until),
+            str(store.parquet_root),
+            key,
+            arg,
+            window=2 * workers + 1,
+            on_result=on_result,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +146,7 @@ class Job:
     examples: int
 
 
-def table_of(task: CountryFiles, root: str, testlists: pa.Table | None, job: Job) -> pa.Table:
+def table_of(task: CountryFiles, root: str, testlists: pa.Table | str | None, job: Job) -> pa.Table:
     """On a worker: the model's figures over one country folder's verdict files."""
     from netfreedom.evidence.model import evidence
 
@@ -214,7 +229,7 @@ class Figures:
 
 
 def figures_of(
-    task: CountryFiles, root: str, testlists: pa.Table | None, job: Figures
+    task: CountryFiles, root: str, testlists: pa.Table | str | None, job: Figures
 ) -> dict[str, list[EvidenceFigure]]:
     """On a worker: ``evidence.indicators.indicator_figures`` over one country folder's verdict files."""
     from netfreedom.evidence.indicators import indicator_figures

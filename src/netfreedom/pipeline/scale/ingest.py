@@ -14,8 +14,9 @@ the client; aggregation API URLs are read by the client itself.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import shutil
+import os
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,9 +46,15 @@ from netfreedom.ingest.layout import LAYOUTS, Level
 from netfreedom.models.aggregation import AggregateRow
 from netfreedom.pipeline.ingest import MAX_ERRORS, IngestSummary, accepts_aggregate
 from netfreedom.pipeline.ingest import ingest as ingest_locally
-from netfreedom.pipeline.scale.cluster import EngineOptions, connect, run_in_order, workers_of
+from netfreedom.pipeline.scale.cluster import (
+    EngineOptions,
+    connect,
+    preflight,
+    run_in_order,
+    wait_for_workers,
+)
 from netfreedom.store import Store
-from netfreedom.store.staged import Staged, new_run, stage_measurements
+from netfreedom.store.staged import Staged, drop_staging, new_run, stage_measurements
 
 TASK_BYTES = 32 * 1024 * 1024
 
@@ -156,6 +163,19 @@ class Job:
     root: str
     run: str
     dimensions: Mapping[str, str] = field(default_factory=dict)
+    cwd: str = ""  # the client's working folder: relative local sources are read from there
+
+
+def for_workers(fetcher: Fetcher) -> Fetcher:
+    """The fetcher's settings as a worker needs them: without its HTTP client, and with the cache and the
+    local mirror folders as absolute paths (a worker's working folder is not the client's)."""
+    mirrors = {
+        prefix: target if "://" in target else os.path.abspath(target)
+        for prefix, target in fetcher.mirrors.items()
+    }
+    return dataclasses.replace(
+        fetcher, cache_dir=Path(fetcher.cache_dir).absolute(), mirrors=mirrors, requests=0, _client=None
+    )
 
 
 def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
@@ -166,13 +186,7 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
     filters, fetcher, max_line, max_errors = job.filters, job.fetcher, job.max_line, job.max_errors
     part = IngestPart()
     records: list[Record] = []
-    own = Fetcher(
-        cache_dir=fetcher.cache_dir,
-        mirrors=dict(fetcher.mirrors),
-        timeout=fetcher.timeout,
-        retries=fetcher.retries,
-        backoff=fetcher.backoff,
-    )
+    own = dataclasses.replace(fetcher, requests=0, _client=None)
 
     def problem(p: Problem) -> None:
         part.rejected += 1
@@ -191,7 +205,7 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
                     part.incomplete.append(Incomplete(source, f"download failed: {exc.reason}"))
                     continue
             else:
-                path, display = Path(source), source
+                path, display = Path(job.cwd, source), source
             bucket = bucket_time(urllib.parse.unquote(urllib.parse.urlsplit(source).path))
             items = read_file(path, display, max_line=max_line, dimensions=job.dimensions)
             for item in stamp_bucket(items, bucket):
@@ -277,6 +291,8 @@ def ingest_on_cluster(
                 dimensions=dimensions,
             )
     summary = IngestSummary()
+    workers = wait_for_workers(client)
+    preflight(client, store.parquet_root)
 
     def note(p: Problem) -> None:
         summary.rejected += 1
@@ -325,23 +341,18 @@ def ingest_on_cluster(
             group_sources(listed, task_bytes),
             Job(
                 filters,
-                Fetcher(
-                    cache_dir=fetcher.cache_dir,
-                    mirrors=dict(fetcher.mirrors),
-                    timeout=fetcher.timeout,
-                    retries=fetcher.retries,
-                    backoff=fetcher.backoff,
-                ),
+                for_workers(fetcher),
                 max_line,
                 max_errors,
                 str(store.parquet_root),
                 staging,
                 dict(dimensions or {}),
+                os.getcwd(),
             ),
-            window=2 * workers_of(client) + 1,
+            window=2 * workers + 1,
             on_result=write,
         )
     finally:
         # Files of tasks that failed or were cancelled (opening the store for writing also deletes them).
-        shutil.rmtree(store.parquet_root / staging, ignore_errors=True)
+        drop_staging(store.parquet_root, staging)
     return summary
