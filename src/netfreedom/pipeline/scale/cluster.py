@@ -387,9 +387,8 @@ def _describe(task: Any) -> str:
     return str(task)[:200]
 
 
-# A task whose worker dies is given to another worker by the scheduler; retries cover a task whose worker
-# raised for a passing reason (its file system hiccupped); a failure that repeats is reported.
-TASK_RETRIES = 2
+# A task whose worker dies is given to another worker by the scheduler (up to Dask's allowed-failures);
+# a task that raised is not run again: its error is the verdict code's or the data's, and would repeat.
 
 
 def run_in_order(
@@ -420,7 +419,7 @@ def run_in_order(
     try:
         for task in tasks:
             pending.append(
-                (task, client.submit(_guarded, fn, task, *args, pure=False, retries=TASK_RETRIES))
+                (task, client.submit(_guarded, fn, task, *args, pure=False))
             )
             n += 1
             if len(pending) >= window:
