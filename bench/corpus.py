@@ -76,13 +76,30 @@ class _Issue:
     tag: int
 
 
-def _plan(templates: list[dict[str, object]], target: int, rng: random.Random, days: int) -> list[_Issue]:
+def _plan(
+    templates: list[dict[str, object]],
+    target: int,
+    rng: random.Random,
+    days: int,
+    wc_share: float | None = None,
+) -> list[_Issue]:
+    """The corpus's measurements: every template in turn, or — with ``wc_share`` — web_connectivity
+    templates (in turn) for that share of the measurements and the others (in turn) for the rest."""
     sizes = [len(orjson.dumps(t)) for t in templates]
     start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
     plan: list[_Issue] = []
     total = 0
+    wc = [i for i, t in enumerate(templates) if t.get("test_name") == "web_connectivity"]
+    other = [i for i, t in enumerate(templates) if t.get("test_name") != "web_connectivity"]
+    turns = [0, 0]
     while total < target:
-        i = len(plan) % len(templates)
+        if wc_share is None:
+            i = len(plan) % len(templates)
+        else:
+            pick = 0 if rng.random() < wc_share else 1
+            pool = (wc, other)[pick]
+            i = pool[turns[pick] % len(pool)]
+            turns[pick] += 1
         when = start + dt.timedelta(seconds=rng.randrange(days * 86400), microseconds=rng.randrange(10**6))
         test = str(templates[i].get("test_name") or "unknown")
         plan.append(_Issue((when - start).days, rng.choice(COUNTRIES), test, when, i, rng.getrandbits(64)))
@@ -114,11 +131,15 @@ def build_corpus(
     root: Path = CORPUS_ROOT,
     source: Path = MEASUREMENTS,
     force: bool = False,
+    wc_share: float | None = None,
 ) -> CorpusInfo:
-    """Build (or reuse) a corpus of about ``size_mb`` MB of JSONL measurements; return its description."""
+    """Build (or reuse) a corpus of about ``size_mb`` MB of JSONL measurements; return its description.
+    ``wc_share``: the share of web_connectivity measurements (the archive's test mix is ~0.8 or more);
+    None: every shared measurement in turn."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
-    out = root / f"{size_mb}mb-{fmt}-s{seed}-d{days}"
+    mix = "" if wc_share is None else f"-wc{round(wc_share * 100)}"
+    out = root / f"{size_mb}mb-{fmt}-s{seed}-d{days}{mix}"
     manifest = out / "manifest.json"  # not a measurement: ingest the listed files, not the folder
     if manifest.is_file() and not force:
         info = CorpusInfo(**json.loads(manifest.read_text()))
@@ -128,7 +149,7 @@ def build_corpus(
         shutil.rmtree(out)
     out.mkdir(parents=True)
     templates = _templates(source)
-    plan = iter(_plan(templates, size_mb * 1_000_000, random.Random(seed), days))
+    plan = iter(_plan(templates, size_mb * 1_000_000, random.Random(seed), days, wc_share))
     limit = file_mb * 1_000_000
     files: list[str] = []
     total = count = 0

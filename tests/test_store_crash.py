@@ -1,4 +1,8 @@
-"""Kill an ingest process mid-run (SIGKILL): the store stays consistent and a re-run completes it."""
+"""Kill an ingest process mid-run (SIGKILL): the store stays consistent and a re-run completes it.
+
+Ingest analyses as it reads (offline here: without fingerprints), so each batch writes measurement and
+verdict files under one journal and registers both in one transaction: after the kill every kept
+measurement has its verdict and no verdict lacks its measurement."""
 
 from __future__ import annotations
 
@@ -74,6 +78,11 @@ def test_sigkill_mid_ingest_leaves_a_consistent_store(tmp_path: Path, measuremen
         kept = store.count_measurements()
         files_on_disk = len(list(parquet.rglob("*.parquet")))
         registered = store.query("SELECT count(*) AS n FROM files").column("n").to_pylist()[0]
+        verdicts = store.stats().verdicts
+        unanalysed = store.query(
+            "SELECT count(*) AS n FROM measurements ANTI JOIN verdicts USING (measurement_uid)"
+        ).to_pylist()
+    assert verdicts == kept and unanalysed == [{"n": 0}]
     assert kept < total
     assert kept % BATCH == 0  # whole batches only: before or after a batch, never half of one
     assert files_on_disk == registered
@@ -83,8 +92,10 @@ def test_sigkill_mid_ingest_leaves_a_consistent_store(tmp_path: Path, measuremen
     assert rerun.returncode == 0, rerun.stderr
     doc = json.loads(rerun.stdout)
     assert doc["ingested"] == total - kept and doc["duplicates"] == kept
+    assert doc["verdicts"] == total - kept
     with open_store(db, read_only=True) as store:
         assert store.count_measurements() == total
         assert store.check() == []
         uids = store.query("SELECT count(DISTINCT measurement_uid) AS n FROM measurements").to_pylist()
         assert uids == [{"n": total}]
+        assert store.stats().verdicts == total

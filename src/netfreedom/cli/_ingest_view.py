@@ -64,6 +64,15 @@ def print_summary(s: IngestSummary) -> None:
         )
     for reason, n in sorted(s.skipped.items()):
         out.print(escape(f"  skipped {n}: {reason}"))
+    if s.verdicts or s.analysis_errors:
+        out.print(
+            f"verdicts stored {s.verdicts}"
+            + (
+                f"  [bold red]analysis errors {s.analysis_errors}[/] (a bug: please report)"
+                if s.analysis_errors
+                else ""
+            )
+        )
     for e in s.errors[:_SHOWN_ERRORS]:
         # File names and reasons come from the input: print them as text, never as markup.
         out.print(escape(f"  {e.file}:{e.line}: {e.reason}"))

@@ -10,24 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from netfreedom.analysis import FingerprintDB
-    from netfreedom.fetch import Fetcher
     from netfreedom.pipeline.analyze import AnalyzeSummary
 
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
-from ._hints import FINGERPRINTS, fetch_hint
+from ._fingerprints import CacheDirOpt, FingerprintsDirOpt, MirrorOpt, NoFingerprintsOpt, load_fingerprints
 
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN_ERRORS = 20
-
-
-def _fingerprints(folder: Path | None, fetcher: Fetcher, enabled: bool) -> FingerprintDB | None:
-    from netfreedom.analysis.fingerprint_sources import DEFAULT_SOURCES, load_fingerprints, sources_in_dir
-
-    if not enabled:
-        return None
-    sources = sources_in_dir(folder) if folder is not None else DEFAULT_SOURCES
-    return load_fingerprints(sources, fetcher)
 
 
 def _print(summary: AnalyzeSummary, *, store_mode: bool, to_stderr: bool) -> None:
@@ -109,21 +98,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--output", "-o", help="Verdicts as JSON lines (FILE mode); - for stdout."),
         ] = None,
         db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
-        fingerprints_dir: Annotated[
-            Path | None,
-            typer.Option(help="Read the four fingerprint files from this folder (or below it)."),
-        ] = None,
-        mirror: Annotated[
-            list[str] | None,
-            typer.Option(help="Serve fingerprint URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
-        ] = None,
-        cache_dir: Annotated[
-            Path | None,
-            typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom)."),
-        ] = None,
-        no_fingerprints: Annotated[
-            bool, typer.Option("--no-fingerprints", help="Skip blockpage fingerprints.")
-        ] = False,
+        fingerprints_dir: FingerprintsDirOpt = None,
+        mirror: MirrorOpt = None,
+        cache_dir: CacheDirOpt = None,
+        no_fingerprints: NoFingerprintsOpt = False,
         batch_size: Annotated[
             int, typer.Option(min=1, help="Measurements per store batch (bounds memory).")
         ] = 500,
@@ -164,8 +142,7 @@ def register(app: typer.Typer) -> None:
         bar = _Bar.start(not as_json)
         progress = bar.update if bar else None
         try:
-            with fetch_hint(FINGERPRINTS):
-                db_fp = _fingerprints(fingerprints_dir, fetcher, not no_fingerprints)
+            db_fp = load_fingerprints(fingerprints_dir, fetcher, not no_fingerprints)
             if files:
                 to_stdout = output == "-"
                 summary = analyze_files(

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from netfreedom.analysis import FingerprintDB
+    from netfreedom.fetch import Fetcher
+
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
+from ._fingerprints import CacheDirOpt, FingerprintsDirOpt, MirrorOpt, NoFingerprintsOpt, load_fingerprints
 
 DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SOURCES_HELP = (
@@ -29,6 +34,28 @@ _BY_HELP = (
 
 def _split(values: list[str] | None) -> list[str]:
     return [v for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _fingerprints(folder: Path | None, fetcher: Fetcher, skip: bool) -> FingerprintDB | None:
+    """The fingerprints to analyse with.  Offline, when the default ones cannot be fetched, the
+    measurements are still stored and analysed without them (said on stderr): their verdicts are stamped
+    so, and `analyze --db` redoes them once the fingerprints can be had."""
+    from rich.markup import escape
+
+    from netfreedom.errors import FetchError
+
+    from ._console import make_console
+
+    try:
+        return load_fingerprints(folder, fetcher, not skip)
+    except FetchError as exc:
+        if folder is not None:
+            raise
+        make_console(stderr=True).print(
+            f"note: analysing without fingerprints ({escape(str(exc))}); `netfreedom analyze --db` "
+            "redoes these verdicts once the fingerprints can be fetched"
+        )
+        return None
 
 
 def register(app: typer.Typer) -> None:
@@ -71,14 +98,17 @@ def register(app: typer.Typer) -> None:
                 "SlowDown).  A part of an archive walk that still fails makes the run incomplete (exit 1).",
             ),
         ] = 4,
-        mirror: Annotated[
-            list[str] | None,
-            typer.Option(help="Serve archive URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
-        ] = None,
-        cache_dir: Annotated[
-            Path | None,
-            typer.Option(help="Download cache (env NETFREEDOM_CACHE; default ~/.cache/netfreedom)."),
-        ] = None,
+        mirror: MirrorOpt = None,
+        cache_dir: CacheDirOpt = None,
+        fingerprints_dir: FingerprintsDirOpt = None,
+        no_fingerprints: NoFingerprintsOpt = False,
+        no_analyze: Annotated[
+            bool,
+            typer.Option(
+                "--no-analyze",
+                help="Store the measurements without verdicts (`netfreedom analyze --db` makes them later).",
+            ),
+        ] = False,
         batch_size: Annotated[
             int,
             typer.Option(
@@ -106,7 +136,11 @@ def register(app: typer.Typer) -> None:
         scheduler: SchedulerOpt = None,
         workers: WorkersOpt = None,
     ) -> None:
-        """Read measurements into the store: validated, de-duplicated, in Parquet partitions.
+        """Read measurements into the store: validated, de-duplicated, in Parquet partitions, each
+        analysed as it is read (its verdict stored with it; --no-analyze to skip).
+
+        Verdicts use the fingerprints `analyze` uses (their public homes, cached; --mirror,
+        --fingerprints-dir, --no-fingerprints), so `analyze --db` then finds nothing to redo.
 
         OONI aggregation results go to their own table (one row per cell, with its grain and source).
         Bad lines and files are counted and listed (file, line, reason); objects left unread on purpose (the
@@ -117,6 +151,7 @@ def register(app: typer.Typer) -> None:
         from netfreedom.errors import InputError
         from netfreedom.fetch import DEFAULT_CACHE, Fetcher, parse_mirrors
         from netfreedom.ingest import Filters, parse_dimensions
+        from netfreedom.pipeline.ingest import Analysis
         from netfreedom.pipeline.ingest import ingest as run_ingest
         from netfreedom.store import open_store
 
@@ -141,8 +176,14 @@ def register(app: typer.Typer) -> None:
             retries=retries,
             s3_endpoint=s3_endpoint,
         )
-        bar = None if as_json else Bar.start(sources, filters)
+        bar = None
         try:
+            analysis = (
+                None if no_analyze else Analysis(_fingerprints(fingerprints_dir, fetcher, no_fingerprints))
+            )
+            if cluster is None:
+                batching["analysis"] = analysis  # the Dask workers only store (analysed below)
+            bar = None if as_json else Bar.start(sources, filters)
             with open_store(db) as store:
                 summary = run_ingest(
                     store,
@@ -154,6 +195,14 @@ def register(app: typer.Typer) -> None:
                     progress=bar.update if bar else None,
                     dimensions=dimensions,
                 )
+                if cluster is not None and analysis is not None:
+                    # The new measurements analysed on the same cluster (verdicts of other rules or
+                    # fingerprints are redone there too, as `analyze --db` would).
+                    from netfreedom.pipeline.analyze import analyze_store
+
+                    analysed = analyze_store(store, analysis.fingerprints, cluster=cluster)
+                    summary.verdicts += analysed.stored
+                    summary.analysis_errors += analysed.analysis_errors
         finally:
             fetcher.close()
             if bar:

@@ -131,13 +131,17 @@ def _aggregate_spec(project: Project, i: int) -> str:
     return str(path)
 
 
-def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) -> StepResult:
+def _ingest(
+    project: Project, store: Any, fetcher: Fetcher, progress: Progress, analysis: Any = None
+) -> StepResult:
+    """Ingest the project's sources; with ``analysis`` (``pipeline.ingest.Analysis``) each new measurement
+    is analysed as it is read (one parse), so the analyze step only redoes verdicts of older rules."""
     from netfreedom.errors import FetchError
     from netfreedom.ingest import Filters
     from netfreedom.pipeline.ingest import RESUME, ingest
 
     t = time.perf_counter()
-    added = dupes = rejected = 0
+    added = dupes = rejected = verdicts = 0
     first_errors: list[str] = []
     incomplete: list[str] = []
     for i, src in enumerate(project.sources):
@@ -147,8 +151,9 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
         def report(s: Any, spec: str = spec) -> None:
             progress("ingest", f"{spec}: {s.ingested} new, {s.duplicates} known, {s.rejected} rejected")
 
-        summary = ingest(store, [spec], filters=filters, fetcher=fetcher, progress=report)
+        summary = ingest(store, [spec], filters=filters, fetcher=fetcher, progress=report, analysis=analysis)
         added += summary.ingested
+        verdicts += summary.verdicts
         dupes += summary.duplicates
         rejected += summary.rejected
         first_errors += [f"{e.file}:{e.line}: {e.reason}" for e in summary.errors[:3]]
@@ -171,6 +176,8 @@ def _ingest(project: Project, store: Any, fetcher: Fetcher, progress: Progress) 
             url=incomplete[0].split(": ", 1)[0],
         )
     detail = f"{added} new, {dupes} already stored, {rejected} rejected"
+    if verdicts:
+        detail += f"; {verdicts} analysed"
     if project.aggregates:
         detail += f"; {cells} aggregation rows new or updated"
     if first_errors:
@@ -222,18 +229,16 @@ def _fingerprints(project: Project, fetcher: Fetcher) -> Any:
     return load_fingerprints(sources, fetcher)
 
 
-def _analyze(project: Project, store: Any, fetcher: Fetcher, progress: Progress) -> StepResult:
+def _analyze(store: Any, fingerprints: Any, progress: Progress) -> StepResult:
     from netfreedom.pipeline.analyze import analyze_store
 
     t = time.perf_counter()
-    progress("analyze", "loading fingerprints")
-    fingerprints = _fingerprints(project, fetcher)
 
     def report(s: Any) -> None:
         progress("analyze", f"{s.stored} verdicts stored")
 
     summary = analyze_store(store, fingerprints, progress=report)
-    detail = f"{summary.stored} new verdicts"
+    detail = f"{summary.stored} new verdicts" if summary.stored else "verdicts up to date"
     if summary.reset:
         detail += f" ({summary.reset} re-analysed after a rule or fingerprint change)"
     return StepResult("analyze", summary.stored > 0, detail, time.perf_counter() - t)
@@ -318,6 +323,7 @@ def build_project(
     project: Project, *, db: Path, fetcher: Fetcher, progress: Progress | None = None
 ) -> list[StepResult]:
     """Run every step for ``project`` into the store at ``db``; returns what each step did."""
+    from netfreedom.pipeline.ingest import Analysis
     from netfreedom.store import open_store
 
     say = progress or (lambda step, message: None)
@@ -325,8 +331,10 @@ def build_project(
     db.parent.mkdir(parents=True, exist_ok=True)
     with open_store(db) as store:
         state = _State(store)
-        results.append(_ingest(project, store, fetcher, say))
+        say("ingest", "loading fingerprints")
+        fingerprints = _fingerprints(project, fetcher)
+        results.append(_ingest(project, store, fetcher, say, Analysis(fingerprints)))
         results.append(_testlists(project, store, fetcher, state, say))
-        results.append(_analyze(project, store, fetcher, say))
+        results.append(_analyze(store, fingerprints, say))
     results.append(_index(project, db, fetcher, say))
     return results

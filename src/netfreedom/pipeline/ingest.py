@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import (
     MAX_LINE,
@@ -27,7 +28,10 @@ from netfreedom.ingest import (
     read_sources,
 )
 from netfreedom.models.aggregation import AggregateRow
-from netfreedom.store import Store
+from netfreedom.models.measurement import first_input
+from netfreedom.models.verdict import Reason
+from netfreedom.pipeline.analyze import domain_of
+from netfreedom.store import Analysed, Store, VerdictRow
 
 BATCH_SIZE = 20_000
 BATCH_BYTES = 32 * 1024 * 1024
@@ -61,6 +65,9 @@ class IngestSummary:
     aggregate_duplicates: int = 0
     aggregate_updated: int = 0
     requests: int = 0
+    # Verdicts stored with the new measurements (ingest with analysis), and those where an analyzer raised.
+    verdicts: int = 0
+    analysis_errors: int = 0
     errors: list[Problem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     incomplete: list[Incomplete] = field(default_factory=list)
@@ -94,6 +101,8 @@ class IngestSummary:
             "aggregate_duplicates",
             "aggregate_updated",
             "requests",
+            "verdicts",
+            "analysis_errors",
         ):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         out.errors = [*self.errors, *other.errors]
@@ -129,12 +138,34 @@ class IngestSummary:
             "complete": self.complete,
             "incomplete": [{"file": e.file, "reason": e.reason} for e in self.incomplete],
             "resume": None if self.complete else RESUME,
+            "verdicts": self.verdicts,
+            "analysis_errors": self.analysis_errors,
             "errors": [{"file": e.file, "line": e.line, "reason": e.reason} for e in self.errors],
             "errors_listed": len(self.errors),
         }
 
 
 Progress = Callable[[IngestSummary], None]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Analyse while ingesting: each new measurement's verdict, by the current rules and ``fingerprints``
+    (None: without fingerprints), is stored with it, stamped as ``analyze --db`` stamps its verdicts."""
+
+    fingerprints: FingerprintDB | None
+
+    @property
+    def fingerprints_id(self) -> str:
+        return self.fingerprints.id if self.fingerprints is not None else "none"
+
+
+def verdict_row(record: Record, fingerprints: FingerprintDB | None) -> VerdictRow:
+    """The verdict of one record, from the envelope its reader already decoded (the big ``test_keys``
+    stayed raw there, so they are decoded once, here)."""
+    env = record.envelope
+    verdict = analyze(env, env.test_keys, fingerprints)
+    return VerdictRow.of(record.uid, domain_of(first_input(env)), verdict)
 
 
 def local_size(sources: Sequence[str], filters: Filters) -> int | None:
@@ -166,9 +197,11 @@ def ingest(
     max_line: int = MAX_LINE,
     progress: Progress | None = None,
     dimensions: Mapping[str, str] | None = None,
+    analysis: Analysis | None = None,
 ) -> IngestSummary:
     """Read ``sources`` (files, folders, archive URLs, aggregation results) into ``store``; never raises on
-    bad input.  ``dimensions`` complete aggregation rows (``--dimension``).
+    bad input.  ``dimensions`` complete aggregation rows (``--dimension``).  With ``analysis`` every
+    measurement is analysed as it is read and its verdict stored in the same batch and transaction.
 
     One thread: a writer thread overlapping Parquet compression with decoding was measured and gave
     nothing on a loaded 2-core machine, so the simpler sequential loop stays.
@@ -177,6 +210,8 @@ def ingest(
     summary = IngestSummary()
     requests_before = fetcher.requests if fetcher is not None else 0
     batch: list[Record] = []
+    verdicts: list[VerdictRow] = []
+    fingerprints = analysis.fingerprints if analysis is not None else None
     aggregates: list[AggregateRow] = []
     size = 0
     pending_bytes = 0
@@ -191,12 +226,20 @@ def ingest(
             aggregates = []
 
     def flush() -> None:
-        nonlocal batch, size
+        nonlocal batch, verdicts, size
         if batch:
-            result = store.add_measurements(batch)
+            analysed = None
+            if analysis is not None:
+                analysed = Analysed(
+                    verdicts=verdicts,
+                    analysis_version=ANALYSIS_VERSION,
+                    fingerprints_id=analysis.fingerprints_id,
+                )
+            result = store.add_measurements(batch, analysed)
             summary.ingested += result.added
             summary.duplicates += result.duplicates
-            batch, size = [], 0
+            summary.verdicts += result.verdicts
+            batch, verdicts, size = [], [], 0
         if progress:
             progress(summary)
 
@@ -215,6 +258,10 @@ def ingest(
                 summary.filtered += 1
                 continue
             batch.append(item)
+            if analysis is not None:
+                row = verdict_row(item, fingerprints)
+                summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+                verdicts.append(row)
             size += len(item.raw)
             if len(batch) >= batch_size or size >= batch_bytes:
                 flush()

@@ -4,11 +4,12 @@
 ``--db`` / ``$NETFREEDOM_DB`` / ``./netfreedom.duckdb``.
 """
 
-from netfreedom.store.base import BatchResult, Count, Stats, Store, StoredMeasurement, VerdictRow
+from netfreedom.store.base import Analysed, BatchResult, Count, Stats, Store, StoredMeasurement, VerdictRow
 from netfreedom.store.duckdb_store import DEFAULT_DB, DuckDBStore, default_db_path, open_store
 
 __all__ = [
     "DEFAULT_DB",
+    "Analysed",
     "BatchResult",
     "Count",
     "DuckDBStore",

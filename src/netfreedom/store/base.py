@@ -29,6 +29,7 @@ class BatchResult(msgspec.Struct, frozen=True):
     added: int
     duplicates: int
     updated: int = 0  # aggregation cells whose counts were replaced by newer ones
+    verdicts: int = 0  # verdicts stored with the measurements (``add_measurements(..., analysed)``)
 
 
 class StoredMeasurement(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +84,15 @@ class VerdictRow(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class Analysed(msgspec.Struct, frozen=True, kw_only=True):
+    """Verdicts made while ingesting: ``verdicts[i]`` is the verdict of the batch's ``records[i]``, made by
+    rules ``analysis_version`` with fingerprints ``fingerprints_id`` (as ``add_verdicts`` stamps them)."""
+
+    verdicts: Sequence[VerdictRow]
+    analysis_version: int
+    fingerprints_id: str
+
+
 class Count(msgspec.Struct, frozen=True):
     key: str
     measurements: int
@@ -120,8 +130,10 @@ class Store(Protocol):
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def add_measurements(self, records: Sequence[Record]) -> BatchResult:
-        """Store new measurements (by ``Record.uid``) atomically; known ones are counted as duplicates."""
+    def add_measurements(self, records: Sequence[Record], analysed: Analysed | None = None) -> BatchResult:
+        """Store new measurements (by ``Record.uid``) atomically; known ones are counted as duplicates.
+        With ``analysed``, the new measurements' verdicts are stored in the same batch and transaction
+        (``BatchResult.verdicts``): a crash leaves both or neither."""
         ...
 
     def iter_measurements(

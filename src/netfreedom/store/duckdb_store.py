@@ -33,7 +33,7 @@ from netfreedom.ingest import Record, content_key, is_content_uid
 from netfreedom.models.aggregation import RAW_DAYS_FROM_VERDICTS, AggregateRow, raw_covers
 from netfreedom.models.event import Event, EventFilters
 from netfreedom.store.aggregates import add_rows as add_aggregate_rows
-from netfreedom.store.base import BatchResult, Count, Stats, StoredMeasurement, VerdictRow
+from netfreedom.store.base import Analysed, BatchResult, Count, Stats, StoredMeasurement, VerdictRow
 from netfreedom.store.events import delete_detected, put_events, select_events
 from netfreedom.store.parquet import first_of_each, measurement_table, table_keys, unique
 from netfreedom.store.parquet import write as write_parquet
@@ -49,7 +49,7 @@ from netfreedom.store.schema import (
     VERDICT_PARQUET,
     partition_dir,
 )
-from netfreedom.store.staged import STAGING, Staged
+from netfreedom.store.staged import STAGING, Staged, verdict_input, verdict_table
 
 DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
@@ -60,6 +60,8 @@ _HASHED_UID = "(length({0}.measurement_uid) = 33 AND starts_with({0}.measurement
 
 
 T = TypeVar("T")
+# One table of a batch: its kind ("measurements" or "verdicts"), its rows, and each row's partition.
+_Part = tuple[str, pa.Table, list[tuple[str, str, str]]]
 
 
 def default_db_path() -> Path:
@@ -190,45 +192,57 @@ class DuckDBStore:
 
     # -- writing batches ---------------------------------------------------------------------------
 
-    def _write_batch(
-        self, kind: str, table: pa.Table, keys: list[tuple[str, str, str]]
-    ) -> tuple[pa.Table, pa.Table, Path]:
-        """Write ``table`` (rows partitioned by ``keys``) as files named in a journal; return the catalogue
-        rows (without ``raw``) with a ``file`` column, the files' paths, rows and bytes, and the journal."""
+    def _write_batch(self, parts: Sequence[_Part]) -> tuple[list[pa.Table], pa.Table, Path]:
+        """Write each part's ``table`` (rows partitioned by its ``keys``) as files named in ONE journal;
+        return each part's catalogue rows (without ``raw``) with a ``file`` column, the files' paths, rows
+        and bytes, and the journal."""
         batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-        # Rows of a partition as runs of consecutive rows: input ordered like the archive (one partition
-        # after another) then needs no copying, only zero-copy slices.
-        groups: dict[tuple[str, str, str], list[list[int]]] = {}
-        previous = None
-        for i, key in enumerate(keys):
-            if key == previous:
-                groups[key][-1][1] = i + 1
-            else:
-                groups.setdefault(key, []).append([i, i + 1])
-                previous = key
-        rels = [f"{partition_dir(kind, *key)}/{batch}-{n}.parquet" for n, key in enumerate(groups)]
+        planned: list[tuple[str, list[str], list[pa.Table]]] = []
+        for kind, table, keys in parts:
+            # Rows of a partition as runs of consecutive rows: input ordered like the archive (one partition
+            # after another) then needs no copying, only zero-copy slices.
+            groups: dict[tuple[str, str, str], list[list[int]]] = {}
+            previous = None
+            for i, key in enumerate(keys):
+                if key == previous:
+                    groups[key][-1][1] = i + 1
+                else:
+                    groups.setdefault(key, []).append([i, i + 1])
+                    previous = key
+            rels = [f"{partition_dir(kind, *key)}/{batch}-{n}.parquet" for n, key in enumerate(groups)]
+            subs = [pa.concat_tables([table.slice(a, b - a) for a, b in runs]) for runs in groups.values()]
+            planned.append((kind, rels, subs))
         journal = self._root / _JOURNAL / f"{batch}.pending"
         journal.parent.mkdir(parents=True, exist_ok=True)
-        journal.write_text("".join(f"{rel}\n" for rel in rels), encoding="utf-8")
-        subs = [pa.concat_tables([table.slice(a, b - a) for a, b in runs]) for runs in groups.values()]
-        sizes = [self._write_file(rel, sub) for rel, sub in zip(rels, subs, strict=True)]
-        parts = []
-        for rel, sub in zip(rels, subs, strict=True):
-            rows = sub.drop_columns(["raw"]) if "raw" in sub.column_names else sub
-            parts.append(rows.append_column("file", pa.array([rel] * rows.num_rows, pa.string())))
+        journal.write_text("".join(f"{rel}\n" for _, rels, _ in planned for rel in rels), encoding="utf-8")
+        catalogues: list[pa.Table] = []
+        paths: list[str] = []
+        kinds: list[str] = []
+        counts: list[int] = []
+        sizes: list[int] = []
+        for kind, rels, subs in planned:
+            tables = []
+            for rel, sub in zip(rels, subs, strict=True):
+                sizes.append(self._write_file(rel, sub))
+                rows = sub.drop_columns(["raw"]) if "raw" in sub.column_names else sub
+                tables.append(rows.append_column("file", pa.array([rel] * rows.num_rows, pa.string())))
+            catalogues.append(pa.concat_tables(tables))
+            paths += rels
+            kinds += [kind] * len(rels)
+            counts += [sub.num_rows for sub in subs]
         now = dt.datetime.now(dt.UTC)
         files = pa.table(
             {
-                "path": rels,
-                "kind": [kind] * len(rels),
-                "batch": [batch] * len(rels),
-                "state": ["done"] * len(rels),
-                "rows": pa.array([sub.num_rows for sub in subs], pa.int64()),
+                "path": paths,
+                "kind": kinds,
+                "batch": [batch] * len(paths),
+                "state": ["done"] * len(paths),
+                "rows": pa.array(counts, pa.int64()),
                 "bytes": pa.array(sizes, pa.int64()),
-                "created": pa.array([now] * len(rels), pa.timestamp("us", tz="UTC")),
+                "created": pa.array([now] * len(paths), pa.timestamp("us", tz="UTC")),
             }
         )
-        return pa.concat_tables(parts), files, journal
+        return catalogues, files, journal
 
     def _write_file(self, rel: str, sub: pa.Table) -> int:
         final = self._root / rel
@@ -241,22 +255,27 @@ class DuckDBStore:
         os.replace(tmp, final)
         return final.stat().st_size
 
-    def _commit_batch(self, table_name: str, catalogue: pa.Table, files: pa.Table, journal: Path) -> None:
+    def _commit_batch(self, tables: Sequence[tuple[str, pa.Table]], files: pa.Table, journal: Path) -> None:
+        """Register ``files`` and insert each (table name, catalogue rows) in ONE transaction."""
         self._con.register("_files", files)
-        # One chunk per partition file makes DuckDB's Arrow scan slow (~30 ms for a few hundred rows in
-        # fifty chunks, against ~4 ms in one): hand it one chunk.
-        self._con.register("_rows", catalogue.combine_chunks())
+        names = [f"_rows{i}" for i in range(len(tables))]
+        for name, (_, catalogue) in zip(names, tables, strict=True):
+            # One chunk per partition file makes DuckDB's Arrow scan slow (~30 ms for a few hundred rows in
+            # fifty chunks, against ~4 ms in one): hand it one chunk.
+            self._con.register(name, catalogue.combine_chunks())
         try:
             self._con.execute("BEGIN TRANSACTION")
             self._con.execute("INSERT INTO files SELECT * FROM _files")
-            self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM _rows")
+            for name, (table_name, _) in zip(names, tables, strict=True):
+                self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM {name}")
             self._con.execute("COMMIT")
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
         finally:
             self._con.unregister("_files")
-            self._con.unregister("_rows")
+            for name in names:
+                self._con.unregister(name)
         journal.unlink()
 
     def _known(self, table_name: str, uids: pa.Array, keys: pa.Array | None = None) -> pa.Array:
@@ -293,10 +312,12 @@ class DuckDBStore:
             mask = pc.or_(mask, repeats)
         return mask
 
-    def add_measurements(self, records: Sequence[Record]) -> BatchResult:
+    def add_measurements(self, records: Sequence[Record], analysed: Analysed | None = None) -> BatchResult:
         self._require_writable()
         if not records:
             return BatchResult(0, 0)
+        if analysed is not None and len(analysed.verdicts) != len(records):
+            raise StoreError("add_measurements: one verdict per record is needed")
         batch = unique(records)
         known = self._known(
             "measurements",
@@ -308,16 +329,32 @@ class DuckDBStore:
         if not batch:
             return BatchResult(0, len(records))
         table, keys = measurement_table(batch)
-        self._write_and_commit("measurements", table, keys)
-        return BatchResult(len(batch), len(records) - len(batch))
+        parts: list[_Part] = [("measurements", table, keys)]
+        if analysed is not None:
+            # The verdicts of the new measurements (the first of each uid, as for the measurements), their
+            # envelope columns taken from the measurement table: no catalogue join needed.
+            verdicts = verdict_table(
+                verdict_input(analysed.verdicts),
+                table,
+                analysis_version=analysed.analysis_version,
+                fingerprints_id=analysed.fingerprints_id,
+            )
+            parts.append(("verdicts", verdicts, table_keys(verdicts)))
+        self._write_and_commit(parts)
+        return BatchResult(
+            len(batch), len(records) - len(batch), verdicts=len(batch) if analysed is not None else 0
+        )
 
-    def _write_and_commit(self, kind: str, table: pa.Table, keys: list[tuple[str, str, str]]) -> None:
+    def _write_and_commit(self, parts: Sequence[_Part]) -> None:
         try:
-            catalogue, files, journal = self._write_batch(kind, table, keys)
-            self._commit_batch(kind, catalogue, files, journal)
+            catalogues, files, journal = self._write_batch(parts)
+            self._commit_batch(
+                [(kind, rows) for (kind, _, _), rows in zip(parts, catalogues, strict=True)], files, journal
+            )
         except (duckdb.Error, OSError, pa.ArrowException) as exc:
             self._recover()
-            raise StoreError(f"cannot write a {kind} batch to {self._root}: {exc}") from exc
+            what = " and ".join(kind for kind, _, _ in parts)
+            raise StoreError(f"cannot write a {what} batch to {self._root}: {exc}") from exc
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -395,7 +432,7 @@ class DuckDBStore:
         if table.num_rows == 0:
             return 0
         table = table.cast(VERDICT_PARQUET)
-        self._write_and_commit("verdicts", table, table_keys(table))
+        self._write_and_commit([("verdicts", table, table_keys(table))])
         return int(table.num_rows)
 
     def add_verdict_files(self, staged: Staged) -> int:
@@ -497,7 +534,7 @@ class DuckDBStore:
             pc.index_in(rows.column("file"), value_set=pa.array(list(finals), pa.string())),
         )
         catalogue = rows.set_column(rows.schema.get_field_index("file"), "file", renamed)
-        self._commit_batch(kind, catalogue, files, journal)
+        self._commit_batch([(kind, catalogue)], files, journal)
         return BatchResult(rows.num_rows, 0)
 
     def _add_new_staged_measurements(self, staged: Staged) -> BatchResult:
@@ -513,7 +550,7 @@ class DuckDBStore:
         keep = [f and not old for f, old in zip(first, known, strict=True)]
         new = table.filter(pa.array(keep, pa.bool_()))
         if new.num_rows:
-            self._write_and_commit("measurements", new, table_keys(new))
+            self._write_and_commit([("measurements", new, table_keys(new))])
         return BatchResult(new.num_rows, table.num_rows - new.num_rows)
 
     def reset_verdicts(self) -> None:

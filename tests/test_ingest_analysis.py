@@ -1,0 +1,127 @@
+"""``ingest`` analyses as it reads: the verdicts are exactly those of ingest then ``analyze --db``, stored in
+the same batch and transaction as their measurements, and ``analyze --db`` then finds nothing to redo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB
+from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
+from netfreedom.pipeline.analyze import analyze_store
+from netfreedom.pipeline.ingest import Analysis, ingest
+from netfreedom.store import open_store
+
+from .conftest import cli_env
+
+_COLUMNS = (
+    "measurement_uid, analysis_version, fingerprints_id, measurement_start_time, probe_cc, probe_asn, "
+    "probe_network_name, test_name, input, domain, outcome, layer, reason, confidence, confirmed, "
+    "fingerprint, blocking, accessible"
+)
+
+
+@pytest.fixture(scope="module")
+def fingerprints(shared_data: Path) -> FingerprintDB:
+    return load_fingerprints(sources_in_dir(shared_data))
+
+
+def _verdicts(db: Path) -> list[dict[str, object]]:
+    with open_store(db, read_only=True) as store:
+        return store.query(f"SELECT {_COLUMNS} FROM verdicts ORDER BY measurement_uid").to_pylist()
+
+
+def test_ingest_with_analysis_gives_the_verdicts_of_ingest_then_analyze(
+    tmp_path: Path, measurements_dir: Path, fingerprints: FingerprintDB
+) -> None:
+    one_pass, two_pass = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    with open_store(one_pass) as store:
+        # Small batches: several batches, each writing measurements and verdicts together.
+        summary = ingest(store, [str(measurements_dir)], batch_size=7, analysis=Analysis(fingerprints))
+        assert summary.ingested == 90 and summary.verdicts == 90 and summary.analysis_errors == 0
+        assert store.check() == []
+        # Stamped as analyze --db stamps its verdicts: it finds nothing to redo, and drops nothing.
+        again = analyze_store(store, fingerprints)
+        assert (again.reset, again.analysed, again.stored) == (0, 0, 0)
+        # A second ingest of the same files stores neither measurements nor verdicts.
+        rerun = ingest(store, [str(measurements_dir)], analysis=Analysis(fingerprints))
+        assert (rerun.ingested, rerun.duplicates, rerun.verdicts) == (0, 90, 0)
+    with open_store(two_pass) as store:
+        assert ingest(store, [str(measurements_dir)]).verdicts == 0
+        assert analyze_store(store, fingerprints).stored == 90
+    one, two = _verdicts(one_pass), _verdicts(two_pass)
+    assert len(one) == 90
+    assert one == two
+    assert {v["analysis_version"] for v in one} == {ANALYSIS_VERSION}
+    assert {v["fingerprints_id"] for v in one} == {fingerprints.id}
+    assert any(v["confirmed"] for v in one)  # the fingerprints were used
+
+
+def test_ingest_without_fingerprints_is_redone_by_analyze_with_them(
+    tmp_path: Path, measurements_dir: Path, fingerprints: FingerprintDB
+) -> None:
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, [str(measurements_dir)], analysis=Analysis(None))
+        ids = store.query("SELECT DISTINCT fingerprints_id FROM verdicts").to_pylist()
+        assert ids == [{"fingerprints_id": "none"}]
+        assert analyze_store(store, None).stored == 0  # same stamp: nothing to redo
+        redone = analyze_store(store, fingerprints)
+        assert (redone.reset, redone.stored) == (90, 90)
+        assert store.check() == []
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netfreedom", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+    )
+
+
+def test_cli_ingest_analyses_and_analyze_finds_nothing_to_redo(
+    tmp_path: Path, measurements_dir: Path, shared_data: Path
+) -> None:
+    db = tmp_path / "s.duckdb"
+    fp = ("--fingerprints-dir", str(shared_data))
+    first = _cli("ingest", str(measurements_dir), "--db", str(db), *fp, "--json")
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert (doc["ingested"], doc["verdicts"], doc["analysis_errors"]) == (90, 90, 0)
+    analysed = _cli("analyze", "--db", str(db), *fp, "--json")
+    assert analysed.returncode == 0, analysed.stderr
+    assert json.loads(analysed.stdout)["analysed"] == 0
+    assert json.loads(analysed.stdout)["reset"] == 0
+
+    skipped = tmp_path / "n.duckdb"
+    no = _cli("ingest", str(measurements_dir), "--db", str(skipped), "--no-analyze", "--json")
+    assert no.returncode == 0, no.stderr
+    assert json.loads(no.stdout)["verdicts"] == 0
+    with open_store(skipped, read_only=True) as store:
+        assert store.stats().verdicts == 0
+
+
+def test_cli_ingest_offline_analyses_without_fingerprints_and_says_so(
+    tmp_path: Path, measurements_dir: Path
+) -> None:
+    db = tmp_path / "s.duckdb"
+    # The default fingerprints live on the internet; the mirror points them at an empty folder.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    mirror = f"https://raw.githubusercontent.com/={empty}"
+    run = _cli(
+        "ingest", str(measurements_dir / "dash.jsonl"), "--db", str(db), "--mirror", mirror,
+        "--cache-dir", str(tmp_path / "cache"), "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "analysing without fingerprints" in run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["verdicts"] == doc["ingested"] > 0
+    with open_store(db, read_only=True) as store:
+        ids = store.query("SELECT DISTINCT fingerprints_id FROM verdicts").to_pylist()
+    assert ids == [{"fingerprints_id": "none"}]
