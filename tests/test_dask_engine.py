@@ -244,11 +244,19 @@ def test_cli_on_an_existing_scheduler(
         expected = analyze_store(local, fingerprints)
         expected_rows = table_rows(local, "verdicts")
     db = tmp_path / "dask.duckdb"
-    done = run_cli(
-        "ingest", measurements_dir, "--db", db, "--engine", "dask", "--scheduler", address, "--json"
-    )
+    dask = ("--engine", "dask", "--scheduler", address)
+    done = run_cli("ingest", measurements_dir, "--db", db, *dask, "--no-analyze", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ingested"] == expected.analysed
+    # Ingest with analysis on the cluster: the verdicts of ingest then analyze.
+    analysed_db = tmp_path / "analysed.duckdb"
+    done = run_cli(
+        "ingest", measurements_dir, "--db", analysed_db, *dask, "--fingerprints-dir", DATA, "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdicts"] == expected.stored
+    with open_store(analysed_db) as store:
+        assert table_rows(store, "verdicts") == expected_rows
     done = run_cli(
         "analyze",
         "--db",

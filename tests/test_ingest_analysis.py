@@ -32,7 +32,10 @@ def fingerprints(shared_data: Path) -> FingerprintDB:
 
 def _verdicts(db: Path) -> list[dict[str, object]]:
     with open_store(db, read_only=True) as store:
-        return store.query(f"SELECT {_COLUMNS} FROM verdicts ORDER BY measurement_uid").to_pylist()
+        rows: list[dict[str, object]] = store.query(
+            f"SELECT {_COLUMNS} FROM verdicts ORDER BY measurement_uid"
+        ).to_pylist()
+    return rows
 
 
 def test_ingest_with_analysis_gives_the_verdicts_of_ingest_then_analyze(
@@ -125,3 +128,23 @@ def test_cli_ingest_offline_analyses_without_fingerprints_and_says_so(
     with open_store(db, read_only=True) as store:
         ids = store.query("SELECT DISTINCT fingerprints_id FROM verdicts").to_pylist()
     assert ids == [{"fingerprints_id": "none"}]
+
+
+def test_reanalysis_reads_only_what_a_verdict_needs(tmp_path: Path, measurements_dir: Path) -> None:
+    from netfreedom.pipeline.analyze import analyze_table
+    from netfreedom.store.staged import ANALYSIS_COLUMNS
+
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, [str(measurements_dir)])
+        tables = list(store.iter_unanalysed(batch_size=40))
+        assert sum(t.num_rows for t in tables) == 90 and max(t.num_rows for t in tables) == 40
+        assert all(tuple(t.column_names) == ANALYSIS_COLUMNS for t in tables)
+        rows = analyze_table(tables[0], None)
+        n = tables[0].num_rows
+        for added in (n, 0):  # known verdicts are dropped, as without envelopes
+            stored = store.add_verdicts(
+                rows, analysis_version=ANALYSIS_VERSION, fingerprints_id="none", envelopes=tables[0]
+            )
+            assert stored == added
+        assert sum(t.num_rows for t in store.iter_unanalysed()) == 90 - n
+        assert store.check() == []

@@ -37,6 +37,7 @@ __all__ = [
     "analyze_batch",
     "analyze_files",
     "analyze_store",
+    "analyze_table",
     "domain_of",
     "verdict_record",
 ]
@@ -202,6 +203,18 @@ def analyze_batch(batch: Sequence[StoredMeasurement], fingerprints: FingerprintD
     return rows
 
 
+def analyze_table(table: pa.Table, fingerprints: FingerprintDB | None) -> list[VerdictRow]:
+    """Verdict rows for a table of stored measurements (``Store.iter_unanalysed``): only the identity,
+    input and raw columns are turned into Python values, the raw JSON decoded once (``analyze_line``)."""
+    uids = table.column("measurement_uid").to_pylist()
+    inputs = table.column("input").to_pylist()
+    raws = table.column("raw").to_pylist()
+    return [
+        VerdictRow.of(uid, domain_of(given), analyze_line(raw, fingerprints) or _UNREADABLE)
+        for uid, given, raw in zip(uids, inputs, raws, strict=True)
+    ]
+
+
 def _stale_verdicts(store: Store, fingerprints_id: str) -> int:
     table = store.query(
         "SELECT count(*) AS n FROM verdicts WHERE analysis_version IS DISTINCT FROM $1 "
@@ -233,14 +246,14 @@ def analyze_store(
         summary.reset = stale
     if cluster is not None:
         return _on_cluster(store, fingerprints, summary, cluster)
-    for batch in store.iter_measurements(batch_size=batch_size, without_verdicts=True):
-        rows = analyze_batch(batch, fingerprints)
+    for table in store.iter_unanalysed(batch_size=batch_size):
+        rows = analyze_table(table, fingerprints)
         for row in rows:
             summary.outcomes[row.outcome] += 1
             summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
         summary.analysed += len(rows)
         summary.stored += store.add_verdicts(
-            rows, analysis_version=ANALYSIS_VERSION, fingerprints_id=fingerprints_id
+            rows, analysis_version=ANALYSIS_VERSION, fingerprints_id=fingerprints_id, envelopes=table
         )
         if progress:
             progress(summary)

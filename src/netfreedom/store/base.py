@@ -146,14 +146,27 @@ class Store(Protocol):
         """Stream stored measurements in batches (bounded memory)."""
         ...
 
+    def iter_unanalysed(self, *, batch_size: int = 500) -> Iterator[pa.Table]:
+        """The measurements without a verdict, as Arrow tables of ``staged.ANALYSIS_COLUMNS`` only."""
+        ...
+
     def count_measurements(self) -> int: ...
 
     def add_aggregates(self, rows: Sequence[AggregateRow]) -> BatchResult:
         """Store OONI aggregation rows (``BatchResult.updated``: cells whose counts changed)."""
         ...
 
-    def add_verdicts(self, rows: Sequence[VerdictRow], *, analysis_version: int, fingerprints_id: str) -> int:
-        """Store verdicts for measurements that have none yet; returns how many were added."""
+    def add_verdicts(
+        self,
+        rows: Sequence[VerdictRow],
+        *,
+        analysis_version: int,
+        fingerprints_id: str,
+        envelopes: pa.Table | None = None,
+    ) -> int:
+        """Store verdicts for measurements that have none yet; returns how many were added.  ``envelopes``
+        (a table from ``iter_unanalysed`` holding the rows' measurements) saves the join with the
+        catalogue; without it, verdicts for measurements the catalogue does not hold are dropped."""
         ...
 
     def add_verdict_files(self, staged: Staged) -> int:

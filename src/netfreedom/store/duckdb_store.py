@@ -49,7 +49,7 @@ from netfreedom.store.schema import (
     VERDICT_PARQUET,
     partition_dir,
 )
-from netfreedom.store.staged import STAGING, Staged, verdict_input, verdict_table
+from netfreedom.store.staged import ANALYSIS_COLUMNS, STAGING, Staged, verdict_input, verdict_table
 
 DEFAULT_DB = "netfreedom.duckdb"
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
@@ -393,6 +393,26 @@ class DuckDBStore:
         finally:
             cur.close()
 
+    def iter_unanalysed(self, *, batch_size: int = 500) -> Iterator[pa.Table]:
+        """The measurements without a verdict in Arrow batches of only what re-analysis needs: identity,
+        the envelope columns a verdict copies, and ``raw`` (DuckDB reads no other Parquet column)."""
+        files = self._files_of("measurements")
+        if not files:
+            return
+        cols = ", ".join(f"m.{n}" for n in ANALYSIS_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM read_parquet($files) m "
+            "WHERE m.measurement_uid NOT IN (SELECT measurement_uid FROM verdicts)"
+        )
+        cur = self._con.cursor()
+        try:
+            for rb in cur.sql(sql, params={"files": files}).to_arrow_reader(batch_size):
+                yield pa.Table.from_batches([rb])
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot read measurements from {self._root}: {exc}") from exc
+        finally:
+            cur.close()
+
     def count_measurements(self) -> int:
         row = self._con.execute("SELECT count(*) FROM measurements").fetchone()
         return int(row[0]) if row else 0
@@ -409,10 +429,33 @@ class DuckDBStore:
 
     # -- verdicts ----------------------------------------------------------------------------------
 
-    def add_verdicts(self, rows: Sequence[VerdictRow], *, analysis_version: int, fingerprints_id: str) -> int:
+    def add_verdicts(
+        self,
+        rows: Sequence[VerdictRow],
+        *,
+        analysis_version: int,
+        fingerprints_id: str,
+        envelopes: pa.Table | None = None,
+    ) -> int:
         self._require_writable()
         if not rows:
             return 0
+        if envelopes is not None:
+            # The envelope columns come with the rows (``iter_unanalysed``): no join with the catalogue,
+            # whose size would otherwise set the cost of every batch; only the verdicts are checked.
+            table = verdict_table(
+                verdict_input(rows),
+                envelopes,
+                analysis_version=analysis_version,
+                fingerprints_id=fingerprints_id,
+            )
+            known = self._known("verdicts", table.column("measurement_uid").combine_chunks())
+            if pc.any(known).as_py():
+                table = table.filter(pc.invert(known))
+            if table.num_rows == 0:
+                return 0
+            self._write_and_commit([("verdicts", table, table_keys(table))])
+            return int(table.num_rows)
         given = pa.Table.from_pylist([_verdict_dict(r) for r in rows], schema=VERDICT_INPUT)
         names = ", ".join(
             f"v.{n}" if n in VERDICT_INPUT.names else f"m.{n}" for n, _, _ in VERDICT_COLUMNS[3:]

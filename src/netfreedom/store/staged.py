@@ -29,6 +29,8 @@ from netfreedom.store.schema import VERDICT_COLUMNS, VERDICT_INPUT, VERDICT_PARQ
 STAGING = ".staging"
 # The envelope columns a verdict copies from its measurement (the rest comes from the analysis).
 VERDICT_ENVELOPE = [n for n, _, _ in VERDICT_COLUMNS[3:] if n not in VERDICT_INPUT.names]
+# What re-analysis reads of a stored measurement: its identity, the envelope columns its verdict copies, raw.
+ANALYSIS_COLUMNS = ("measurement_uid", *VERDICT_ENVELOPE, "raw")
 
 
 @dataclass(frozen=True)
