@@ -330,6 +330,7 @@ class DuckDBStore:
             return BatchResult(0, len(records))
         table, keys = measurement_table(batch)
         parts: list[_Part] = [("measurements", table, keys)]
+        stored_verdicts = 0
         if analysed is not None:
             # The verdicts of the new measurements (the first of each uid, as for the measurements), their
             # envelope columns taken from the measurement table: no catalogue join needed.
@@ -340,10 +341,9 @@ class DuckDBStore:
                 fingerprints_id=analysed.fingerprints_id,
             )
             parts.append(("verdicts", verdicts, table_keys(verdicts)))
+            stored_verdicts = verdicts.num_rows
         self._write_and_commit(parts)
-        return BatchResult(
-            len(batch), len(records) - len(batch), verdicts=len(batch) if analysed is not None else 0
-        )
+        return BatchResult(len(batch), len(records) - len(batch), verdicts=stored_verdicts)
 
     def _write_and_commit(self, parts: Sequence[_Part]) -> None:
         try:
