@@ -148,3 +148,23 @@ def test_reanalysis_reads_only_what_a_verdict_needs(tmp_path: Path, measurements
             assert stored == added
         assert sum(t.num_rows for t in store.iter_unanalysed()) == 90 - n
         assert store.check() == []
+
+
+def test_reanalysis_keeps_country_codes_that_share_the_zz_folder(
+    tmp_path: Path, measurements_dir: Path
+) -> None:
+    """Odd codes are stored under folder ZZ; the verdicts copy the true column, not the folder's name."""
+    lines = (measurements_dir / "telegram.jsonl").read_bytes().splitlines()
+    src = tmp_path / "odd.jsonl"
+    docs = []
+    for n, cc in enumerate(["ir", "Zz", "X9"]):
+        doc = json.loads(lines[0])
+        doc["measurement_uid"] = f"20240302000000.000000_odd_{n:06d}"
+        doc["probe_cc"] = cc
+        docs.append(json.dumps(doc))
+    src.write_text("\n".join(docs) + "\n")
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, [str(src)])
+        analyze_store(store, None)
+        got = store.query("SELECT probe_cc FROM verdicts ORDER BY probe_cc").column("probe_cc").to_pylist()
+    assert got == ["X9", "Zz", "ir"]

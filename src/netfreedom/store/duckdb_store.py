@@ -401,7 +401,7 @@ class DuckDBStore:
             return
         cols = ", ".join(f"m.{n}" for n in ANALYSIS_COLUMNS)
         sql = (
-            f"SELECT {cols} FROM read_parquet($files) m "
+            f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false) m "
             "WHERE m.measurement_uid NOT IN (SELECT measurement_uid FROM verdicts)"
         )
         cur = self._con.cursor()
