@@ -263,7 +263,8 @@ def hostile_measurement(measurements: Path) -> bytes:
 
 
 def example_project(tmp: Path, measurements: Path, *, extra: list[Path] = ()) -> Path:  # type: ignore[assignment]
-    """The shipped example project, copied to ``tmp`` with its measurement source made absolute."""
+    """The shipped example project, copied to ``tmp`` with its measurement and aggregation sources made
+    absolute."""
     text = (EXAMPLE / "netfreedom.toml").read_text(encoding="utf-8")
     rel = 'path = "../../../shared/data/ooni/measurements"'
     assert rel in text
@@ -272,5 +273,7 @@ def example_project(tmp: Path, measurements: Path, *, extra: list[Path] = ()) ->
         sources += f"\n\n[[sources]]\npath = {str(p)!r}"
     project = tmp / "project"
     project.mkdir()
+    # The OONI aggregation exports it lists live beside the measurements.
+    text = text.replace('"../../../shared/data/ooni/aggregation/', f'"{measurements.parent / "aggregation"}/')
     (project / "netfreedom.toml").write_text(text.replace(rel, sources), encoding="utf-8")
     return project
