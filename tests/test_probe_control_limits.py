@@ -48,6 +48,21 @@ def run(url: str) -> tuple[dict[str, Any], float, int]:
     return keys, elapsed, peak
 
 
+def test_a_reply_nested_past_the_depth_bound_is_refused() -> None:
+    from netfreedom.probe.measure import MAX_CONTROL_DEPTH, _deeper_than
+
+    def nest(levels: int) -> object:
+        value: object = {}
+        for _ in range(levels - 1):
+            value = {"a": [value]}
+        return value
+
+    real = {"tcp_connect": {"1.2.3.4:80": {"status": True}}, "http_request": {"headers": {"A": "b"}}}
+    assert not _deeper_than(real, MAX_CONTROL_DEPTH)
+    assert _deeper_than({"a": [[[[{"b": [1]}]]]]}, 5) and not _deeper_than({"a": [[[[{"b": [1]}]]]]}, 7)
+    assert _deeper_than(nest(900), MAX_CONTROL_DEPTH)
+
+
 def test_the_limit_is_far_above_real_replies(control: HostileControl) -> None:
     keys, _, _ = run(control.url(ControlBehaviour.OK))
     assert keys["control_failure"] is None and keys["control"]["dns"] == {"failure": None, "addrs": []}

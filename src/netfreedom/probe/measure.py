@@ -35,6 +35,9 @@ BODY_CAP = 524288  # the 0.5 probe's cap; body_is_truncated = len >= cap
 # A control reply carries no bodies (lengths, titles, headers, a few dozen endpoints): a few kB.  1 MiB is far
 # above any real one and bounds what a hostile control can make the probe hold.
 MAX_CONTROL_REPLY = 1 << 20
+# Real replies nest 4 levels; a deeper one is refused before it reaches the measurement (whose own JSON must
+# stay far inside the decoders' recursion limit, see models.decoding).
+MAX_CONTROL_DEPTH = 32
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.3"
 )
@@ -252,9 +255,23 @@ async def _exchange(
         control = msgspec.json.decode(body)
     except DECODE_ERRORS:
         return None, "json_parse_error"
-    if not isinstance(control, dict):
+    if not isinstance(control, dict) or _deeper_than(control, MAX_CONTROL_DEPTH):
         return None, "json_parse_error"
     return control, None
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether decoded JSON nests more than ``limit`` levels (iteratively: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def target_port(url: str) -> int:
