@@ -20,10 +20,13 @@ EMPTY_FOLDER = "empty folder: no measurement files in it"
 def walk(root: Path, filters: Filters) -> Iterator[Path | Problem | Skipped]:
     """Measurement files under ``root`` (sorted, hidden entries skipped, layout folders pruned), and a
     ``Problem`` for each folder that cannot be read, each symbolic link to a folder (not followed: a link
-    can loop, or lead out of the tree), and for a tree without any measurement file; a ``Skipped`` for each
-    ``.jsonl.gz`` twin of a postcan in the same folder (only the postcan is read)."""
+    can loop, or lead out of the tree), and for a tree without any measurement file (unless the filters
+    pruned part of it: then nothing matched, which is not a problem with the input); a ``Skipped`` for
+    each ``.jsonl.gz`` twin of a postcan in the same folder (only the postcan is read)."""
+    if not root.is_dir():
+        return  # nothing to walk: the caller says why (read_source reads it as a file; a mirror is absent)
     errors: list[OSError] = []
-    found = False
+    found = pruned = False
     for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
         yield from _unreadable(errors, root)
         here = Path(dirpath)
@@ -35,6 +38,8 @@ def walk(root: Path, filters: Filters) -> Iterator[Path | Problem | Skipped]:
                 yield Problem(str(here / d), 0, "symbolic link to a folder: not followed")
             elif filters.allows_path((here / d).parts):
                 kept.append(d)
+            else:
+                pruned = True
         dirnames[:] = kept
         names = [
             name
@@ -49,7 +54,7 @@ def walk(root: Path, filters: Filters) -> Iterator[Path | Problem | Skipped]:
             found = True
             yield here / name
     yield from _unreadable(errors, root)
-    if not found:
+    if not found and not pruned:
         yield Problem(str(root), 0, EMPTY_FOLDER)
 
 
