@@ -156,7 +156,7 @@ def test_ingest_and_both_analyze_modes_survive_the_issue_line(tmp_path: Path) ->
     path = tmp_path / "deep.jsonl"
     path.write_bytes(b"\n".join([good("a"), deep(1_000), good("b")]) + b"\n")
     db = tmp_path / "s.duckdb"
-    out = run_cli("ingest", str(path), "--db", str(db), "--json")
+    out = run_cli("ingest", str(path), "--db", str(db), "--no-analyze", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert (doc["ingested"], doc["rejected"]) == (2, 1)
@@ -239,7 +239,7 @@ def test_edge_times_through_ingest_and_analyze(tmp_path: Path) -> None:
     path = tmp_path / "edge.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     db = tmp_path / "s.duckdb"
-    out = run_cli("ingest", str(path), "--db", str(db), "--json", "--until", "9999-12-31")
+    out = run_cli("ingest", str(path), "--db", str(db), "--no-analyze", "--json", "--until", "9999-12-31")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert (doc["ingested"], doc["rejected"]) == (3, 3)
