@@ -182,7 +182,7 @@ def test_readme_commands_with_a_relative_db_match_the_local_engine(
             here, "index", "import-fh", DATA / "fotn" / "fotn_2018_freedomhouse.xlsx", "--out", SCORES
         )
         assert done.returncode == 0, done.stderr
-        done = run_cli(here, "ingest", source, "--db", "nf.duckdb", "--json", *more)
+        done = run_cli(here, "ingest", source, "--db", "nf.duckdb", "--no-analyze", "--json", *more)
         assert done.returncode == 0, done.stderr
         ingested = json.loads(done.stdout)
         done = run_cli(
@@ -274,7 +274,7 @@ def test_a_worker_with_other_code_is_refused_before_any_work(tmp_path: Path, mea
         cluster.wait_for(2)
         here = tmp_path / "client"
         here.mkdir()
-        done = run_cli(here, "ingest", measurements_dir, "--db", "nf.duckdb")
+        done = run_cli(here, "ingest", measurements_dir, "--db", "nf.duckdb", "--no-analyze")
         assert done.returncode == 0, done.stderr
         done = run_cli(
             here,
@@ -376,7 +376,16 @@ def test_bad_scheduler_addresses_are_one_line_errors(
     (tmp_path / "m.jsonl").write_bytes((measurements_dir / "tor.jsonl").read_bytes())
     started = time.monotonic()
     done = run_cli(
-        tmp_path, "ingest", "m.jsonl", "--db", "nf.duckdb", "--engine", "dask", "--scheduler", address
+        tmp_path,
+        "ingest",
+        "m.jsonl",
+        "--db",
+        "nf.duckdb",
+        "--no-analyze",
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
     )
     took = time.monotonic() - started
     assert done.returncode == 2, done.stderr
