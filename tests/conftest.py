@@ -35,4 +35,7 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("NETFREEDOM_DB", None)
+    # ingest and analyze read the fingerprints from the shared data, never from their public homes: no test
+    # reaches the internet (a test of the default homes maps them with --mirror and drops this variable).
+    env["NETFREEDOM_FINGERPRINTS_DIR"] = str(DATA)
     return env

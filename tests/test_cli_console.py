@@ -29,6 +29,7 @@ def long_dir(tmp_path: Path) -> Path:
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = cli_env()
+    env.pop("NETFREEDOM_FINGERPRINTS_DIR")  # these tests map the default homes with --mirror
     env["COLUMNS"] = "20"
     env["TERMINAL_WIDTH"] = "20"
     return subprocess.run(

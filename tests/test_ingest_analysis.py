@@ -117,9 +117,12 @@ def test_cli_ingest_offline_analyses_without_fingerprints_and_says_so(
     empty = tmp_path / "empty"
     empty.mkdir()
     mirror = f"https://raw.githubusercontent.com/={empty}"
-    run = _cli(
-        "ingest", str(measurements_dir / "dash.jsonl"), "--db", str(db), "--mirror", mirror,
-        "--cache-dir", str(tmp_path / "cache"), "--json",
+    env = cli_env()
+    env.pop("NETFREEDOM_FINGERPRINTS_DIR")  # the default homes, here mapped to the empty folder
+    run = subprocess.run(
+        [sys.executable, "-m", "netfreedom", "ingest", str(measurements_dir / "dash.jsonl"), "--db", str(db),
+         "--mirror", mirror, "--cache-dir", str(tmp_path / "cache"), "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "analysing without fingerprints" in run.stderr

@@ -17,7 +17,10 @@ __all__ = ["CacheDirOpt", "FingerprintsDirOpt", "MirrorOpt", "NoFingerprintsOpt"
 FingerprintsDirOpt = Annotated[
     Path | None,
     typer.Option(
-        "--fingerprints-dir", help="Read the four fingerprint files from this folder (or below it)."
+        "--fingerprints-dir",
+        envvar="NETFREEDOM_FINGERPRINTS_DIR",
+        help="Read the four fingerprint files from this folder (or below it); env "
+        "NETFREEDOM_FINGERPRINTS_DIR.",
     ),
 ]
 NoFingerprintsOpt = Annotated[bool, typer.Option("--no-fingerprints", help="Skip blockpage fingerprints.")]
