@@ -375,8 +375,12 @@ class DuckDBStore:
         if not files:
             return
         cols = ", ".join(f"m.{n}" for n, _, _ in ENVELOPE_COLUMNS)
-        # By name: Parquet files written before a column was added lack it (read as NULL).
-        sql = f"SELECT {cols}, m.raw FROM read_parquet($files, union_by_name = true) m WHERE true"
+        # By name: Parquet files written before a column was added lack it (read as NULL).  Not hive: the
+        # folder names are sanitised (``ZZ``), the true values are in the columns.
+        sql = (
+            f"SELECT {cols}, m.raw FROM read_parquet($files, union_by_name = true, "
+            "hive_partitioning = false) m WHERE true"
+        )
         params: dict[str, object] = {"files": files}
         if without_verdicts:
             sql += " AND m.measurement_uid NOT IN (SELECT measurement_uid FROM verdicts)"
