@@ -4,6 +4,7 @@ acceptance figures of the shared sample (all time: Iran 2 blocked and 2 confirme
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from netfreedom.evidence.model import Filters, Window, evidence
@@ -141,3 +143,31 @@ def test_acceptance_over_all_time(example: tuple[Path, Path], client: TestClient
     us = client.get("/api/v1/countries/US", params={"since": "1970-01-01"}).json()
     assert us["apps_blocked"] == 1 and us["blocked_urls"] == 0
     assert [t["test"] for t in us["evidence"]["tests"] if t["blocked"]] == ["signal"]
+
+
+def test_one_listing_of_single_verdicts(example: tuple[Path, Path], client: TestClient) -> None:
+    """The country page's latest blocked measurements, ``/api/v1/measurements`` and ``Store.verdicts`` are
+    one selection (``evidence.listing``, which ``Store.verdicts`` reads too): the same verdicts, newest
+    first, times shown alike."""
+    db, _ = example
+    since = {"since": "1970-01-01"}
+    page = client.get("/api/v1/countries/IR", params=since).json()["evidence"]["blocked"]
+    assert page and all(r["outcome"] == "blocked" and r["probe_cc"] == "IR" for r in page)
+    listed = client.get("/api/v1/measurements", params={"probe_cc": "ir", **since, "limit": 1000}).json()
+    api_rows = [r for r in listed["results"] if r["outcome"] == "blocked"]
+    assert listed["total"] == len(listed["results"]) > len(api_rows)
+    assert [{k: r[k] for k in api_rows[0]} for r in page] == api_rows
+    assert all(
+        r["explorer_url"] in (None, "https://explorer.ooni.org/m/" + r["measurement_uid"]) for r in page
+    )
+    con = duckdb.connect(str(db), read_only=True)  # as the API opens it (one configuration per file)
+    try:
+        stored = con.execute(
+            "SELECT measurement_uid, measurement_start_time FROM verdicts WHERE probe_cc = 'IR' "
+            "AND outcome = 'blocked' ORDER BY measurement_start_time DESC, measurement_uid"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [uid for uid, _ in stored] == [r["measurement_uid"] for r in page]
+    shown = stored[0][1].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert page[0]["measurement_start_time"] == shown

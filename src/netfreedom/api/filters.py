@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netfreedom.errors import InputError
-from netfreedom.evidence.model import EPOCH, FAR, Window, host_sql
+from netfreedom.evidence.listing import Selection
+from netfreedom.evidence.model import EPOCH, FAR, Window
 from netfreedom.ingest.layout import normalise_test, parse_when
 
 When = str | dt.date | dt.datetime | None
@@ -110,38 +111,17 @@ class Filters:
             known = ", ".join(p.value for p in Period)
             raise InputError(f"unknown period {period!r} (known: {known})") from exc
 
-    def where(self, alias: str, *, categories: bool) -> tuple[str, list[object]]:
-        """A SQL condition over a ``measurements`` or ``verdicts`` row named ``alias``, and its parameters.
-        With ``categories`` the statement must define the evidence relations (``evidence.facts.prelude``)."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.since:
-            clauses.append(f"{alias}.measurement_start_time >= ?")
-            params.append(self.since)
-        if self.until:
-            clauses.append(f"{alias}.measurement_start_time < ?")
-            params.append(self.until)
-        if self.probe_cc:
-            clauses.append(f"{alias}.probe_cc = ?")
-            params.append(self.probe_cc)
-        if self.probe_asn:
-            clauses.append(f"{alias}.probe_asn = ?")
-            params.append(self.probe_asn)
-        if self.test_name:
-            marks = ", ".join("?" for _ in self.test_name)
-            clauses.append(f"replace(lower({alias}.test_name), '_', '') IN ({marks})")
-            params.extend(self.test_name)
-        if self.domain:
-            clauses.append(f"{host_sql(f'{alias}.input')} = {host_sql('CAST(? AS VARCHAR)')}")
-            params.append(self.domain)
-        if self.input is not None:
-            clauses.append(f"{alias}.input = ?")
-            params.append(self.input)
-        if self.category and categories:
-            marks = ", ".join("?" for _ in self.category)
-            clauses.append(
-                "EXISTS (SELECT 1 FROM evidence_categories c JOIN evidence_items i ON i.item_id = c.item_id "
-                f"WHERE i.item = {alias}.input AND c.probe_cc = {alias}.probe_cc AND c.category IN ({marks}))"
-            )
-            params.extend(self.category)
-        return (" AND ".join(clauses) or "TRUE"), params
+    def selection(self, *, outcome: str | None = None, confirmed: bool | None = None) -> Selection:
+        """The stored rows these filters (and a verdict's ``outcome`` and ``confirmed``) select."""
+        return Selection(
+            since=self.since,
+            until=self.until,
+            probe_cc=self.probe_cc,
+            probe_asn=self.probe_asn,
+            tests=self.test_name,
+            domain=self.domain,
+            input=self.input,
+            categories=self.category,
+            outcome=outcome,
+            confirmed=confirmed,
+        )

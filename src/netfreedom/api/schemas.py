@@ -6,31 +6,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from netfreedom.evidence.listing import VERDICT_ORDER
 from netfreedom.store import aggregates as aggregate_table
 from netfreedom.store.schema import ENVELOPE_COLUMNS, VERDICT_COLUMNS
 
 __all__ = ["EVENT_COLUMNS", "FLAG_COLUMNS", "INDEX_COLUMNS", "SCHEMAS"]
 
-_VERDICT_ORDER = (
-    "measurement_uid",
-    "measurement_start_time",
-    "probe_cc",
-    "probe_asn",
-    "probe_network_name",
-    "test_name",
-    "input",
-    "domain",
-    "outcome",
-    "layer",
-    "reason",
-    "confidence",
-    "confirmed",
-    "fingerprint",
-    "blocking",
-    "accessible",
-    "analysis_version",
-    "fingerprints_id",
-)
 _VERDICT_TYPES = {name: kind for name, kind, _ in VERDICT_COLUMNS}
 
 INDEX_COLUMNS: list[tuple[str, pa.DataType]] = [
@@ -83,7 +64,7 @@ EVENT_COLUMNS: list[tuple[str, pa.DataType]] = [
 
 SCHEMAS: dict[str, pa.Schema] = {
     "measurements": pa.schema([(n, t) for n, t, _ in ENVELOPE_COLUMNS]),
-    "verdicts": pa.schema([(n, _VERDICT_TYPES[n]) for n in _VERDICT_ORDER]),
+    "verdicts": pa.schema([(n, _VERDICT_TYPES[n]) for n in VERDICT_ORDER]),
     "index": pa.schema(INDEX_COLUMNS),
     "flags": pa.schema(FLAG_COLUMNS),
     "events": pa.schema(EVENT_COLUMNS),

@@ -23,70 +23,19 @@ from netfreedom.api.filters import Filters, Many, When, many
 from netfreedom.api.schemas import INDEX_COLUMNS, SCHEMAS
 from netfreedom.errors import InputError
 from netfreedom.evidence import model as evidence_model
-from netfreedom.evidence.facts import has_table, prelude
-from netfreedom.evidence.model import Query, host_sql
+from netfreedom.evidence.facts import has_table
+from netfreedom.evidence.listing import Selection, select_rows
+from netfreedom.evidence.model import host_sql
 from netfreedom.models.event import EventFilters, EventKind
 from netfreedom.models.verdict import Verdict
 from netfreedom.store import DuckDBStore, Stats, default_db_path, open_store
 from netfreedom.store import aggregates as aggregate_table
 
-__all__ = ["SCHEMAS", "Store", "analyze", "count_rows", "open", "select_rows"]
+__all__ = ["SCHEMAS", "Store", "analyze", "open"]
 
 
 def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.select(schema.names).cast(schema)
-
-
-Row = Sequence[tuple[str, object]]
-
-
-def _selection(table: str, filters: Filters, query: Query, more: Row) -> tuple[str, str, list[object]]:
-    if table not in ("measurements", "verdicts"):
-        raise ValueError(f"not a row table: {table}")
-    where, params = filters.where("t", categories=bool(filters.category))
-    for column, value in more:
-        where += f" AND t.{column} = ?"
-        params.append(value)
-    head = prelude(query) + " " if filters.category else ""
-    return head, where, params
-
-
-def select_rows(
-    query: Query,
-    table: str,
-    filters: Filters,
-    *,
-    limit: int | None = None,
-    offset: int = 0,
-    newest_first: bool = False,
-    more: Row = (),
-) -> pa.Table:
-    """Rows of ``measurements`` or ``verdicts`` matching ``filters`` (and ``more``: column = value pairs),
-    oldest (or newest) first, in the documented schema: the one selection behind ``Store.measurements``,
-    ``Store.verdicts`` and ``/api/v1/measurements``.  ``query`` runs one SQL statement (``Store.query``, or
-    a read cursor's)."""
-    head, where, params = _selection(table, filters, query, more)
-    if limit is not None and limit < 0:
-        raise InputError(f"limit must be 0 or more, not {limit}")
-    if offset < 0:
-        raise InputError(f"offset must be 0 or more, not {offset}")
-    tail = (f" LIMIT {int(limit)}" if limit is not None else "") + (
-        f" OFFSET {int(offset)}" if offset else ""
-    )
-    order = " DESC" if newest_first else ""
-    rows = query(
-        f"{head}SELECT t.* FROM {table} t WHERE {where} "
-        f"ORDER BY t.measurement_start_time{order}, t.measurement_uid{tail}",
-        params,
-    )
-    return _cast(rows, SCHEMAS[table])
-
-
-def count_rows(query: Query, table: str, filters: Filters, *, more: Row = ()) -> int:
-    """How many rows ``select_rows`` would give without a limit."""
-    head, where, params = _selection(table, filters, query, more)
-    [row] = query(f"{head}SELECT count(*) AS n FROM {table} t WHERE {where}", params).to_pylist()
-    return int(row["n"])
 
 
 class Store:
@@ -125,10 +74,8 @@ class Store:
         """Counts of measurements and verdicts, first and last time, by test name, country and month."""
         return self.store.stats()
 
-    def _rows(
-        self, table: str, filters: Filters, limit: int | None, more: list[tuple[str, object]] | None = None
-    ) -> pa.Table:
-        return select_rows(self.query, table, filters, limit=limit, more=more or ())
+    def _rows(self, table: str, selection: Selection, limit: int | None) -> pa.Table:
+        return _cast(select_rows(self.query, table, selection, limit=limit), SCHEMAS[table])
 
     def measurements(
         self,
@@ -146,7 +93,7 @@ class Store:
         """Stored measurements (envelope columns, one row per measurement), oldest first.  ``category``
         needs verdicts (categories are assigned to analysed URLs)."""
         filters = Filters.of(since, until, probe_cc, probe_asn, test_name, domain, category, input)
-        return self._rows("measurements", filters, limit)
+        return self._rows("measurements", filters.selection(), limit)
 
     def verdicts(
         self,
@@ -166,12 +113,8 @@ class Store:
         """One row per verdict (per analysed measurement), oldest first; ``outcome`` is ok, blocked, down
         or inconclusive; ``confirmed`` keeps verdicts confirmed by a blockpage (or not)."""
         filters = Filters.of(since, until, probe_cc, probe_asn, test_name, domain, category, input)
-        more: list[tuple[str, object]] = []
-        if outcome is not None:
-            more.append(("outcome", outcome))
-        if confirmed is not None:
-            more.append(("confirmed", bool(confirmed)))
-        return self._rows("verdicts", filters, limit, more)
+        flag = None if confirmed is None else bool(confirmed)
+        return self._rows("verdicts", filters.selection(outcome=outcome, confirmed=flag), limit)
 
     def evidence(
         self,

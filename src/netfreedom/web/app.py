@@ -33,9 +33,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netfreedom import __version__
 from netfreedom.api import filters as api_filters
-from netfreedom.api.store import count_rows, select_rows
 from netfreedom.errors import InputError, StoreError
-from netfreedom.evidence import facts
+from netfreedom.evidence import facts, listing
 from netfreedom.evidence.countries import COLUMNS as SUMMARY_COLUMNS
 from netfreedom.evidence.countries import country_evidence, country_summaries
 from netfreedom.evidence.listing import explorer_url
@@ -51,22 +50,8 @@ from netfreedom.store.events import select_events
 from netfreedom.web.pages import landing_page, reference_page
 from netfreedom.web.security import SecureResponses
 
-# The columns /api/v1/measurements answers, in order.
-MEASUREMENT_COLUMNS: Sequence[str] = (
-    "measurement_uid",
-    "measurement_start_time",
-    "probe_cc",
-    "probe_asn",
-    "test_name",
-    "input",
-    "domain",
-    "outcome",
-    "layer",
-    "reason",
-    "confidence",
-    "confirmed",
-    "fingerprint",
-)
+# The columns /api/v1/measurements answers, in order: the listing's but the network's name.
+MEASUREMENT_COLUMNS: Sequence[str] = tuple(c for c in listing.COLUMNS if c != "probe_network_name")
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000
 T = TypeVar("T")
@@ -116,12 +101,6 @@ def _cursor_query(cur: Any) -> Callable[[str, Sequence[object] | None], pa.Table
         return cur.sql(sql, params=list(params) if params else None).to_arrow_table()
 
     return query
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value
 
 
 def _days(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
@@ -582,16 +561,13 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
         format: Format = "json",
     ) -> Response:
         def load(cur: Any) -> tuple[Table, int]:
-            # the Python API's selection of single verdicts (Store.verdicts), newest first
+            # the one listing of single verdicts (as Store.verdicts selects them), newest first
             f = filters.value
             wanted = api_filters.Filters.of(
                 f.since, f.until, f.probe_cc, f.probe_asn, f.test_name, f.domain, f.category
             )
-            query = _cursor_query(cur)
-            page = select_rows(query, "verdicts", wanted, limit=limit, offset=offset, newest_first=True)
-            columns = [page.column(c).to_pylist() for c in MEASUREMENT_COLUMNS]
-            rows = [tuple(_plain(v) for v in row) for row in zip(*columns, strict=True)]
-            return Table(tuple(MEASUREMENT_COLUMNS), rows), count_rows(query, "verdicts", wanted)
+            found, total = listing.page(_cursor_query(cur), wanted.selection(), limit=limit, offset=offset)
+            return Table.of(found.select(MEASUREMENT_COLUMNS)), total
 
         table, total = run(load)
         if format == "csv":
