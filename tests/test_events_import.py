@@ -15,6 +15,7 @@ from netfreedom.events import RowNote, RowProblem, read_event_file
 from netfreedom.events.cells import Columns, find_header, parse_date, parse_mapping
 from netfreedom.events.classify import kind_of, scope_of, services_of
 from netfreedom.events.dedupe import Deduper, area_similarity
+from netfreedom.evidence.model import EPOCH, FAR, Axis, Window, evidence
 from netfreedom.models.countries import iso2_of
 from netfreedom.models.event import Event, EventFilters, EventKind, EventScope
 from netfreedom.pipeline.events import import_events
@@ -305,7 +306,8 @@ def test_bad_rows_are_reported_with_file_and_line_and_the_rest_kept(tmp_path: Pa
 
 
 def test_sql_filter_is_event_overlaps(tmp_path: Path) -> None:
-    """``select_events`` filters on the days as ``Event.overlaps`` does (one definition, two spellings)."""
+    """``select_events`` and the ``events`` measure filter on the days as ``Event.overlaps`` does (the rule
+    and its one SQL spelling, ``models.event.overlap_sql``)."""
     day = dt.date(2020, 1, 10)
     events = []
     for n, (start, end, ongoing) in enumerate(
@@ -337,6 +339,13 @@ def test_sql_filter_is_event_overlaps(tmp_path: Path) -> None:
                 f = EventFilters(since=since, until=until)
                 got = {e.id for e in store.read(lambda c, f=f: select_events(c, f))}
                 assert got == {e.id for e in events if e.overlaps(since, until)}, (since, until)
+                # The ``events`` evidence measure reads the same SQL rule over a window of whole days.
+                if since and until and since > until:
+                    continue  # no such window
+                window = Window(since or EPOCH, until + dt.timedelta(days=1) if until else FAR)
+                rows = evidence(store.query, "events", axes=[Axis.COUNTRY], window=window).to_pylist()
+                counted = {e["id"] for r in rows for e in r["events"]}
+                assert counted == got, (since, until)
 
 
 def test_cli_import_json_and_list(tmp_path: Path) -> None:

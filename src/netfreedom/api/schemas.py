@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from netfreedom.evidence.listing import VERDICT_ORDER
 from netfreedom.store import aggregates as aggregate_table
+from netfreedom.store import events as event_table
 from netfreedom.store.schema import ENVELOPE_COLUMNS, VERDICT_COLUMNS
 
 __all__ = ["EVENT_COLUMNS", "FLAG_COLUMNS", "INDEX_COLUMNS", "SCHEMAS"]
@@ -38,28 +39,9 @@ FLAG_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("kind", pa.string()),
     ("message", pa.string()),
 ]
+# The events' columns but where each was read (links, origin) and the detector's signal name.
 EVENT_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("id", pa.string()),
-    ("source", pa.string()),
-    ("detected", pa.bool_()),
-    ("iso2", pa.string()),
-    ("country", pa.string()),
-    ("start", pa.date32()),
-    ("end", pa.date32()),
-    ("ongoing", pa.bool_()),
-    ("kind", pa.string()),
-    ("scope", pa.string()),
-    ("area", pa.string()),
-    ("services", pa.list_(pa.string())),
-    ("networks", pa.list_(pa.string())),
-    ("cause", pa.string()),
-    ("link", pa.string()),
-    ("description", pa.string()),
-    ("asn", pa.string()),
-    ("baseline", pa.float64()),
-    ("observed", pa.float64()),
-    ("ratio", pa.float64()),
-    ("confidence", pa.float64()),
+    (f.name, f.type) for f in event_table.ARROW if f.name not in ("links", "origin", "signal")
 ]
 
 SCHEMAS: dict[str, pa.Schema] = {

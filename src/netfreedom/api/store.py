@@ -26,7 +26,7 @@ from netfreedom.evidence import model as evidence_model
 from netfreedom.evidence.facts import has_table
 from netfreedom.evidence.listing import Selection, select_rows
 from netfreedom.evidence.model import host_sql
-from netfreedom.models.event import EventFilters, EventKind
+from netfreedom.models.event import EventFilters, EventKind, event_record
 from netfreedom.models.verdict import Verdict
 from netfreedom.store import DuckDBStore, Stats, default_db_path, open_store
 from netfreedom.store import aggregates as aggregate_table
@@ -259,32 +259,8 @@ class Store:
                 detected=detected,
             )
         )
-        records = [
-            {
-                "id": e.id,
-                "source": e.source,
-                "detected": e.detected,
-                "iso2": e.iso2,
-                "country": e.country,
-                "start": e.start,
-                "end": e.end,
-                "ongoing": e.ongoing,
-                "kind": str(e.kind),
-                "scope": str(e.scope) if e.scope else None,
-                "area": e.area,
-                "services": list(e.services),
-                "networks": list(e.networks),
-                "cause": e.cause,
-                "link": e.link,
-                "description": e.description,
-                "asn": e.asn,
-                "baseline": e.baseline,
-                "observed": e.observed,
-                "ratio": e.ratio,
-                "confidence": e.confidence,
-            }
-            for e in selected
-        ]
+        names = SCHEMAS["events"].names
+        records = [{n: v for n, v in event_record(e, dates=True).items() if n in names} for e in selected]
         return pa.Table.from_pylist(records, schema=SCHEMAS["events"])
 
     def aggregates(

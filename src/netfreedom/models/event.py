@@ -26,14 +26,20 @@ class EventScope(StrEnum):
     NETWORK = "network"  # some networks (operators) only
 
 
-# ``Event.last_day`` in SQL over the ``events`` table's columns: the twin every SQL reader of events uses (the
-# store's filter, the ``events`` evidence measure); a test holds it equal to ``Event.overlaps``.
+# ``Event.last_day`` in SQL over the ``events`` table's columns.
 LAST_DAY_SQL = "CASE WHEN end_date IS NOT NULL THEN end_date WHEN ongoing THEN NULL ELSE start_date END"
 
 
-def overlap_sql(since: str, until: str) -> str:
-    """SQL true when an ``events`` row touches the days ``since``..``until`` (SQL expressions, inclusive)."""
-    return f"(start_date <= {until} AND coalesce(({LAST_DAY_SQL}) >= {since}, TRUE))"
+def overlap_sql(since: str | None, until: str | None) -> str:
+    """``Event.overlaps`` in SQL over an ``events`` row: true when it touches the days ``since``..``until``
+    (SQL expressions, inclusive, read in that order; None = open).  The one SQL spelling every reader of
+    events uses (the store's filter, the ``events`` evidence measure); a test holds it equal to the rule."""
+    clauses = ["TRUE"]
+    if since is not None:
+        clauses.append(f"coalesce(({LAST_DAY_SQL}) >= {since}, TRUE)")
+    if until is not None:
+        clauses.append(f"start_date <= {until}")
+    return f"({' AND '.join(clauses)})"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,8 +82,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     def overlaps(self, since: dt.date | None, until: dt.date | None) -> bool:
         """True when the event touches the days ``since``..``until`` (inclusive; None = open), its end
-        read as ``last_day``.  The one definition of "an event in a period": the store's SQL filter
-        mirrors it (``store.events``) and a test holds the two equal."""
+        read as ``last_day``.  The one definition of "an event in a period"; ``overlap_sql`` is its SQL
+        spelling, held equal to it by a test."""
         if until is not None and self.start > until:
             return False
         last = self.last_day
@@ -113,34 +119,11 @@ OUTPUT_COLUMNS = (
 )
 
 
-def event_record(e: Event) -> dict[str, object]:
-    """An event as a JSON-ready dict with ``OUTPUT_COLUMNS`` as keys (dates ISO, lists as lists)."""
-    return {
-        "id": e.id,
-        "source": e.source,
-        "detected": e.detected,
-        "iso2": e.iso2,
-        "country": e.country,
-        "start": e.start.isoformat(),
-        "end": e.end.isoformat() if e.end else None,
-        "ongoing": e.ongoing,
-        "kind": str(e.kind),
-        "scope": str(e.scope) if e.scope else None,
-        "area": e.area,
-        "services": list(e.services),
-        "networks": list(e.networks),
-        "cause": e.cause,
-        "link": e.link,
-        "links": list(e.links),
-        "description": e.description,
-        "origin": e.origin,
-        "signal": e.signal,
-        "asn": e.asn,
-        "baseline": e.baseline,
-        "observed": e.observed,
-        "ratio": e.ratio,
-        "confidence": e.confidence,
-    }
+def event_record(e: Event, *, dates: bool = False) -> dict[str, object]:
+    """An event as a dict with ``OUTPUT_COLUMNS`` as keys: JSON-ready (enums and dates as text, lists as
+    lists), or with ``dates`` as ``datetime.date`` values (for Arrow and the store)."""
+    values = msgspec.to_builtins(e, builtin_types=(dt.date,) if dates else ())
+    return {c: list(values[c]) if isinstance(values[c], tuple) else values[c] for c in OUTPUT_COLUMNS}
 
 
 class EventFilters(msgspec.Struct, frozen=True, kw_only=True):

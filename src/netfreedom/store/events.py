@@ -13,7 +13,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from netfreedom.models.event import LAST_DAY_SQL, Event, EventFilters, EventKind, EventScope
+from netfreedom.models.event import (
+    OUTPUT_COLUMNS,
+    Event,
+    EventFilters,
+    EventKind,
+    EventScope,
+    event_record,
+    overlap_sql,
+)
 
 TABLE = "events"
 EVENTS_DDL = """CREATE TABLE IF NOT EXISTS events (
@@ -43,96 +51,29 @@ EVENTS_DDL = """CREATE TABLE IF NOT EXISTS events (
     confidence DOUBLE,
     imported TIMESTAMPTZ NOT NULL
 )"""
-COLUMNS = (
-    "id",
-    "source",
-    "detected",
-    "iso2",
-    "country",
-    "start_date",
-    "end_date",
-    "ongoing",
-    "kind",
-    "scope",
-    "area",
-    "services",
-    "networks",
-    "cause",
-    "link",
-    "links",
-    "description",
-    "origin",
-    "signal",
-    "asn",
-    "baseline",
-    "observed",
-    "ratio",
-    "confidence",
-)
-_ARROW = pa.schema(
-    [
-        ("id", pa.string()),
-        ("source", pa.string()),
-        ("detected", pa.bool_()),
-        ("iso2", pa.string()),
-        ("country", pa.string()),
-        ("start_date", pa.date32()),
-        ("end_date", pa.date32()),
-        ("ongoing", pa.bool_()),
-        ("kind", pa.string()),
-        ("scope", pa.string()),
-        ("area", pa.string()),
-        ("services", pa.list_(pa.string())),
-        ("networks", pa.list_(pa.string())),
-        ("cause", pa.string()),
-        ("link", pa.string()),
-        ("links", pa.list_(pa.string())),
-        ("description", pa.string()),
-        ("origin", pa.string()),
-        ("signal", pa.string()),
-        ("asn", pa.string()),
-        ("baseline", pa.float64()),
-        ("observed", pa.float64()),
-        ("ratio", pa.float64()),
-        ("confidence", pa.float64()),
-    ]
-)
-
-
-def _row(e: Event) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "source": e.source,
-        "detected": e.detected,
-        "iso2": e.iso2,
-        "country": e.country,
-        "start_date": e.start,
-        "end_date": e.end,
-        "ongoing": e.ongoing,
-        "kind": str(e.kind),
-        "scope": str(e.scope) if e.scope else None,
-        "area": e.area,
-        "services": list(e.services),
-        "networks": list(e.networks),
-        "cause": e.cause,
-        "link": e.link,
-        "links": list(e.links),
-        "description": e.description,
-        "origin": e.origin,
-        "signal": e.signal,
-        "asn": e.asn,
-        "baseline": e.baseline,
-        "observed": e.observed,
-        "ratio": e.ratio,
-        "confidence": e.confidence,
-    }
+# The table's names of ``OUTPUT_COLUMNS`` (``start`` and ``end`` are SQL keywords).
+_NAMES = {"start": "start_date", "end": "end_date"}
+COLUMNS = tuple(_NAMES.get(c, c) for c in OUTPUT_COLUMNS)
+# An event's Arrow types, by ``OUTPUT_COLUMNS`` name (the Python API's ``events`` table takes its own).
+_TYPES: dict[str, pa.DataType] = {
+    "detected": pa.bool_(),
+    "start": pa.date32(),
+    "end": pa.date32(),
+    "ongoing": pa.bool_(),
+    "services": pa.list_(pa.string()),
+    "networks": pa.list_(pa.string()),
+    "links": pa.list_(pa.string()),
+    **{c: pa.float64() for c in ("baseline", "observed", "ratio", "confidence")},
+}
+ARROW = pa.schema([(c, _TYPES.get(c, pa.string())) for c in OUTPUT_COLUMNS])
 
 
 def put_events(con: Any, events: Sequence[Event]) -> None:
     """Insert ``events``, replacing any stored event with the same id (in the caller's transaction)."""
     if not events:
         return
-    table = pa.Table.from_pylist([_row(e) for e in events], schema=_ARROW)
+    rows = pa.Table.from_pylist([event_record(e, dates=True) for e in events], schema=ARROW)
+    table = rows.rename_columns(list(COLUMNS))
     con.register("_events_in", table)
     try:
         cols = ", ".join(COLUMNS)
@@ -169,12 +110,8 @@ def _where(f: EventFilters) -> tuple[str, list[Any]]:
     if f.country:
         where.append("iso2 = ?")
         params.append(f.country.upper())
-    if f.until is not None:
-        where.append("start_date <= ?")
-        params.append(f.until)
-    if f.since is not None:
-        where.append(f"coalesce(({LAST_DAY_SQL}) >= ?, TRUE)")
-        params.append(f.since)
+    where.append(overlap_sql(None if f.since is None else "?", None if f.until is None else "?"))
+    params.extend(d for d in (f.since, f.until) if d is not None)
     if f.kind is not None:
         where.append("kind = ?")
         params.append(str(f.kind))

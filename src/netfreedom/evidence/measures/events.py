@@ -59,7 +59,7 @@ def compute(query: Query, request: Request) -> pa.Table:
     since = request.window.since
     last = request.window.until - dt.timedelta(days=1)
     where = [overlap_sql("?", "?")]
-    params: list[object] = [last, since]
+    params: list[object] = [since, last]
     if request.filters.country:
         where.append("iso2 = ?")
         params.append(request.filters.country.upper())
