@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from netfreedom.analysis import FingerprintDB
+from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB
 from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
 from netfreedom.errors import EngineError, InputError, MissingExtraError
 from netfreedom.evidence.indicators import indicator_figures
@@ -28,7 +28,7 @@ from netfreedom.index.methodology import load_methodology
 from netfreedom.ingest import Filters
 from netfreedom.ingest.testlists import read_testlists
 from netfreedom.pipeline.analyze import AnalyzeSummary, analyze_store
-from netfreedom.pipeline.ingest import ingest
+from netfreedom.pipeline.ingest import Analysis, ingest
 from netfreedom.pipeline.scale import EngineOptions, connect, require_dask
 from netfreedom.pipeline.scale.analyze import plan as plan_analysis
 from netfreedom.pipeline.scale.evidence import (
@@ -74,22 +74,78 @@ def table_rows(store: Any, table: str) -> list[dict[str, Any]]:
 
 
 def test_ingest_on_the_cluster_matches_local(
-    tmp_path: Path, client: Any, corpus: Path, measurements_dir: Path
+    tmp_path: Path, client: Any, corpus: Path, measurements_dir: Path, fingerprints: FingerprintDB
 ) -> None:
+    """Ingest with analysis: the workers analyse as they read; measurements, verdicts (stamped with the
+    version and fingerprints) and counts are the local engine's, row for row; a second run adds nothing."""
     sources = [str(corpus), str(measurements_dir)]
+    analysis = Analysis(fingerprints)
     with open_store(tmp_path / "local.duckdb") as local:
-        expected = ingest(local, sources, batch_size=3000)
+        expected = ingest(local, sources, batch_size=3000, analysis=analysis)
         local_rows = table_rows(local, "measurements")
+        local_verdicts = table_rows(local, "verdicts")
     with open_store(tmp_path / "dask.duckdb") as store:
-        got = ingest_on_cluster(store, sources, client=client)
+        got = ingest_on_cluster(store, sources, client=client, analysis=analysis)
         assert store.check() == []
         assert table_rows(store, "measurements") == local_rows
+        assert table_rows(store, "verdicts") == local_verdicts
+        # Verdict Parquet written by the workers, registered with the measurements (same batches).
+        batches = store.query(
+            "SELECT batch, list(DISTINCT kind ORDER BY kind) AS kinds FROM files GROUP BY batch"
+        ).to_pylist()
+        assert any(b["kinds"] == ["measurements", "verdicts"] for b in batches)
+        assert all(b["kinds"] != ["verdicts"] for b in batches)
+        # Idempotent: a second run adds no measurement and no verdict.
+        again = ingest_on_cluster(store, sources, client=client, analysis=analysis)
+        assert (again.ingested, again.verdicts) == (0, 0)
+        assert again.duplicates == got.ingested + got.duplicates
+        assert table_rows(store, "verdicts") == local_verdicts and store.check() == []
+        assert not (store.parquet_root / ".staging").exists()
     assert got.to_json() == expected.to_json()
     # Bad lines are reported with file and line (manifest.json is not a measurement either).
     bad = {(Path(e.file).name, e.line) for e in got.errors}
     assert {("zz-bad.jsonl.gz", 2), ("zz-bad.jsonl.gz", 3), ("manifest.json", 1)} == bad
     assert got.duplicates >= 1  # the repeated line in the bad file
-    assert got.ingested == len(local_rows)
+    assert got.ingested == got.verdicts == len(local_rows) == len(local_verdicts)
+    assert {r["analysis_version"] for r in local_verdicts} == {ANALYSIS_VERSION}
+    assert {r["fingerprints_id"] for r in local_verdicts} == {fingerprints.id}
+    assert any(r["confirmed"] for r in local_verdicts)  # the fingerprints reached the workers
+
+
+def test_ingest_into_a_store_that_holds_some_of_it(
+    tmp_path: Path, client: Any, corpus: Path, fingerprints: FingerprintDB
+) -> None:
+    """Measurements already stored (here without verdicts) win over the new copies, and the verdicts the
+    workers made for those copies are dropped with them: the store ends as the local engine leaves it."""
+    files = sorted(corpus.glob("part-*.jsonl.gz"))
+    assert len(files) > 2
+    # Every other measurement of one file: its task holds stored and new measurements.
+    some = tmp_path / "some.jsonl"
+    some.write_bytes(b"\n".join(gzip.decompress(files[1].read_bytes()).splitlines()[::2]) + b"\n")
+    analysis = Analysis(fingerprints)
+    stores = {}
+    for engine in ("local", "dask"):
+        with open_store(tmp_path / f"{engine}.duckdb") as store:
+            before = ingest(store, [str(some)])  # no analysis
+            if engine == "local":
+                summary = ingest(store, [str(corpus)], analysis=analysis)
+            else:
+                summary = ingest_on_cluster(store, [str(corpus)], client=client, analysis=analysis)
+            assert store.check() == []
+            unanalysed = store.query(
+                "SELECT count(*) AS n FROM measurements m ANTI JOIN verdicts v USING (measurement_uid)"
+            )
+            stores[engine] = (
+                summary.to_json(),
+                table_rows(store, "measurements"),
+                table_rows(store, "verdicts"),
+                unanalysed.column("n")[0].as_py(),
+            )
+    assert stores["dask"] == stores["local"]
+    summary, _, verdicts, unanalysed = stores["dask"]
+    assert unanalysed == before.ingested > 0  # the stored copies keep no verdict, as locally
+    assert summary["duplicates"] >= before.ingested and summary["verdicts"] == summary["ingested"]
+    assert len(verdicts) == summary["verdicts"]
 
 
 def test_archive_layout_is_read_by_partition(tmp_path: Path, client: Any, measurements_dir: Path) -> None:

@@ -457,3 +457,86 @@ def test_the_scheduler_dying_mid_run_is_a_clean_error(tmp_path: Path, measuremen
 def test_connect_refuses_an_empty_address() -> None:
     with pytest.raises(EngineError, match="empty"), connect(EngineOptions(scheduler="")):
         pass
+
+
+# A client that runs an ingest with analysis on the cluster and is killed (SIGKILL, by itself) in the middle
+# of registering its third task: the task's measurement and verdict files journalled and renamed into their
+# partitions, the transaction not committed; later tasks' files are still staged.
+_KILLED_CLIENT = """
+import os, signal, sys
+from pathlib import Path
+from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
+from netfreedom.pipeline.ingest import Analysis
+from netfreedom.pipeline.scale import EngineOptions
+from netfreedom.pipeline.scale.ingest import ingest_on_cluster
+from netfreedom.store import DuckDBStore, open_store
+
+db, source, address, data = sys.argv[1:]
+real = DuckDBStore._commit_batch
+calls = []
+
+def commit(self, *args):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, *args)
+
+DuckDBStore._commit_batch = commit
+with open_store(db) as store:
+    ingest_on_cluster(
+        store,
+        [source],
+        options=EngineOptions(scheduler=address),
+        analysis=Analysis(load_fingerprints(sources_in_dir(Path(data)))),
+        task_bytes=1,
+    )
+"""
+
+
+def test_a_client_killed_mid_ingest_leaves_whole_tasks_and_a_rerun_finishes(
+    tmp_path: Path, cluster: Cluster, measurements_dir: Path
+) -> None:
+    """Crash safety of the one-pass ingest: after a kill -9 of the client mid-registration, every stored
+    measurement has its verdict and no verdict is left without its measurement, nothing half-written or
+    staged remains, and running the command again gives the local engine's store."""
+    info = build_corpus(
+        size_mb=3, fmt="jsonl.gz", days=2, file_mb=1, root=tmp_path / "c", source=measurements_dir
+    )
+    source = info.path
+    db = tmp_path / "dask" / "nf.duckdb"
+    db.parent.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_CLIENT, str(db), source, cluster.address, str(DATA)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=600,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    parquet = db.with_suffix(".parquet")
+    assert list((parquet / ".journal").glob("*.pending"))  # killed between the renames and the commit
+    with open_store(db) as store:
+        assert store.check() == []
+        assert not (parquet / ".staging").exists()
+        kept = store.query(
+            "SELECT count(*) AS n, count(m.measurement_uid) AS stored, count(v.measurement_uid) AS analysed "
+            "FROM measurements m FULL JOIN verdicts v USING (measurement_uid)"
+        ).to_pylist()[0]
+        assert kept["n"] == kept["stored"] == kept["analysed"] > 0  # the first two tasks, each whole
+    more = ["--fingerprints-dir", DATA, "--json"]
+    done = run_cli(
+        tmp_path, "ingest", source, "--db", db, "--engine", "dask", "--scheduler", cluster.address, *more
+    )
+    assert done.returncode == 0, done.stderr
+    resumed = json.loads(done.stdout)
+    local = tmp_path / "local" / "nf.duckdb"
+    done = run_cli(tmp_path, "ingest", source, "--db", local, *more)
+    assert done.returncode == 0, done.stderr
+    whole = json.loads(done.stdout)
+    assert resumed["ingested"] + kept["n"] == whole["ingested"] == whole["verdicts"]
+    assert resumed["verdicts"] == resumed["ingested"]
+    for table in ("measurements", "verdicts"):
+        sql = f"SELECT * EXCLUDE (file) FROM {table} ORDER BY measurement_uid"
+        assert rows(db, sql) == rows(local, sql)
+    with open_store(db) as store:
+        assert store.check() == []

@@ -15,12 +15,13 @@ from msgspec.structs import replace
 from netfreedom.errors import StoreError
 from netfreedom.ingest import Record, read_source
 from netfreedom.models.verdict import Layer, Outcome, Reason, Verdict
-from netfreedom.store import DuckDBStore, VerdictRow, open_store
+from netfreedom.store import Analysed, DuckDBStore, VerdictRow, open_store
 from netfreedom.store.staged import (
     STAGING,
     Staged,
     StagedFile,
     new_run,
+    stage_analysed,
     stage_measurements,
     stage_verdicts,
     verdict_input,
@@ -215,3 +216,77 @@ def test_staged_measurements_are_not_verdicts(tmp_path: Path, measurements_dir: 
         with pytest.raises(StoreError, match="not a staged verdicts file"):
             store.add_verdict_files(staged)
         assert store.add_measurement_files(staged).added == staged.rows.num_rows
+
+
+def _analysed(records: list[Record]) -> Analysed:
+    """Made-up verdicts, one per record (``verdicts[i]`` for ``records[i]``), as ingest gives them."""
+    verdicts = [
+        VerdictRow.of(
+            r.uid,
+            f"d{i}.example",
+            Verdict(
+                outcome=Outcome.BLOCKED, reason=Reason.DNS_INCONSISTENT, confidence=i / 1000, layer=Layer.DNS
+            ),
+        )
+        for i, r in enumerate(records)
+    ]
+    return Analysed(verdicts=verdicts, analysis_version=3, fingerprints_id="fp1")
+
+
+def test_staged_analysed_files_register_like_add_measurements_with_verdicts(
+    tmp_path: Path, measurements_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _records(measurements_dir)
+    repeat = dataclasses.replace(records[0], line=99_999)  # a repeat inside the task: the first wins
+    given = [*records, repeat]
+    analysed = _analysed(given)
+    with open_store(tmp_path / "a.duckdb") as expected:
+        assert expected.add_measurements(given, analysed).verdicts == len(records)
+        want = (_measurements(expected), _verdicts(expected))
+    with open_store(tmp_path / "b.duckdb") as store:
+        run = new_run()
+        staged, verdicts = stage_analysed(store.parquet_root, run, "t", given, analysed)
+        assert verdicts.rows.num_rows == staged.rows.num_rows == len(records)
+        result = store.add_measurement_files(staged, verdicts)
+        assert (result.added, result.duplicates, result.verdicts) == (len(records), 0, len(records))
+        assert (_measurements(store), _verdicts(store)) == want
+        assert store.check() == [] and not any((store.parquet_root / run).iterdir())
+        # One batch: the measurement and verdict files were registered together.
+        kinds = store.query("SELECT DISTINCT batch, kind FROM files").to_pylist()
+        assert len({k["batch"] for k in kinds}) == 1 and len(kinds) == 2
+        # A re-run: nothing added, no verdict either, no file left.
+        again = store.add_measurement_files(
+            *stage_analysed(store.parquet_root, run, "again", given, analysed)
+        )
+        assert (again.added, again.verdicts) == (0, 0)
+        assert (_measurements(store), _verdicts(store)) == want and store.check() == []
+        assert not any((store.parquet_root / run).iterdir())
+    # A store that holds some of them (without verdicts): the new ones are added with their verdicts; the
+    # verdicts of the stored ones are dropped with their copies.
+    with open_store(tmp_path / "c.duckdb") as store:
+        assert store.add_measurements(records[:10]).added == 10
+        result = store.add_measurement_files(
+            *stage_analysed(store.parquet_root, new_run(), "t", given, analysed)
+        )
+        assert (result.added, result.verdicts) == (len(records) - 10, len(records) - 10)
+        assert _measurements(store) == want[0]
+        assert _verdicts(store) == [
+            v for v in want[1] if v["measurement_uid"] not in {r.uid for r in records[:10]}
+        ]
+        assert store.check() == []
+    # Killed after both sets of files were renamed into their partitions, before the commit: neither stays.
+    db = tmp_path / "d.duckdb"
+    with open_store(db) as store:
+        staged, verdicts = stage_analysed(store.parquet_root, new_run(), "t", given, analysed)
+
+        def die(*_: object) -> None:
+            raise Killed
+
+        monkeypatch.setattr(DuckDBStore, "_commit_batch", die)
+        with pytest.raises(Killed):
+            store.add_measurement_files(staged, verdicts)
+    monkeypatch.undo()
+    with open_store(db) as store:
+        assert store.check() == []
+        assert store.count_measurements() == store.stats().verdicts == 0
+        assert not list(store.parquet_root.glob("*/date=*/**/*.parquet"))

@@ -181,8 +181,6 @@ def register(app: typer.Typer) -> None:
             analysis = (
                 None if no_analyze else Analysis(_fingerprints(fingerprints_dir, fetcher, no_fingerprints))
             )
-            if cluster is None:
-                batching["analysis"] = analysis  # the Dask workers only store (analysed below)
             bar = None if as_json else Bar.start(sources, filters)
             with open_store(db) as store:
                 summary = run_ingest(
@@ -194,15 +192,8 @@ def register(app: typer.Typer) -> None:
                     **batching,
                     progress=bar.update if bar else None,
                     dimensions=dimensions,
+                    analysis=analysis,
                 )
-                if cluster is not None and analysis is not None:
-                    # The new measurements analysed on the same cluster (verdicts of other rules or
-                    # fingerprints are redone there too, as `analyze --db` would).
-                    from netfreedom.pipeline.analyze import analyze_store
-
-                    analysed = analyze_store(store, analysis.fingerprints, cluster=cluster)
-                    summary.verdicts += analysed.stored
-                    summary.analysis_errors += analysed.analysis_errors
         finally:
             fetcher.close()
             if bar:

@@ -174,9 +174,11 @@ class Store(Protocol):
         added."""
         ...
 
-    def add_measurement_files(self, staged: Staged) -> BatchResult:
+    def add_measurement_files(self, staged: Staged, verdicts: Staged | None = None) -> BatchResult:
         """Register measurement files written elsewhere (``store.staged.stage_measurements``); the store's
-        measurements are kept (first seen wins) and the staged copies counted as duplicates."""
+        measurements are kept (first seen wins) and the staged copies counted as duplicates.  With
+        ``verdicts`` (``store.staged.stage_analysed``), the added measurements' verdicts are registered in
+        the same transaction (``BatchResult.verdicts``) and the others' dropped."""
         ...
 
     def reset_verdicts(self) -> None:

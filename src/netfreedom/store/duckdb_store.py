@@ -490,33 +490,38 @@ class DuckDBStore:
         returns how many were added.  The staged files are gone afterwards, registered or deleted."""
         return self._add_staged("verdicts", staged).added
 
-    def add_measurement_files(self, staged: Staged) -> BatchResult:
+    def add_measurement_files(self, staged: Staged, verdicts: Staged | None = None) -> BatchResult:
         """Register measurement files written elsewhere (``store.staged.stage_measurements``) as
         ``add_verdict_files`` does; measurements the store already holds are dropped (first seen wins, as
-        in ``add_measurements``) and counted as duplicates."""
-        return self._add_staged("measurements", staged)
+        in ``add_measurements``) and counted as duplicates.  With ``verdicts`` (``stage_analysed``: the
+        staged measurements' verdicts), the verdicts of the measurements that are added are registered with
+        them, in the same journal and transaction (``BatchResult.verdicts``), and the others dropped."""
+        return self._add_staged("measurements", staged, verdicts)
 
-    def _add_staged(self, kind: str, staged: Staged) -> BatchResult:
+    def _add_staged(self, kind: str, staged: Staged, verdicts: Staged | None = None) -> BatchResult:
         self._require_writable()
-        for f in staged.files:
-            if (
-                not f.path.startswith(STAGING + "/")
-                or ".." in f.path.split("/")
-                or not f.partition.startswith(kind + "/")
-                or ".." in f.partition.split("/")
-            ):
-                raise StoreError(f"not a staged {kind} file: {f.path} ({f.partition})")
+        parts = [(kind, staged)] if verdicts is None else [(kind, staged), ("verdicts", verdicts)]
+        for part, given in parts:
+            for f in given.files:
+                if (
+                    not f.path.startswith(STAGING + "/")
+                    or ".." in f.path.split("/")
+                    or not f.partition.startswith(part + "/")
+                    or ".." in f.partition.split("/")
+                ):
+                    raise StoreError(f"not a staged {part} file: {f.path} ({f.partition})")
         try:
-            return self._register_staged(kind, staged)
+            return self._register_staged(kind, staged, verdicts)
         except (duckdb.Error, OSError, pa.ArrowException) as exc:
             self._recover()
             raise StoreError(f"cannot register {kind} files in {self._root}: {exc}") from exc
         finally:
             # Registered files were renamed away; the others (not new, or a failure) are deleted.
-            for f in staged.files:
-                (self._root / f.path).unlink(missing_ok=True)
+            for _, given in parts:
+                for f in given.files:
+                    (self._root / f.path).unlink(missing_ok=True)
 
-    def _register_staged(self, kind: str, staged: Staged) -> BatchResult:
+    def _register_staged(self, kind: str, staged: Staged, verdicts: Staged | None = None) -> BatchResult:
         rows = staged.rows.combine_chunks()  # one chunk per staged file otherwise (see _commit_batch)
         if rows.num_rows == 0:
             return BatchResult(0, 0)
@@ -543,7 +548,7 @@ class DuckDBStore:
         if any(n != rows.num_rows for n in fresh):
             # Some rows are not new (a re-run, a partly analysed store): write the new ones the ordinary way.
             if kind == "measurements":
-                return self._add_new_staged_measurements(staged)
+                return self._add_new_staged_measurements(staged, verdicts)
             given = rows.select(VERDICT_INPUT.names).to_pylist()
             version = rows.column("analysis_version")[0].as_py()
             fp = rows.column("fingerprints_id")[0].as_py()
@@ -551,42 +556,55 @@ class DuckDBStore:
                 [VerdictRow(**r) for r in given], analysis_version=version, fingerprints_id=fp
             )
             return BatchResult(added, rows.num_rows - added)
+        # Every measurement is new, so none has a verdict yet (a verdict always has its measurement): the
+        # staged verdicts, one per staged measurement, are all new too.
+        parts = [(kind, staged, rows)]
+        if verdicts is not None and verdicts.files:
+            parts.append(("verdicts", verdicts, verdicts.rows.combine_chunks()))
         batch = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-        finals = {f.path: f"{f.partition}/{batch}-{n}.parquet" for n, f in enumerate(staged.files)}
+        finals: dict[str, str] = {}
+        for _, given, _ in parts:
+            for f in given.files:
+                finals[f.path] = f"{f.partition}/{batch}-{len(finals)}.parquet"
         journal = self._root / _JOURNAL / f"{batch}.pending"
         journal.parent.mkdir(parents=True, exist_ok=True)
         journal.write_text("".join(f"{rel}\n" for rel in finals.values()), encoding="utf-8")
         root = str(self._root)  # plain strings: pathlib costs more than the renames at ~400 files a task
-        for f in staged.files:
-            folder = os.path.join(root, f.partition)
-            if folder not in self._made:
-                os.makedirs(folder, exist_ok=True)
-                self._made.add(folder)
-            os.replace(os.path.join(root, f.path), os.path.join(root, finals[f.path]))
+        for _, given, _ in parts:
+            for f in given.files:
+                folder = os.path.join(root, f.partition)
+                if folder not in self._made:
+                    os.makedirs(folder, exist_ok=True)
+                    self._made.add(folder)
+                os.replace(os.path.join(root, f.path), os.path.join(root, finals[f.path]))
         now = dt.datetime.now(dt.UTC)
-        n = len(staged.files)
+        every = [(part, f) for part, given, _ in parts for f in given.files]
+        n = len(every)
         files = pa.table(
             {
-                "path": list(finals.values()),
-                "kind": [kind] * n,
+                "path": [finals[f.path] for _, f in every],
+                "kind": [part for part, _ in every],
                 "batch": [batch] * n,
                 "state": ["done"] * n,
-                "rows": pa.array([f.rows for f in staged.files], pa.int64()),
-                "bytes": pa.array([f.bytes for f in staged.files], pa.int64()),
+                "rows": pa.array([f.rows for _, f in every], pa.int64()),
+                "bytes": pa.array([f.bytes for _, f in every], pa.int64()),
                 "created": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
             }
         )
-        renamed = pc.take(
-            pa.array(list(finals.values()), pa.string()),
-            pc.index_in(rows.column("file"), value_set=pa.array(list(finals), pa.string())),
-        )
-        catalogue = rows.set_column(rows.schema.get_field_index("file"), "file", renamed)
-        self._commit_batch([(kind, catalogue)], files, journal)
-        return BatchResult(rows.num_rows, 0)
+        catalogues = []
+        for part, given, table in parts:
+            named = [f.path for f in given.files]
+            renamed = pc.take(
+                pa.array([finals[p] for p in named], pa.string()),
+                pc.index_in(table.column("file"), value_set=pa.array(named, pa.string())),
+            )
+            catalogues.append((part, table.set_column(table.schema.get_field_index("file"), "file", renamed)))
+        self._commit_batch(catalogues, files, journal)
+        return BatchResult(rows.num_rows, 0, verdicts=parts[1][2].num_rows if len(parts) > 1 else 0)
 
-    def _add_new_staged_measurements(self, staged: Staged) -> BatchResult:
+    def _add_new_staged_measurements(self, staged: Staged, verdicts: Staged | None = None) -> BatchResult:
         """The rows of staged measurement files that the store does not hold (the first of each uid),
-        written and registered as ``add_measurements`` writes a batch."""
+        written and registered as ``add_measurements`` writes a batch, with their staged verdicts."""
         table = pa.concat_tables(
             pq.read_table(self._root / f.path).cast(MEASUREMENT_PARQUET) for f in staged.files
         ).combine_chunks()
@@ -596,9 +614,24 @@ class DuckDBStore:
         first = first_of_each(uids.to_pylist(), keys.to_pylist())
         keep = [f and not old for f, old in zip(first, known, strict=True)]
         new = table.filter(pa.array(keep, pa.bool_()))
-        if new.num_rows:
-            self._write_and_commit([("measurements", new, table_keys(new))])
-        return BatchResult(new.num_rows, table.num_rows - new.num_rows)
+        if not new.num_rows:
+            return BatchResult(0, table.num_rows)
+        parts: list[_Part] = [("measurements", new, table_keys(new))]
+        if verdicts is not None and verdicts.files:
+            # Verdicts follow their measurements: those of the measurements not added are dropped.
+            given = pa.concat_tables(
+                pq.read_table(self._root / f.path).cast(VERDICT_PARQUET) for f in verdicts.files
+            ).combine_chunks()
+            given = given.filter(
+                pc.is_in(
+                    given.column("measurement_uid"), value_set=new.column("measurement_uid").combine_chunks()
+                )
+            )
+            if given.num_rows:
+                parts.append(("verdicts", given, table_keys(given)))
+        self._write_and_commit(parts)
+        added = parts[1][1].num_rows if len(parts) > 1 else 0
+        return BatchResult(new.num_rows, table.num_rows - new.num_rows, verdicts=added)
 
     def reset_verdicts(self) -> None:
         self._require_writable()

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from netfreedom.ingest import Record
-from netfreedom.store.base import VerdictRow
+from netfreedom.store.base import Analysed, VerdictRow
 from netfreedom.store.parquet import measurement_table, table_keys, unique
 from netfreedom.store.parquet import write as write_parquet
 from netfreedom.store.schema import VERDICT_COLUMNS, VERDICT_INPUT, VERDICT_PARQUET, partition_dir
@@ -110,6 +110,27 @@ def stage_measurements(root: Path | str, run: str, name: str, records: Sequence[
     store's own writer lays them out; the catalogue rows leave ``raw`` out."""
     table, keys = measurement_table(unique(records))
     return stage_table(root, run, name, table, [partition_dir("measurements", *k) for k in keys])
+
+
+def stage_analysed(
+    root: Path | str, run: str, name: str, records: Sequence[Record], analysed: Analysed
+) -> tuple[Staged, Staged]:
+    """On a worker: the records as ``stage_measurements`` stages them, and their verdicts
+    (``analysed.verdicts[i]`` is the verdict of ``records[i]``) beside them, one per staged measurement,
+    stamped and laid out as ``add_measurements(records, analysed)`` stores them.  The store registers the
+    two together (``add_measurement_files(measurements, verdicts)``)."""
+    if len(analysed.verdicts) != len(records):
+        raise ValueError("stage_analysed: one verdict per record is needed")
+    table, keys = measurement_table(unique(records))
+    # As ``add_measurements`` joins them: the first verdict of each staged measurement.
+    verdicts = verdict_table(
+        verdict_input(analysed.verdicts),
+        table,
+        analysis_version=analysed.analysis_version,
+        fingerprints_id=analysed.fingerprints_id,
+    )
+    measurements = stage_table(root, run, name, table, [partition_dir("measurements", *k) for k in keys])
+    return measurements, stage_verdicts(root, run, f"{name}-v", verdicts)
 
 
 def stage_table(root: Path | str, run: str, name: str, table: pa.Table, partitions: Sequence[str]) -> Staged:

@@ -12,8 +12,6 @@ client's share of a task is a few renames and one insert.
 
 from __future__ import annotations
 
-import functools
-import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,8 +25,8 @@ from netfreedom.pipeline.scale.cluster import (
     connect,
     preflight,
     run_in_order,
-    ship,
-    shipped,
+    ship_pickled,
+    unpickled,
     wait_for_workers,
 )
 from netfreedom.store import Store, StoredMeasurement, VerdictRow
@@ -120,12 +118,6 @@ class Target:
     fingerprints_id: str
 
 
-@functools.lru_cache(maxsize=2)
-def _unpickled(key: str) -> Analyzer:
-    """The analyzer shipped (as pickled bytes) under ``key``, loaded once per worker process."""
-    return cast(Analyzer, pickle.loads(shipped(key)))
-
-
 def analyze_group(task: FileGroup, analyzer: Analyzer | str, target: Target) -> tuple[int, Staged]:
     """On a worker: analyse every measurement of the task's files with ``analyzer`` (or the analyzer
     shipped to the workers under that key) and stage the verdicts under ``run``; (measurements read,
@@ -133,7 +125,7 @@ def analyze_group(task: FileGroup, analyzer: Analyzer | str, target: Target) -> 
     import pyarrow.parquet as pq
 
     if isinstance(analyzer, str):
-        analyzer = _unpickled(analyzer)
+        analyzer = cast(Analyzer, unpickled(analyzer))
 
     given: list[VerdictRow] = []
     envelopes: list[pa.Table] = []
@@ -194,11 +186,8 @@ def analyze_on_cluster(
     started = time.perf_counter()
     run = AnalyzeRun(workers=wait_for_workers(client))
     preflight(client, store.parquet_root)
-    # The analyzer (and the fingerprints it holds) goes once to every worker, not once per task, and as
-    # pickled bytes (1.4 MB of bytes travel in ~15 ms, the same analyzer as an object in 130-250 ms); as a
-    # worker plugin, so a worker that restarts gets it again.  cloudpickle (Dask's own dependency) for
-    # analyzers that are closures, as Dask would ship them.
-    import cloudpickle
+    # The analyzer (and the fingerprints it holds) goes once to every worker, not once per task; as a
+    # worker plugin, so a worker that restarts gets it again.
 
     def register(_: FileGroup, result: tuple[int, Staged]) -> None:
         seen, staged = result
@@ -211,7 +200,7 @@ def analyze_on_cluster(
 
     staging = new_run()
     try:
-        with ship(client, cloudpickle.dumps(analyzer, protocol=5)) as key:
+        with ship_pickled(client, analyzer) as key:
             run.tasks = run_in_order(
                 client,
                 analyze_group,

@@ -3,13 +3,16 @@
 The client lists the sources (archive listings are cheap and pruned by the filters level by level) and
 groups the objects by partition — date × country × test name, read from the archive layout — into tasks
 of at most ``task_bytes``.  Workers download (through the same cache and mirrors) and parse them with the
-same readers as the local engine, and write the good records as staged Parquet files laid out as the
-store's writer lays them out (``store.staged.stage_measurements``: compressing the raw JSON, the largest
-share of ingest, happens on the workers); they send back only the files' catalogue rows, the problems and
-the counts.  The client's single store writer registers each task's files in task order
-(``Store.add_measurement_files``), so de-duplication ("first seen wins") and the counts are the same as a
-local run over the same sources.  OONI aggregation results (small) travel back as rows and are stored by
-the client; aggregation API URLs are read by the client itself.
+same readers as the local engine, analyse each measurement as they read it (``pipeline.ingest.verdict_row``,
+with the fingerprints shipped to every worker once, compiled), and write the good records and their
+verdicts as staged Parquet files laid out as the store's writer lays them out
+(``store.staged.stage_analysed``: compressing the raw JSON, the largest share of ingest, happens on the
+workers); they send back only the files' catalogue rows, the problems and the counts.  The client's single
+store writer registers each task's measurement and verdict files together, in one transaction, in task
+order (``Store.add_measurement_files``), so de-duplication ("first seen wins": a measurement already
+stored is dropped with its verdict), the verdicts and the counts are the same as a local run over the same
+sources.  OONI aggregation results (small) travel back as rows and are stored by the client; aggregation
+API URLs are read by the client itself.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import hashlib
 import os
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netfreedom.analysis import ANALYSIS_VERSION
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import (
     MAX_LINE,
@@ -44,17 +49,20 @@ from netfreedom.ingest import (
 from netfreedom.ingest.folder import walk
 from netfreedom.ingest.layout import LAYOUTS, Level
 from netfreedom.models.aggregation import AggregateRow
-from netfreedom.pipeline.ingest import MAX_ERRORS, IngestSummary, accepts_aggregate
+from netfreedom.models.verdict import Reason
+from netfreedom.pipeline.ingest import MAX_ERRORS, Analysis, IngestSummary, accepts_aggregate, verdict_row
 from netfreedom.pipeline.ingest import ingest as ingest_locally
 from netfreedom.pipeline.scale.cluster import (
     EngineOptions,
     connect,
     preflight,
     run_in_order,
+    ship_pickled,
+    unpickled,
     wait_for_workers,
 )
-from netfreedom.store import Store
-from netfreedom.store.staged import Staged, drop_staging, new_run, stage_measurements
+from netfreedom.store import Analysed, Store, VerdictRow
+from netfreedom.store.staged import Staged, drop_staging, new_run, stage_analysed, stage_measurements
 
 TASK_BYTES = 32 * 1024 * 1024
 
@@ -71,10 +79,13 @@ class SourceGroup:
 
 @dataclass
 class IngestPart:
-    """What a worker read from one task: its good records (filtered) staged as files, problems, counts."""
+    """What a worker read from one task: its good records (filtered) staged as files, with their verdicts
+    (ingest with analysis), problems, counts."""
 
     staged: Staged | None = None
+    verdicts: Staged | None = None  # one per staged measurement
     accepted: int = 0  # good records that passed the filters (the staged files hold the first of each uid)
+    analysis_errors: int = 0  # verdicts where an analyzer raised (of every accepted record, as locally)
     problems: list[Problem] = field(default_factory=list)
     rejected: int = 0
     lines: int = 0
@@ -153,8 +164,8 @@ def _group(key: tuple[str, ...], chunk: list[tuple[str, int]]) -> SourceGroup:
 @dataclass(frozen=True)
 class Job:
     """What every task of a run shares: the filters, a fetcher's settings (plain values: a Fetcher without
-    its HTTP client), the reading limits, and where to stage files (the store's Parquet root and the run's
-    staging folder)."""
+    its HTTP client), the reading limits, where to stage files (the store's Parquet root and the run's
+    staging folder), and the key of the ``Analysis`` shipped to the workers (None: store only)."""
 
     filters: Filters
     fetcher: Fetcher
@@ -164,6 +175,7 @@ class Job:
     run: str
     dimensions: Mapping[str, str] = field(default_factory=dict)
     cwd: str = ""  # the client's working folder: relative local sources are read from there
+    analysis: str | None = None
 
 
 def for_workers(fetcher: Fetcher) -> Fetcher:
@@ -179,13 +191,16 @@ def for_workers(fetcher: Fetcher) -> Fetcher:
 
 
 def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
-    """On a worker: download (URLs) and read the task's sources with the local engine's readers, and stage
-    the good records in the run's folder."""
+    """On a worker: download (URLs) and read the task's sources with the local engine's readers, analyse
+    each good record as it is read (with ``job.analysis``), and stage the records and their verdicts in the
+    run's folder."""
     from netfreedom.errors import FetchError
 
     filters, fetcher, max_line, max_errors = job.filters, job.fetcher, job.max_line, job.max_errors
+    analysis: Analysis | None = unpickled(job.analysis) if job.analysis is not None else None
     part = IngestPart()
     records: list[Record] = []
+    verdicts: list[VerdictRow] = []
     own = dataclasses.replace(fetcher, requests=0, _client=None)
 
     def problem(p: Problem) -> None:
@@ -221,6 +236,10 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
                         part.filtered += 1
                     else:
                         records.append(item)
+                        if analysis is not None:
+                            row = verdict_row(item, analysis.fingerprints)
+                            part.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+                            verdicts.append(row)
                 elif isinstance(item, Problem):
                     problem(item)
                 elif isinstance(item, Opened):
@@ -232,7 +251,13 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
     if records:
         # Named after the task's sources: unique within the run, and the same for a retried task.
         name = hashlib.sha256("\n".join(task.sources).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-        part.staged = stage_measurements(job.root, job.run, name, records)
+        if analysis is None:
+            part.staged = stage_measurements(job.root, job.run, name, records)
+        else:
+            stamped = Analysed(
+                verdicts=verdicts, analysis_version=ANALYSIS_VERSION, fingerprints_id=analysis.fingerprints_id
+            )
+            part.staged, part.verdicts = stage_analysed(job.root, job.run, name, records, stamped)
     return part
 
 
@@ -249,14 +274,23 @@ def ingest_on_cluster(
     task_bytes: int = TASK_BYTES,
     progress: Callable[[IngestSummary], None] | None = None,
     dimensions: Mapping[str, str] | None = None,
+    analysis: Analysis | None = None,
 ) -> IngestSummary:
     """Ingest ``sources`` into ``store`` with the work spread over a Dask cluster; never raises on bad
-    input (bad lines and files are counted and listed as in ``pipeline.ingest.ingest``)."""
+    input (bad lines and files are counted and listed as in ``pipeline.ingest.ingest``).  With
+    ``analysis`` the workers analyse every measurement as they read it, and each verdict is stored with
+    its measurement, in the same transaction, as ``pipeline.ingest.ingest`` stores it."""
     filters = filters or Filters()
     api = [s for s in sources if is_aggregation_url(s)]
     if api:
         first = ingest_locally(
-            store, api, filters=filters, fetcher=fetcher, max_errors=max_errors, dimensions=dimensions
+            store,
+            api,
+            filters=filters,
+            fetcher=fetcher,
+            max_errors=max_errors,
+            dimensions=dimensions,
+            analysis=analysis,
         )
         rest = [s for s in sources if not is_aggregation_url(s)]
         if not rest:
@@ -273,6 +307,7 @@ def ingest_on_cluster(
             task_bytes=task_bytes,
             progress=progress,
             dimensions=dimensions,
+            analysis=analysis,
         )
         return first.merged(second)
     fetcher = fetcher or Fetcher()
@@ -289,6 +324,7 @@ def ingest_on_cluster(
                 task_bytes=task_bytes,
                 progress=progress,
                 dimensions=dimensions,
+                analysis=analysis,
             )
     summary = IngestSummary()
     workers = wait_for_workers(client)
@@ -325,33 +361,40 @@ def ingest_on_cluster(
             summary.aggregate_duplicates += stored.duplicates
             summary.aggregate_updated += stored.updated
         summary.incomplete.extend(part.incomplete)
+        summary.analysis_errors += part.analysis_errors
         if part.staged is not None:
-            result = store.add_measurement_files(part.staged)
+            result = store.add_measurement_files(part.staged, part.verdicts)
             summary.ingested += result.added
+            summary.verdicts += result.verdicts
             # Repeats inside the task never reached a file; the rest the store already held.
             summary.duplicates += result.duplicates + part.accepted - part.staged.rows.num_rows
         if progress:
             progress(summary)
 
+    if analysis is not None and analysis.fingerprints is not None:
+        # Compiled here, once (about a second): the workers get the compiled automata.
+        _ = analysis.fingerprints.problems
     staging = new_run()
     try:
-        run_in_order(
-            client,
-            ingest_group,
-            group_sources(listed, task_bytes),
-            Job(
-                filters,
-                for_workers(fetcher),
-                max_line,
-                max_errors,
-                str(store.parquet_root),
-                staging,
-                dict(dimensions or {}),
-                os.getcwd(),
-            ),
-            window=2 * workers + 1,
-            on_result=write,
-        )
+        with ship_pickled(client, analysis) if analysis is not None else nullcontext() as key:
+            run_in_order(
+                client,
+                ingest_group,
+                group_sources(listed, task_bytes),
+                Job(
+                    filters,
+                    for_workers(fetcher),
+                    max_line,
+                    max_errors,
+                    str(store.parquet_root),
+                    staging,
+                    dict(dimensions or {}),
+                    os.getcwd(),
+                    key,
+                ),
+                window=2 * workers + 1,
+                on_result=write,
+            )
     finally:
         # Files of tasks that failed or were cancelled (opening the store for writing also deletes them).
         drop_staging(store.parquet_root, staging)
