@@ -36,6 +36,8 @@ import pyarrow as pa
 
 from netfreedom.errors import InputError
 from netfreedom.evidence import stats
+from netfreedom.evidence.facts import has_table
+from netfreedom.evidence.measures._items import FIGURE_FIELDS
 from netfreedom.evidence.model import (
     IS_BLOCKED,
     IS_TESTED,
@@ -166,38 +168,60 @@ def _stamp(day: dt.date) -> dt.datetime:
 
 
 def has_aggregates(query: Query) -> bool:
-    table = query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'aggregates'", None)
-    if not table.column(0)[0].as_py():
+    if not has_table(query, "aggregates"):
         return False
     return bool(
         query("SELECT count(*) AS n FROM (SELECT 1 FROM aggregates LIMIT 1)", None).column(0)[0].as_py()
     )
 
 
-def _has_verdicts(query: Query) -> bool:
-    table = query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'verdicts'", None)
-    return bool(table.column(0)[0].as_py())
+@dataclass(frozen=True)
+class _Rows:
+    """The aggregation rows a request reads: ``sql`` selects them (``layer_sql``) with their ``keys`` —
+    period, then the axes — as the first columns, then ``extra``; ``params`` are its parameters."""
+
+    keys: list[str]
+    sql: str
+    params: list[Any]
+
+    @staticmethod
+    def schema(request: Request, fields: Sequence[tuple[str, pa.DataType]]) -> pa.Schema:
+        """The figures' schema: the keys as text, then ``fields``."""
+        keys = [pa.field(k, pa.string()) for k in ("period", *(a.value for a in request.axes))]
+        return pa.schema(keys + [pa.field(n, t) for n, t in fields])
+
+    @classmethod
+    def of(cls, query: Query, request: Request, extra: str) -> _Rows:
+        keys = ["period", *(a.value for a in request.axes)]
+        clauses, params, needed = _where(request)
+        chosen = layer_sql(
+            tuple(needed),
+            where=" AND ".join(clauses),
+            raw_days=RAW_DAYS_FROM_VERDICTS if has_table(query, "verdicts") else None,
+        )
+        exprs = [f"{period_sql(request.window.period, 'CAST(period_start AS DATE)')} AS period"]
+        exprs += [f"{AXIS_SQL[a]} AS {a.value}" for a in request.axes]
+        return cls(keys, f"SELECT {', '.join(exprs)}, {extra} FROM ({chosen})", params)
+
+    def key_values(self, values: Sequence[Any], out: dict[str, list[Any]]) -> None:
+        """Append a result row's keys (its first values) to ``out``, as text."""
+        for key, value in zip(self.keys, values, strict=False):
+            out[key].append(None if value is None else str(value))
 
 
 def compute(query: Query, request: Request) -> pa.Table:
-    keys = ["period", *(a.value for a in request.axes)]
-    fields = [pa.field(k, pa.string()) for k in keys] + [pa.field(n, t) for n, t in FIELDS]
-    schema = pa.schema(fields)
+    schema = _Rows.schema(request, FIELDS)
     if not has_aggregates(query):
         return schema.empty_table()
-    clauses, params, needed = _where(request)
-    chosen = layer_sql(
-        tuple(needed),
-        where=" AND ".join(clauses),
-        raw_days=RAW_DAYS_FROM_VERDICTS if _has_verdicts(query) else None,
+    rows = _Rows.of(
+        query,
+        request,
+        "period_start, probe_asn, grain, anomaly_count AS a, confirmed_count AS c, measurement_count AS n, "
+        "ok_count AS ok, failure_count AS fl",
     )
-    exprs = [f"{period_sql(request.window.period, 'CAST(period_start AS DATE)')} AS period"]
-    exprs += [f"{AXIS_SQL[a]} AS {a.value}" for a in request.axes]
+    keys, params, fields = rows.keys, rows.params, list(schema)
     names = ", ".join(keys)
-    sql = f"""WITH rows AS (SELECT {", ".join(exprs)}, period_start, probe_asn, grain,
-                       anomaly_count AS a, confirmed_count AS c, measurement_count AS n,
-                       ok_count AS ok, failure_count AS fl
-                FROM ({chosen})),
+    sql = f"""WITH rows AS ({rows.sql}),
     cells AS (SELECT {names}, period_start, coalesce(probe_asn, -1) AS asn,
                      sum(a) AS a, sum(c) AS c, sum(n) AS n
               FROM rows GROUP BY ALL),
@@ -227,9 +251,7 @@ def compute(query: Query, request: Request) -> pa.Table:
             continue
         anomaly = rate(int(a), int(n), int(k), float(va), request.level)
         confirmed = rate(int(c), int(n), int(k), float(vc), request.level)
-        for i, key in enumerate(keys):
-            value = values[i]
-            out[key].append(None if value is None else str(value))
+        rows.key_values(values, out)
         out["measurements"].append(int(n))
         out["ok"].append(int(ok))
         out["anomaly"].append(int(a))
@@ -307,48 +329,30 @@ def country_rates(
 
 # -- items from aggregates: the index's evidence rules on either source ----------------------------------
 
-ITEM_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("tested", pa.int64()),
-    ("blocked", pa.int64()),
-    ("confirmed", pa.int64()),
-    ("measurements", pa.int64()),
-    ("networks", pa.int64()),
-    ("blocked_share", pa.float64()),
-    ("blocked_low", pa.float64()),
-    ("blocked_high", pa.float64()),
-    ("confirmed_share", pa.float64()),
-    ("confirmed_low", pa.float64()),
-    ("confirmed_high", pa.float64()),
-    ("effective_n", pa.float64()),
-    ("examples", pa.list_(pa.string())),
-    ("sources", pa.string()),
-]
+# The columns of the raw item figures, so the index's rules read either source alike.
+ITEM_FIELDS = FIGURE_FIELDS
 
 
 def compute_items(query: Query, request: Request) -> pa.Table:
     """Per country: items (a URL of a ``sites`` test when the export breaks down by input, the test itself
     otherwise) tested and blocked by the same rule as raw verdicts (``IS_BLOCKED`` over the item's summed
     ok, anomaly and confirmed counts in the window)."""
-    keys = ["period", *(a.value for a in request.axes)]
-    schema = pa.schema([pa.field(k, pa.string()) for k in keys] + [pa.field(n, t) for n, t in ITEM_FIELDS])
+    schema = _Rows.schema(request, ITEM_FIELDS)
     if not has_aggregates(query):
         return schema.empty_table()
-    clauses, params, needed = _where(request)
-    chosen = layer_sql(
-        tuple(needed),
-        where=" AND ".join(clauses),
-        raw_days=RAW_DAYS_FROM_VERDICTS if _has_verdicts(query) else None,
-    )
-    exprs = [f"{period_sql(request.window.period, 'CAST(period_start AS DATE)')} AS period"]
-    exprs += [f"{AXIS_SQL[a]} AS {a.value}" for a in request.axes]
     item = (
         f"CASE WHEN {KIND_SQL} = '{Kind.SITES.value}' AND nullif(input, '') IS NOT NULL THEN input "
         "ELSE test_name END"
     )
+    rows = _Rows.of(
+        query,
+        request,
+        f"{item} AS item, probe_asn, ok_count AS ok, anomaly_count AS a, confirmed_count AS f, "
+        "measurement_count AS n",
+    )
+    keys, params = rows.keys, rows.params
     names = ", ".join(keys)
-    sql = f"""WITH rows AS (SELECT {", ".join(exprs)}, {item} AS item, probe_asn, ok_count AS ok,
-                       anomaly_count AS a, confirmed_count AS f, measurement_count AS n
-                FROM ({chosen})),
+    sql = f"""WITH rows AS ({rows.sql}),
     it AS (SELECT {names}, item, sum(ok) + sum(a) AS c, sum(a) AS b, sum(f) AS f, sum(n) AS n
            FROM rows GROUP BY ALL),
     nets AS (SELECT {names}, count(DISTINCT probe_asn) FILTER (WHERE probe_asn IS NOT NULL AND probe_asn <> 0)
@@ -366,8 +370,7 @@ def compute_items(query: Query, request: Request) -> pa.Table:
         tested, blocked, confirmed, n, networks = (int(v or 0) for v in values[nk:])
         b = stats.share(tested, blocked, level=request.level)
         c = stats.share(tested, confirmed, level=request.level)
-        for i, key in enumerate(keys):
-            out[key].append(None if values[i] is None else str(values[i]))
+        rows.key_values(values, out)
         for name, value in (
             ("tested", tested),
             ("blocked", blocked),
