@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import struct
 from dataclasses import dataclass
 
 import msgspec
 import orjson
+import pyarrow as pa
 
 from netfreedom.models.aggregation import AggregateRow
 from netfreedom.models.decoding import TOO_DEEP
@@ -161,14 +163,30 @@ def _explain_validation(message: str) -> str:
     return f"invalid measurement: {message}"
 
 
+def utf8_error(raw: bytes) -> int | None:
+    """Where the first byte that is not valid UTF-8 is, or None when all of ``raw`` is valid.  Arrow's
+    validation reads the bytes in place, more than twice as fast as ``bytes.decode``, which builds a str
+    (most of a measurement's bytes are non-ASCII bodies); only an invalid line is decoded to find where."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(raw)))
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(raw)]).validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None  # never reached: both decoders follow the Unicode standard
+
+
 def decode_measurement(raw: bytes, file: str, line: int, uid_hint: str | None = None) -> Record | Problem:
     """Validate one measurement's bytes.  ``uid_hint`` (a postcan entry name) is used when the measurement
     itself has no ``measurement_uid``."""
     if not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return Problem(file, line, f"invalid UTF-8 at byte {exc.start}")
+        error = utf8_error(raw)
+        if error is not None:
+            return Problem(file, line, f"invalid UTF-8 at byte {error}")
     try:
         env = _DECODER.decode(raw)
     except msgspec.ValidationError as exc:

@@ -25,6 +25,8 @@ Key = tuple[str, str, str]
 
 _DICT_COLUMNS = ["probe_cc", "probe_asn", "probe_network_name", "test_name", "test_version"]
 _STATS_COLUMNS = [n for n, _, _ in ENVELOPE_COLUMNS]
+# zstd level of ``raw``: a fast negative level (bench/stored_form.py measures the others).
+RAW_LEVEL = -3
 
 
 def _day(t: dt.datetime) -> str:
@@ -100,20 +102,24 @@ def table_keys(table: pa.Table) -> list[Key]:
 
 
 def write(table: pa.Table, path: Path | str) -> None:
-    """Write one partition file.  Measurement files (with ``raw``) use zstd at a fast negative level:
-    ~25 % larger than level 1 but ~20 % faster ingest (bench/ingest.py), since compressing the raw JSON is a
-    large share of ingest time; min/max statistics of raw JSON would be costly and useless."""
+    """Write one partition file.  The stored form, chosen with ``bench/stored_form.py`` (docs/scaling.md,
+    "Stored form"): ``raw`` is the measurement's JSON as read, zstd at ``RAW_LEVEL`` — what re-analysis
+    reads back (bodies and all, so new rules and fingerprints can run); its min/max statistics would be
+    costly and useless.  The small columns, and verdict files, use Snappy: at the store's small partition
+    files a zstd context per column chunk costs more than it saves."""
     if "raw" in table.column_names:
+        codecs = dict.fromkeys(table.column_names, "snappy")
+        codecs["raw"] = "zstd"
         pq.write_table(
             table,
             path,
-            compression="zstd",
-            compression_level=-3,
+            compression=codecs,
+            compression_level={"raw": RAW_LEVEL},
             use_dictionary=_DICT_COLUMNS,
             write_statistics=_STATS_COLUMNS,
         )
     else:
-        pq.write_table(table, path, compression="zstd", compression_level=1)
+        pq.write_table(table, path, compression="snappy")
 
 
 def _binary(values: list[bytes]) -> pa.Array:
