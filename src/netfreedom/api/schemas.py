@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from netfreedom.evidence import tables as index_tables
 from netfreedom.evidence.listing import VERDICT_ORDER
 from netfreedom.store import aggregates as aggregate_table
 from netfreedom.store import events as event_table
@@ -15,20 +16,9 @@ __all__ = ["EVENT_COLUMNS", "FLAG_COLUMNS", "INDEX_COLUMNS", "SCHEMAS"]
 
 _VERDICT_TYPES = {name: kind for name, kind, _ in VERDICT_COLUMNS}
 
+# A built index's stored columns (``evidence.tables``) and the count of its review flags.
 INDEX_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("year", pa.int32()),
-    ("methodology_id", pa.string()),
-    ("scale", pa.string()),
-    ("iso2", pa.string()),
-    ("country", pa.string()),
-    ("total", pa.float64()),
-    ("total_low", pa.float64()),
-    ("total_high", pa.float64()),
-    ("status", pa.string()),
-    ("rank", pa.int32()),
-    ("rank_low", pa.int32()),
-    ("rank_high", pa.int32()),
-    ("change", pa.float64()),
+    *((f.name, f.type) for f in index_tables.SCHEMAS["index_results"]),
     ("flags", pa.int32()),
 ]
 FLAG_COLUMNS: list[tuple[str, pa.DataType]] = [

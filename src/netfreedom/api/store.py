@@ -183,7 +183,7 @@ class Store:
 
     def index(self, year: int) -> pa.Table:
         """The index of ``year`` as built by ``netfreedom index build``: one row per country, by rank."""
-        from netfreedom.evidence.tables import read_index, stored_years
+        from netfreedom.evidence.tables import read_index, result_row, stored_years
 
         result = read_index(self.query, year)
         if result is None:
@@ -195,22 +195,7 @@ class Store:
         columns = [*head[:at], *((code, pa.float64()) for code in codes), ("total", pa.float64()), *head[at:]]
         records: list[dict[str, Any]] = []
         for c in result.countries:
-            row: dict[str, Any] = {
-                "year": result.year,
-                "methodology_id": result.methodology_id,
-                "scale": str(result.scale),
-                "iso2": c.iso2,
-                "country": c.country,
-                "total": c.total,
-                "total_low": c.total_low,
-                "total_high": c.total_high,
-                "status": c.status,
-                "rank": c.rank,
-                "rank_low": c.rank_low,
-                "rank_high": c.rank_high,
-                "change": c.change,
-                "flags": len(c.flags),
-            }
+            row = result_row(result, c) | {"flags": len(c.flags)}
             row.update({cat.code: cat.score for cat in c.categories})
             records.append(row)
         return pa.Table.from_pylist(records, schema=pa.schema(columns))

@@ -132,6 +132,25 @@ def methodology_document(m: Methodology, year: int) -> dict[str, Any]:
     }
 
 
+def result_row(result: IndexResult, c: CountryResult) -> dict[str, Any]:
+    """One country's row of ``index_results`` (the Python API's ``index`` table adds to it)."""
+    return {
+        "year": result.year,
+        "methodology_id": result.methodology_id,
+        "scale": str(result.scale),
+        "iso2": c.iso2,
+        "country": c.country,
+        "total": c.total,
+        "total_low": c.total_low,
+        "total_high": c.total_high,
+        "status": c.status,
+        "rank": c.rank,
+        "rank_low": c.rank_low,
+        "rank_high": c.rank_high,
+        "change": c.change,
+    }
+
+
 def index_rows(
     result: IndexResult, methodology: Methodology, scores: Sequence[CountryScore]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -140,23 +159,7 @@ def index_rows(
     by_iso = {s.iso2: s.on_scale(methodology) for s in scores if s.year == year}
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in SCHEMAS}
     for c in result.countries:
-        out["index_results"].append(
-            {
-                "year": year,
-                "methodology_id": result.methodology_id,
-                "scale": result.scale.value,
-                "iso2": c.iso2,
-                "country": c.country,
-                "total": c.total,
-                "total_low": c.total_low,
-                "total_high": c.total_high,
-                "status": c.status,
-                "rank": c.rank,
-                "rank_low": c.rank_low,
-                "rank_high": c.rank_high,
-                "change": c.change,
-            }
-        )
+        out["index_results"].append(result_row(result, c))
         expert = by_iso.get(c.iso2)
         for cat in c.categories:
             entry = expert.categories.get(cat.code) if expert else None
