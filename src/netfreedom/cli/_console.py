@@ -14,10 +14,23 @@ from __future__ import annotations
 
 import shlex
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
+
+
+class Format(StrEnum):
+    """What a command that prints a table prints: a Rich table, CSV or JSON."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 # Wide enough for any message or table row; Rich pads only when asked (justify, expand).
 _UNBOUNDED = 1 << 20

@@ -1,6 +1,6 @@
-"""The ``--db`` and ``--project`` options of the commands that read a store (stats, index show, report,
-serve): the store is ``--db FILE``, else the one ``--project DIR``'s netfreedom.toml names, else
-``$NETFREEDOM_DB`` or ``./netfreedom.duckdb`` (``netfreedom.pipeline.project.locate_store``)."""
+"""The ``--db`` option of the commands that open a store, and ``--project`` of those that read one (stats,
+index show, report, serve): the store is ``--db FILE``, else the one ``--project DIR``'s netfreedom.toml
+names, else ``$NETFREEDOM_DB`` or ``./netfreedom.duckdb`` (``netfreedom.pipeline.project.locate_store``)."""
 
 from __future__ import annotations
 

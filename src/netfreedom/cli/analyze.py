@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
 from ._fingerprints import CacheDirOpt, FingerprintsDirOpt, MirrorOpt, NoFingerprintsOpt, load_fingerprints
+from ._store import DbOpt
 
-DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN_ERRORS = 20
 
 
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--output", "-o", help="Verdicts as JSON lines (FILE mode); - for stdout."),
         ] = None,
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
         fingerprints_dir: FingerprintsDirOpt = None,
         mirror: MirrorOpt = None,
         cache_dir: CacheDirOpt = None,

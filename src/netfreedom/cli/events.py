@@ -12,30 +12,19 @@ from typing import Annotated
 import typer
 
 from netfreedom.events.detect import DetectorConfig
+from netfreedom.models.event import EventKind
 
-from ._console import make_console
+from ._console import Format, FormatOpt, make_console
+from ._store import DbOpt
 
 DEFAULT_DROP = DetectorConfig.drop_fraction
 DEFAULT_BASELINE = DetectorConfig.min_baseline
-DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
 _SHOWN = 20
 _MAP_HELP = (
     "Name a column for a role when the list calls it otherwise: ROLE=HEADER (repeat or comma-separate). "
     "Roles: country, country_code, start, end, area, scope, kind, extent, networks, operators, services, "
     "cause, links, description, status."
 )
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
-
-
-class KindChoice(StrEnum):
-    SHUTDOWN = "shutdown"
-    THROTTLING = "throttling"
-    SERVICE_BLOCKING = "service_blocking"
 
 
 class Which(StrEnum):
@@ -78,7 +67,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         mapping: Annotated[list[str] | None, typer.Option("--map", help=_MAP_HELP)] = None,
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
         mirror: Annotated[
             list[str] | None,
             typer.Option(help="Serve URLs from here: BASE_URL_OR_FOLDER, or URL_PREFIX=TARGET."),
@@ -153,20 +142,20 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Events lasting into or after this day (YYYY-MM-DD).")
         ] = None,
         until: Annotated[str | None, typer.Option(help="Events starting on or before this day.")] = None,
-        kind: Annotated[KindChoice | None, typer.Option(help="Only this kind.")] = None,
+        kind: Annotated[EventKind | None, typer.Option(help="Only this kind.")] = None,
         source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
         which: Annotated[
             Which, typer.Option("--which", help="Curated events, detected events, or both.")
         ] = Which.ALL,
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
-        fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
+        db: DbOpt = None,
+        fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """List stored events, by country and start day.
 
         An event is in since..until when it starts on or before UNTIL and its last day is on or after
         SINCE (an event without an end date lasts its start day, unless its source says it is ongoing).
         """
-        from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, EventKind, event_record
+        from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, event_record
         from netfreedom.report.tabular import to_csv
         from netfreedom.store import open_store
 
@@ -176,7 +165,7 @@ def register(app: typer.Typer) -> None:
             country=country.upper() if country else None,
             since=_day(since, "--since"),
             until=_day(until, "--until"),
-            kind=EventKind(kind.value) if kind else None,
+            kind=kind,
             source=source,
             detected=None if which is Which.ALL else which is Which.DETECTED,
         )
@@ -220,7 +209,7 @@ def register(app: typer.Typer) -> None:
         *,
         since: Annotated[str | None, typer.Option(help="First day events may start (YYYY-MM-DD).")] = None,
         until: Annotated[str | None, typer.Option(help="Last day events may start (YYYY-MM-DD).")] = None,
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
         networks: Annotated[
             bool, typer.Option("--networks/--no-networks", help="Also per network where volume allows.")
         ] = True,

@@ -6,15 +6,14 @@ import csv
 import datetime as dt
 import json
 import sys
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from netfreedom.errors import InputError
 
-from .ingest import DB_HELP
+from ._console import Format, FormatOpt
+from ._store import DbOpt
 from .validate import register_validate
 
 COLUMNS = (
@@ -33,12 +32,6 @@ COLUMNS = (
     "score_high",
     "sources",
 )
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
 
 
 def _cell(value: Any) -> str:
@@ -80,8 +73,8 @@ def register(app: typer.Typer) -> None:
                 help="With --year: a shipped id or a TOML file (default: the stored edition's).",
             ),
         ] = None,
-        fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        fmt: FormatOpt = Format.TABLE,
+        db: DbOpt = None,
     ) -> None:
         """One row per country with measurements in the period: measurements, networks, tested, blocked and
         confirmed URLs, the blocked share with its interval, and the measured interference score (100 = no

@@ -5,28 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from netfreedom.index.methodology import Scale
+
+from ._console import Format, FormatOpt
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
 from ._hints import TESTLISTS, fetch_hint
 from ._store import DbOpt, ProjectOpt
-
-DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
-
-
-class ScaleChoice(StrEnum):
-    ZERO_BEST = "0-best"
-    HUNDRED_BEST = "100-best"
 
 
 def _fmt(v: Any) -> str:
@@ -106,7 +95,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Edition to read (default: every edition in the file; year from the title)."),
         ] = None,
         scale: Annotated[
-            ScaleChoice | None,
+            Scale | None,
             typer.Option(help="Scale of the workbook (default: 0-best up to 2018, 100-best after)."),
         ] = None,
     ) -> None:
@@ -118,10 +107,9 @@ def register(app: typer.Typer) -> None:
         to ISO codes; the scale is recorded.  Rows that cannot be read, or do not add up, are listed as
         warnings naming sheet and row; exit 2 when the layout is unknown or no row could be read.
         """
-        from netfreedom.index.methodology import Scale
         from netfreedom.pipeline.index import import_fh as run_import
 
-        result, written = run_import(workbook, out, year=year, scale=Scale(scale) if scale else None)
+        result, written = run_import(workbook, out, year=year, scale=scale)
         for problem in result.problems:
             typer.echo(f"warning: {problem}", err=True)
         years = result.years
@@ -150,7 +138,7 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         year: Annotated[int, typer.Option(help="Edition year to build.")],
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
         testlists: Annotated[
             str | None,
             typer.Option(
@@ -206,7 +194,7 @@ def register(app: typer.Typer) -> None:
         year: Annotated[int, typer.Option(help="Edition year.")],
         db: DbOpt = None,
         project: ProjectOpt = None,
-        fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TABLE,
+        fmt: FormatOpt = Format.TABLE,
     ) -> None:
         """Print the stored index: country, iso2, categories, total, status, rank, change, interval, flags."""
         import netfreedom

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netfreedom.errors import InputError
 
-from .ingest import DB_HELP
+from ._store import DbOpt
 
 if TYPE_CHECKING:
     from netfreedom.evidence.model import Query, Window
@@ -25,7 +24,7 @@ def register_validate(evidence_app: typer.Typer) -> None:
         year: Annotated[
             int, typer.Option("--year", "-y", help="The expert index edition (built in the store).")
         ],
-        db: Annotated[Path | None, typer.Option("--db", help=DB_HELP)] = None,
+        db: DbOpt = None,
         since: Annotated[
             dt.datetime | None,
             typer.Option("--since", formats=["%Y-%m-%d"], help="First day (UTC) of the measurements."),
