@@ -15,7 +15,7 @@ Prints medians of measurements/s, MB/s, ratio to parse-only (median of the per-r
 measurements per CPU-second (the per-core rate docs/scaling.md uses) and peak RSS, with the load average.
 
     python bench/end_to_end.py               # 200 MB, 3 rounds (targets: ingest 0.20, re-analysis 0.30)
-    python bench/end_to_end.py --size-mb 20 --repeat 1
+    python bench/end_to_end.py --quick        # 20 MB, 1 round
 """
 
 from __future__ import annotations
@@ -120,7 +120,10 @@ def main() -> int:
     ap.add_argument("--size-mb", type=int, default=200)
     ap.add_argument("--wc-share", type=float, default=0.85, help="web_connectivity share (default 0.85)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="20 MB, 1 round")
     args = ap.parse_args()
+    if args.quick:
+        args.size_mb, args.repeat = 20, 1
 
     info = build_corpus(args.size_mb, "jsonl", days=1, wc_share=args.wc_share)
     files = [Path(info.path) / f for f in info.files]
