@@ -146,8 +146,11 @@ class Store(Protocol):
         """Stream stored measurements in batches (bounded memory)."""
         ...
 
-    def iter_unanalysed(self, *, batch_size: int = 500) -> Iterator[pa.Table]:
-        """The measurements without a verdict, as Arrow tables of ``staged.ANALYSIS_COLUMNS`` only."""
+    def iter_unanalysed(
+        self, *, batch_size: int = 500, batch_bytes: int = 32 * 1024 * 1024
+    ) -> Iterator[pa.Table]:
+        """The measurements without a verdict, as Arrow tables of ``staged.ANALYSIS_COLUMNS`` only, of at
+        most ``batch_size`` rows and about ``batch_bytes``; memory does not grow with the store."""
         ...
 
     def count_measurements(self) -> int: ...

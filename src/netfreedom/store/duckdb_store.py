@@ -59,6 +59,17 @@ _JOURNAL = ".journal"
 _HASHED_UID = "(length({0}.measurement_uid) = 33 AND starts_with({0}.measurement_uid, 'h'))"
 
 
+# Re-analysis batches (``iter_unanalysed``): at most this many bytes (about; the rows' Arrow size), as
+# ingest's ``BATCH_BYTES``; files are read this many rows at a time.
+ANALYSIS_BATCH_BYTES = 32 * 1024 * 1024
+_READ_ROWS = 64
+
+# Which uids of a batch (``_uids``) a table holds.  DuckDB hashes the smaller side — the batch, once the
+# store holds more — and scans the table's uid column: memory is the batch's, not the store's
+# (tests/test_memory_bounds.py checks the plan).
+KNOWN_UIDS = "SELECT u FROM _uids SEMI JOIN {table} t ON _uids.u = t.measurement_uid"
+
+
 T = TypeVar("T")
 # One table of a batch: its kind ("measurements" or "verdicts"), its rows, and each row's partition.
 _Part = tuple[str, pa.Table, list[tuple[str, str, str]]]
@@ -284,11 +295,7 @@ class DuckDBStore:
         archive uid (DuckDB semi-joins, one per column: an OR join would not be a hash join)."""
         self._con.register("_uids", pa.table({"u": uids}))
         try:
-            known = (
-                self._con.sql(f"SELECT u FROM _uids SEMI JOIN {table_name} t ON _uids.u = t.measurement_uid")
-                .to_arrow_table()
-                .column("u")
-            )
+            known = self._con.sql(KNOWN_UIDS.format(table=table_name)).to_arrow_table().column("u")
         finally:
             self._con.unregister("_uids")
         mask = pc.is_in(uids, value_set=known.combine_chunks())
@@ -397,25 +404,80 @@ class DuckDBStore:
         finally:
             cur.close()
 
-    def iter_unanalysed(self, *, batch_size: int = 500) -> Iterator[pa.Table]:
-        """The measurements without a verdict in Arrow batches of only what re-analysis needs: identity,
-        the envelope columns a verdict copies, and ``raw`` (DuckDB reads no other Parquet column)."""
-        files = self._files_of("measurements")
-        if not files:
-            return
-        cols = ", ".join(f"m.{n}" for n in ANALYSIS_COLUMNS)
-        sql = (
-            f"SELECT {cols} FROM read_parquet($files, hive_partitioning = false) m "
-            "WHERE m.measurement_uid NOT IN (SELECT measurement_uid FROM verdicts)"
-        )
+    def iter_unanalysed(
+        self, *, batch_size: int = 500, batch_bytes: int = ANALYSIS_BATCH_BYTES
+    ) -> Iterator[pa.Table]:
+        """The measurements without a verdict in Arrow batches of at most ``batch_size`` rows (and about
+        ``batch_bytes``) of only what re-analysis needs: identity, the envelope columns a verdict copies,
+        and ``raw``.
+
+        Memory does not grow with the store: the catalogue says which measurement files have rows without
+        a verdict (one aggregate in DuckDB's bounded memory, streamed); the files are then read one at a
+        time, a few rows at a time, and only a partly analysed file's analysed uids are held to filter it.
+        (One DuckDB scan over all the files held per-file state: 180 MiB of DuckDB memory at 5 GB of input,
+        bench/memory.py.)"""
+        columns = list(ANALYSIS_COLUMNS)
+        schema = pa.schema([MEASUREMENT_PARQUET.field(n) for n in columns])
+        # Small reads: what is left over after a batch is cut is at most this many rows, not a whole file.
+        step = max(1, min(batch_size, _READ_ROWS))
+        held: list[pa.Table] = []
+        rows = size = 0
+        for rel, partly in self._unanalysed_files():
+            try:
+                done = self._analysed_in(rel) if partly else None
+                reader = pq.ParquetFile(self._root / rel)
+                for rb in reader.iter_batches(batch_size=step, columns=columns):
+                    table = pa.Table.from_batches([rb]).cast(schema)
+                    if done is not None:
+                        table = table.filter(pc.invert(pc.is_in(table.column("measurement_uid"), done)))
+                    held.append(table)
+                    rows += table.num_rows
+                    size += table.nbytes
+                    if rows >= batch_size or size >= batch_bytes:
+                        joined = pa.concat_tables(held)
+                        cut = min(rows, batch_size)
+                        yield joined.slice(0, cut)
+                        rest = joined.slice(cut)
+                        del joined  # the batch given is the caller's now; only the rest stays held
+                        held, rows, size = ([rest] if rest.num_rows else []), rest.num_rows, rest.nbytes
+                reader.close()
+                pa.default_memory_pool().release_unused()  # see pipeline.analyze.release_arrow_memory
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(f"cannot read measurements from {self._root / rel}: {exc}") from exc
+        if rows:
+            yield pa.concat_tables(held)
+
+    def _unanalysed_files(self) -> Iterator[tuple[str, bool]]:
+        """The measurement files (paths relative to the Parquet root, in order) with a row without a
+        verdict, and whether some of their rows have one; streamed, through its own cursor (a snapshot:
+        the caller adds verdicts meanwhile)."""
         cur = self._con.cursor()
         try:
-            for rb in cur.sql(sql, params={"files": files}).to_arrow_reader(batch_size):
-                yield pa.Table.from_batches([rb])
+            plan = cur.sql(
+                "SELECT m.file, count(v.measurement_uid) > 0 AS partly FROM measurements m "
+                "LEFT JOIN verdicts v USING (measurement_uid) GROUP BY m.file "
+                "HAVING count(v.measurement_uid) < count(*) ORDER BY m.file"
+            ).to_arrow_reader(10_000)
+            for chunk in plan:
+                yield from zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist(), strict=True)
         except duckdb.Error as exc:
-            raise StoreError(f"cannot read measurements from {self._root}: {exc}") from exc
+            raise StoreError(f"cannot read the catalogue of {self._path}: {exc}") from exc
         finally:
             cur.close()
+
+    def _analysed_in(self, rel: str) -> pa.Array:
+        """The uids of measurement file ``rel`` that have a verdict (at most one file's rows; usually
+        none)."""
+        return (
+            self._con.sql(
+                "SELECT m.measurement_uid FROM measurements m SEMI JOIN verdicts v USING (measurement_uid) "
+                "WHERE m.file = $file",
+                params={"file": rel},
+            )
+            .to_arrow_table()
+            .column(0)
+            .combine_chunks()
+        )
 
     def count_measurements(self) -> int:
         row = self._con.execute("SELECT count(*) FROM measurements").fetchone()
