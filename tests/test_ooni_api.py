@@ -13,9 +13,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from netfreedom.errors import InputError
 from netfreedom.evidence import facts
 from netfreedom.models.aggregation import COUNTS
 from netfreedom.pipeline.ingest import ingest
+from netfreedom.report.ooni import PATTERNS, OoniQuery
 from netfreedom.store import open_store
 from netfreedom.web import create_app
 
@@ -287,3 +289,23 @@ def test_hour_grain_from_aggregates(tmp_path: Path) -> None:
             "ok_count": 4,
         }
     ]
+
+
+@pytest.mark.parametrize("key", sorted(PATTERNS))
+def test_every_form_the_schema_states_is_accepted(key: str) -> None:
+    """The OpenAPI schema's pattern of each aggregation parameter (``PATTERNS``) allows only what
+    ``OoniQuery.parse`` accepts, and ``parse`` rejects what it does not allow."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(PATTERNS[key], fullmatch=True))
+    def allowed(value: str) -> None:
+        OoniQuery.parse({key: value})
+
+    allowed()
+    bad = {"probe_cc": "IR,IRN", "probe_asn": "AS4294967296", "since": "2023-02-29", "until": "2023-13-01"}
+    bad |= {"time_grain": "hourly", "axis_x": "country", "axis_y": " probe_cc x", "format": "XML"}
+    bad |= dict.fromkeys(("test_name", "domain", "input", "category_code"), "x" * 2049)
+    with pytest.raises(InputError, match=f"^{key}: "):
+        OoniQuery.parse({key: bad[key]})

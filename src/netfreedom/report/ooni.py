@@ -23,6 +23,7 @@ period lies inside ``since``..``until``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,60 @@ PARAMETERS = frozenset(
 )
 _LISTS = ("probe_cc", "probe_asn", "test_name", "domain", "input", "category_code")
 _GRAINS = ("hour", "day", "week", "month", "year")
+MAX_ASN = 2**32 - 1
+MAX_ITEM = 2048  # characters in one item of a list
+
+
+def _upto(n: int) -> str:
+    """A regular expression for the decimal numbers 0..``n`` (leading zeros allowed, at most as many digits
+    as ``n`` has)."""
+    digits = str(n)
+    out = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        if d != "0":
+            rest = len(digits) - i - 1
+            out.append(digits[:i] + f"[0-{int(d) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    out.append(digits)
+    return "(?:" + "|".join(out) + ")"
+
+
+def _anycase(*words: str) -> str:
+    return (
+        "(?:"
+        + "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in w) for w in words)
+        + ")"
+    )
+
+
+def _spaced(item: str, *, many: bool = False) -> str:
+    """``item`` with spaces around it, or nothing; with ``many``, any number of them separated by commas."""
+    one = f" *(?:(?:{item}) *)?"
+    return f"^{one}(?:,{one})*$" if many else f"^{one}$"
+
+
+# A calendar day in the supported range (models.days: 1900-01-01..2999-12-31), leap days included.
+_LEAP = "(?:(?:19|2[0-9])(?:0[48]|[2468][048]|[13579][26])|2000|2400|2800)"
+_DAY = (
+    "(?:(?:19[0-9]{2}|2[0-9]{3})-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-"
+    f"(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|{_LEAP}-02-29)"
+)
+_TIME = "(?:[T ](?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,6})?)?)?Z?)?"
+# What each parameter may be, as a regular expression: stated in the OpenAPI schema and checked by
+# ``OoniQuery.parse`` (after its own checks, which name the bad item), so that what the schema allows is
+# accepted.  ``parse`` strips more than spaces; the schema states the plain forms.
+PATTERNS: dict[str, str] = {
+    "probe_cc": _spaced("[A-Za-z]{2}", many=True),
+    "probe_asn": _spaced(f"(?:[Aa][Ss])?{_upto(MAX_ASN)}", many=True),
+    **dict.fromkeys(
+        ("test_name", "domain", "input", "category_code"), f"^[^,]{{0,{MAX_ITEM}}}(?:,[^,]{{0,{MAX_ITEM}}})*$"
+    ),
+    "since": _spaced(_DAY + _TIME),
+    "until": _spaced(_DAY + _TIME),
+    "time_grain": _spaced(_anycase(*_GRAINS, "auto")),
+    "axis_x": _spaced("|".join(AXES)),
+    "axis_y": _spaced("|".join(AXES)),
+    "format": _spaced(_anycase("json", "csv")),
+}
 # Which stored grains add up exactly into a period of the asked grain.
 _NESTS: dict[str, tuple[str, ...]] = {
     "hour": ("hour",),
@@ -130,6 +185,9 @@ class OoniQuery:
             raise InputError(f"format: {params['format']!r} is not JSON or CSV")
         values["format"] = fmt
         values["download"] = params.get("download", "").strip().lower() in ("1", "true", "yes")
+        for key, pattern in PATTERNS.items():
+            if key in params and not re.fullmatch(pattern, params[key]):
+                raise InputError(f"{key}: {params[key][:40]!r} is not of the form the API schema gives")
         return cls(**values)
 
 
@@ -140,11 +198,11 @@ def _value(key: str, text: str) -> Any:
         return text.upper()
     if key == "probe_asn":
         digits = text.upper().removeprefix("AS")
-        if not digits.isdigit() or len(digits) > 10 or int(digits) > 2**32 - 1:
+        if not digits.isdigit() or len(digits) > len(str(MAX_ASN)) or int(digits) > MAX_ASN:
             raise InputError(f"probe_asn: {text!r} is not an ASN (AS123 or 123)")
         return int(digits)
-    if len(text) > 2048:
-        raise InputError(f"{key}: longer than 2048 characters")
+    if len(text) > MAX_ITEM:
+        raise InputError(f"{key}: longer than {MAX_ITEM} characters")
     if key == "test_name":
         return canonical_test(text)
     if key == "domain":
@@ -208,6 +266,8 @@ def _raw(con: Any, q: OoniQuery) -> dict[_Key, list[int]]:
     for key, name in _SINGLE.items():
         values = getattr(q, key)
         if len(values) == 1:
+            if key == "probe_asn" and values[0] > 2**31 - 1:
+                return {}  # the evidence facts hold ASNs as 32-bit signed integers: no raw verdict has it
             single[name] = f"AS{values[0]}" if key == "probe_asn" else values[0]
         elif len(values) > 1 and key not in q.axes:
             extra.append(key)

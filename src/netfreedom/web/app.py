@@ -43,7 +43,7 @@ from netfreedom.evidence.tables import edition_window, indicator_evidence
 from netfreedom.models.days import DAY_PATTERN, FIRST_DAY, LAST_DAY, day_range
 from netfreedom.models.event import OUTPUT_COLUMNS, EventFilters, EventKind, event_record
 from netfreedom.report.model import load_flags, load_index, load_scores
-from netfreedom.report.ooni import OoniQuery, ooni_aggregation, ooni_csv, ooni_json
+from netfreedom.report.ooni import PATTERNS, OoniQuery, ooni_aggregation, ooni_csv, ooni_json
 from netfreedom.report.site import evidence_countries
 from netfreedom.report.tabular import to_csv
 from netfreedom.store.events import select_events
@@ -229,6 +229,13 @@ class _Filters:
     ) -> None:
         first, last = _days(since, until)
         self.value = ApiFilters(probe_cc, probe_asn, domain, category, test_name, first, last)
+
+
+def _ooni(max_length: int, name: str, description: str | None = None) -> Any:
+    """An OONI aggregation parameter: its form is ``report.ooni.PATTERNS``, which ``OoniQuery.parse`` checks
+    after naming the bad item of a list (so the schema states it without FastAPI checking it first)."""
+    form = {"pattern": PATTERNS[name]}
+    return Query(max_length=max_length, description=description, json_schema_extra=form)
 
 
 def _csv(table: Table) -> Response:
@@ -461,26 +468,18 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
     def ooni_aggregation_api(
         request: Request,
         *,
-        probe_cc: Annotated[str | None, Query(max_length=4096, description="comma-separated")] = None,
-        probe_asn: Annotated[
-            str | None, Query(max_length=4096, description="AS123 or 123, comma-separated")
-        ] = None,
-        test_name: Annotated[
-            str | None, Query(max_length=4096, description="with or without underscores")
-        ] = None,
-        domain: Annotated[str | None, Query(max_length=8192)] = None,
-        input: Annotated[str | None, Query(max_length=8192)] = None,
-        category_code: Annotated[str | None, Query(max_length=4096)] = None,
-        since: Annotated[
-            str | None, Query(max_length=40, description="inclusive, YYYY-MM-DD[THH:MM:SS]")
-        ] = None,
-        until: Annotated[str | None, Query(max_length=40, description="exclusive")] = None,
-        time_grain: Annotated[
-            str | None, Query(max_length=10, description="hour|day|week|month|year|auto")
-        ] = None,
-        axis_x: Annotated[str | None, Query(max_length=40)] = None,
-        axis_y: Annotated[str | None, Query(max_length=40)] = None,
-        format: Annotated[str | None, Query(max_length=10, description="JSON or CSV")] = None,
+        probe_cc: Annotated[str | None, _ooni(4096, "probe_cc", "comma-separated")] = None,
+        probe_asn: Annotated[str | None, _ooni(4096, "probe_asn", "AS123 or 123, comma-separated")] = None,
+        test_name: Annotated[str | None, _ooni(4096, "test_name", "with or without underscores")] = None,
+        domain: Annotated[str | None, _ooni(8192, "domain")] = None,
+        input: Annotated[str | None, _ooni(8192, "input")] = None,
+        category_code: Annotated[str | None, _ooni(4096, "category_code")] = None,
+        since: Annotated[str | None, _ooni(40, "since", "inclusive, YYYY-MM-DD[THH:MM:SS]")] = None,
+        until: Annotated[str | None, _ooni(40, "until", "exclusive")] = None,
+        time_grain: Annotated[str | None, _ooni(10, "time_grain", "hour|day|week|month|year|auto")] = None,
+        axis_x: Annotated[str | None, _ooni(40, "axis_x")] = None,
+        axis_y: Annotated[str | None, _ooni(40, "axis_y")] = None,
+        format: Annotated[str | None, _ooni(10, "format", "JSON or CSV")] = None,
         download: Annotated[str | None, Query(max_length=10)] = None,
     ) -> Response:
         given: dict[str, str] = {}
