@@ -1,7 +1,8 @@
 """Scale-out: the ≥ 200 MB corpus ingested with analysis and re-analysed by the Dask engine with 1 and 2
 workers, and by the local engine.
 
-Builds (or reuses) the corpus with bench/corpus.py, starts a 1-worker and a 2-worker local cluster, then in
+Builds (or reuses) the corpus with bench/corpus.py, in files of ``--file-mb`` (an ingest task per file, as
+per archive object), starts a 1-worker and a 2-worker local cluster, then in
 ``--repeat`` rounds that interleave the engines (local, 1 worker, 2 workers):
 
 - ingests the corpus with analysis (one pass: the workers analyse as they read, with the shared blockpage
@@ -39,7 +40,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
-from corpus import SHARED, build_corpus  # noqa: E402
+from corpus import CORPUS_ROOT, SHARED, build_corpus  # noqa: E402
 
 
 def _rss_mib() -> float:
@@ -165,10 +166,17 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5, help="rounds of local, 1 worker, 2 workers (default 5)")
     ap.add_argument("--memory-limit", default="1GiB", help="per Dask worker (default 1GiB)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary store")
-    ap.add_argument("--quick", action="store_true", help="a quick look: --size-mb 20 --repeat 3")
+    ap.add_argument(
+        "--file-mb",
+        type=int,
+        default=4,
+        help="corpus file size (default 4): a file is one ingest task, as an archive object is, so files of "
+        "a tenth of the corpus or more leave a worker idle",
+    )
+    ap.add_argument("--quick", action="store_true", help="a quick look: --size-mb 20 --file-mb 1 --repeat 3")
     args = ap.parse_args()
     if args.quick:
-        args.size_mb, args.repeat = 20, 3
+        args.size_mb, args.file_mb, args.repeat = 20, 1, 3
 
     from netfreedom.analysis.fingerprint_sources import load_fingerprints, sources_in_dir
     from netfreedom.pipeline.analyze import analyze_batch
@@ -176,7 +184,10 @@ def main() -> int:
     from netfreedom.pipeline.scale import EngineOptions, connect
     from netfreedom.store import open_store
 
-    info = build_corpus(size_mb=args.size_mb, fmt="jsonl")
+    # Files of --file-mb (kept apart from other benches' corpora of the same size, which have 32 MB files).
+    info = build_corpus(
+        size_mb=args.size_mb, fmt="jsonl", file_mb=args.file_mb, root=CORPUS_ROOT / f"files-{args.file_mb}mb"
+    )
     mb = info.bytes / 1e6
     print(f"corpus: {info.path} ({len(info.files)} files, {info.measurements} measurements, {mb:.1f} MB)")
     fingerprints = load_fingerprints(sources_in_dir(SHARED / "data"))
