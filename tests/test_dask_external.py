@@ -540,3 +540,45 @@ def test_a_client_killed_mid_ingest_leaves_whole_tasks_and_a_rerun_finishes(
         assert rows(db, sql) == rows(local, sql)
     with open_store(db) as store:
         assert store.check() == []
+
+
+def test_a_worker_killed_mid_ingest_is_survived(
+    tmp_path: Path, cluster: Cluster, measurements_dir: Path
+) -> None:
+    """kill -9 of a worker process during an ingest with analysis (its nanny starts a new one, to which
+    the scheduler gives the run's fingerprints again): the run finishes with the local engine's
+    measurements and verdicts."""
+    from distributed import Client
+
+    from netfreedom.pipeline.ingest import Analysis
+    from netfreedom.pipeline.scale.ingest import ingest_on_cluster
+
+    analysis = Analysis(load_fingerprints(sources_in_dir(DATA)))
+    info = build_corpus(
+        size_mb=4, fmt="jsonl.gz", days=2, file_mb=1, root=tmp_path / "c", source=measurements_dir
+    )
+    tables = ("measurements", "verdicts")
+    with open_store(tmp_path / "local.duckdb") as local:
+        expected = ingest(local, [info.path], analysis=analysis)
+        want = {t: local.query(f"SELECT * EXCLUDE (file) FROM {t} ORDER BY measurement_uid") for t in tables}
+    killed: list[int] = []
+    with Client(cluster.address, timeout=30) as client, open_store(tmp_path / "dask.duckdb") as store:
+        pids: dict[str, int] = client.run(os.getpid)
+
+        def kill_once(_: Any) -> None:
+            if not killed:
+                victim = sorted(pids.items())[0][1]
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+
+        got = ingest_on_cluster(
+            store, [info.path], client=client, analysis=analysis, task_bytes=1, progress=kill_once
+        )
+        assert killed
+        for table in tables:
+            rows = store.query(f"SELECT * EXCLUDE (file) FROM {table} ORDER BY measurement_uid")
+            assert rows.to_pylist() == want[table].to_pylist(), table
+        assert store.check() == []
+        client.wait_for_workers(2, timeout=120)  # the nanny brought the worker back
+    assert got.to_json() == expected.to_json()
+    assert got.verdicts == got.ingested > 0
