@@ -153,21 +153,40 @@ def test_reanalysis_reads_only_what_a_verdict_needs(tmp_path: Path, measurements
         assert store.check() == []
 
 
-def test_reanalysis_keeps_country_codes_that_share_the_zz_folder(
-    tmp_path: Path, measurements_dir: Path
-) -> None:
-    """Odd codes are stored under folder ZZ; the verdicts copy the true column, not the folder's name."""
+def _odd_codes(tmp_path: Path, measurements_dir: Path, codes: list[str]) -> Path:
+    """One measurement per country code in ``codes``: the odd ones are stored under partition folder ZZ."""
     lines = (measurements_dir / "telegram.jsonl").read_bytes().splitlines()
     src = tmp_path / "odd.jsonl"
     docs = []
-    for n, cc in enumerate(["ir", "Zz", "X9"]):
+    for n, cc in enumerate(codes):
         doc = json.loads(lines[0])
         doc["measurement_uid"] = f"20240302000000.000000_odd_{n:06d}"
         doc["probe_cc"] = cc
         docs.append(json.dumps(doc))
     src.write_text("\n".join(docs) + "\n")
+    return src
+
+
+def test_reanalysis_keeps_country_codes_that_share_the_zz_folder(
+    tmp_path: Path, measurements_dir: Path
+) -> None:
+    """Odd codes are stored under folder ZZ; the verdicts copy the true column, not the folder's name."""
+    src = _odd_codes(tmp_path, measurements_dir, ["ir", "Zz", "X9"])
     with open_store(tmp_path / "s.duckdb") as store:
         ingest(store, [str(src)])
         analyze_store(store, None)
         got = store.query("SELECT probe_cc FROM verdicts ORDER BY probe_cc").column("probe_cc").to_pylist()
     assert got == ["X9", "Zz", "ir"]
+
+
+def test_stored_measurements_keep_country_codes_that_share_a_folder(
+    tmp_path: Path, measurements_dir: Path
+) -> None:
+    """``Store.iter_measurements`` reads the true column too, never the sanitised folder names."""
+    src = _odd_codes(tmp_path, measurements_dir, ["ir", "Zz", "X9", "ZZ"])
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, [str(src)], analysis=None)
+        read = sorted(m.probe_cc for batch in store.iter_measurements() for m in batch)
+        pending = sorted(m.probe_cc for b in store.iter_measurements(without_verdicts=True) for m in b)
+        catalogue = store.query("SELECT probe_cc FROM measurements ORDER BY probe_cc").column(0).to_pylist()
+    assert read == pending == catalogue == ["X9", "ZZ", "Zz", "ir"]
