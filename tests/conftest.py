@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,17 @@ def cli_env() -> dict[str, str]:
     # reaches the internet (a test of the default homes maps them with --mirror and drops this variable).
     env["NETFREEDOM_FINGERPRINTS_DIR"] = str(DATA)
     return env
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float | None = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m netfreedom ARGS`` in a subprocess (``cli_env`` plus ``env``), output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "netfreedom", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env() | env,
+        cwd=cwd,
+        timeout=timeout,
+    )

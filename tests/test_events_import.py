@@ -22,7 +22,7 @@ from netfreedom.pipeline.events import import_events
 from netfreedom.store import open_store
 from netfreedom.store.events import select_events
 
-from .conftest import DATA, ROOT, cli_env
+from .conftest import DATA, ROOT, run_cli
 
 EVENTS = DATA / "events"
 STOP = EVENTS / "accessnow_stop_2016_2022.xlsx"
@@ -30,9 +30,7 @@ CENALERT = EVENTS / "cenalert_ooni_reports.csv"
 
 
 def _netfreedom(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netfreedom", *args], capture_output=True, text=True, env=cli_env(), cwd=ROOT
-    )
+    return run_cli(*args, cwd=ROOT, timeout=None)
 
 
 # -- cells ---------------------------------------------------------------------------------------------

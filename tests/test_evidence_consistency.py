@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from netfreedom.evidence.model import Filters, Window, evidence
 from netfreedom.store import open_store
 from netfreedom.web import create_app
 
-from .conftest import DATA, ROOT, cli_env
+from .conftest import DATA, ROOT, run_cli
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -42,11 +41,7 @@ FIGURES = (
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = cli_env()
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [sys.executable, "-m", "netfreedom", *args], capture_output=True, text=True, env=env, cwd=ROOT
-    )
+    return run_cli(*args, cwd=ROOT, timeout=None, COLUMNS="200")
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ import datetime as dt
 import gzip
 import io
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from netfreedom.pipeline.analyze import analyze_batch, analyze_store
 from netfreedom.pipeline.ingest import ingest
 from netfreedom.store import StoredMeasurement, open_store
 
-from .conftest import cli_env
+from .conftest import run_cli
 
 GOOD = b'{"test_name":"dnscheck","measurement_start_time":"2024-01-01 00:00:00","measurement_uid":"%s"}'
 
@@ -47,16 +45,6 @@ def deep(levels: int, where: str = "x", test_name: str = "x") -> bytes:
 
 def good(uid: str) -> bytes:
     return GOOD % uid.encode()
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netfreedom", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=300,
-    )
 
 
 # -- 1. deep nesting -------------------------------------------------------------------------------------

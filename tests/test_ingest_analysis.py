@@ -16,7 +16,7 @@ from netfreedom.pipeline.analyze import analyze_store
 from netfreedom.pipeline.ingest import Analysis, ingest
 from netfreedom.store import open_store
 
-from .conftest import cli_env
+from .conftest import cli_env, run_cli
 
 _COLUMNS = (
     "measurement_uid, analysis_version, fingerprints_id, measurement_start_time, probe_cc, probe_asn, "
@@ -77,32 +77,22 @@ def test_ingest_without_fingerprints_is_redone_by_analyze_with_them(
         assert store.check() == []
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netfreedom", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=300,
-    )
-
-
 def test_cli_ingest_analyses_and_analyze_finds_nothing_to_redo(
     tmp_path: Path, measurements_dir: Path, shared_data: Path
 ) -> None:
     db = tmp_path / "s.duckdb"
     fp = ("--fingerprints-dir", str(shared_data))
-    first = _cli("ingest", str(measurements_dir), "--db", str(db), *fp, "--json")
+    first = run_cli("ingest", str(measurements_dir), "--db", str(db), *fp, "--json")
     assert first.returncode == 0, first.stderr
     doc = json.loads(first.stdout)
     assert (doc["ingested"], doc["verdicts"], doc["analysis_errors"]) == (90, 90, 0)
-    analysed = _cli("analyze", "--db", str(db), *fp, "--json")
+    analysed = run_cli("analyze", "--db", str(db), *fp, "--json")
     assert analysed.returncode == 0, analysed.stderr
     assert json.loads(analysed.stdout)["analysed"] == 0
     assert json.loads(analysed.stdout)["reset"] == 0
 
     skipped = tmp_path / "n.duckdb"
-    no = _cli("ingest", str(measurements_dir), "--db", str(skipped), "--no-analyze", "--json")
+    no = run_cli("ingest", str(measurements_dir), "--db", str(skipped), "--no-analyze", "--json")
     assert no.returncode == 0, no.stderr
     assert json.loads(no.stdout)["verdicts"] == 0
     with open_store(skipped, read_only=True) as store:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from netfreedom.ingest import Problem, Record, read_source
 from netfreedom.ingest.lines import iter_lines
 
-from .conftest import cli_env
+from .conftest import run_cli
 
 GOOD = b'{"test_name":"dnscheck","measurement_start_time":"2024-01-01 00:00:00","measurement_uid":"%s"}'
 
@@ -27,16 +25,6 @@ def read(path: Path) -> tuple[list[str], list[tuple[str, int, str]]]:
     records = [i.uid for i in items if isinstance(i, Record)]
     problems = [(i.file, i.line, i.reason) for i in items if isinstance(i, Problem)]
     return records, problems
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netfreedom", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=300,
-    )
 
 
 def test_an_unreadable_sub_folder_is_reported(tmp_path: Path) -> None:
