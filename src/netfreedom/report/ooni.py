@@ -28,10 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from netfreedom.errors import InputError
-from netfreedom.evidence.model import EPOCH, FAR, Axis, Filters, Period, Query, Window, evidence
+from netfreedom.evidence.facts import has_table, query_of
+from netfreedom.evidence.model import EPOCH, FAR, Axis, Filters, Period, Window, evidence
 from netfreedom.models.aggregation import (
     AXES,
     COUNTS,
@@ -222,21 +221,6 @@ def _time(key: str, text: str) -> dt.datetime:
     return when
 
 
-def _has_table(con: Any, name: str) -> bool:
-    rows = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
-        [name],
-    ).fetchall()
-    return bool(rows and rows[0][0])
-
-
-def _query_of(con: Any) -> Query:
-    def query(sql: str, params: Sequence[object] | None = None) -> pa.Table:
-        return con.sql(sql, params=list(params) if params is not None else None).to_arrow_table()
-
-    return query
-
-
 # OONI's axes as the evidence model's.
 _MODEL_AXES: dict[str, Axis] = {
     "probe_cc": Axis.COUNTRY,
@@ -256,7 +240,8 @@ _Key = tuple[Any, ...]
 def _raw(con: Any, q: OoniQuery) -> dict[_Key, list[int]]:
     """Counts from raw verdicts, by the query's axes, through the evidence model's ``verdict_counts`` (the
     one count of verdicts); OONI's counts per ``models.aggregation``."""
-    if not _has_table(con, "verdicts") or not con.execute("SELECT count(*) FROM verdicts").fetchall()[0][0]:
+    query = query_of(con)
+    if not has_table(query, "verdicts") or not con.execute("SELECT count(*) FROM verdicts").fetchall()[0][0]:
         return {}
     time_axis = TIME_AXIS in q.axes
     if time_axis and q.time_grain == "hour":
@@ -277,7 +262,7 @@ def _raw(con: Any, q: OoniQuery) -> dict[_Key, list[int]]:
     window = Window(since, until, _PERIODS[q.time_grain] if time_axis else Period.ALL)
     filters = Filters(**single, categories=q.category_code, tests=q.test_name)
     table = evidence(
-        _query_of(con), "verdict_counts", axes=[_MODEL_AXES[d] for d in dims], window=window, filters=filters
+        query, "verdict_counts", axes=[_MODEL_AXES[d] for d in dims], window=window, filters=filters
     )
     out: dict[_Key, list[int]] = {}
     for r in table.to_pylist():
@@ -319,7 +304,7 @@ def _add(out: dict[_Key, list[int]], key: _Key, counts: Sequence[int]) -> None:
 
 def _aggregates(con: Any, q: OoniQuery, out: dict[_Key, list[int]]) -> None:
     """Counts from OONI's aggregation rows (``layer_sql``), added to ``out``."""
-    if not _has_table(con, "aggregates"):
+    if not has_table(query_of(con), "aggregates"):
         return
     needed = tuple(d for d in OPTIONAL if d in q.axes or (d in _LISTS and getattr(q, d)))
     params: list[Any] = []
@@ -338,7 +323,7 @@ def _aggregates(con: Any, q: OoniQuery, out: dict[_Key, list[int]]) -> None:
     if q.until:
         where.append("period_end <= ?")
         params.append(q.until)
-    raw_days = RAW_DAYS_FROM_VERDICTS if _has_table(con, "verdicts") else None
+    raw_days = RAW_DAYS_FROM_VERDICTS if has_table(query_of(con), "verdicts") else None
     chosen = layer_sql(needed, where=" AND ".join(where), raw_days=raw_days)
     keys = [f"date_trunc('{q.time_grain}', period_start)" if a == TIME_AXIS else a for a in q.axes]
     group = f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""

@@ -94,15 +94,6 @@ TABULAR: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _cursor_query(cur: Any) -> Callable[[str, Sequence[object] | None], pa.Table]:
-    """A ``Query`` on a read cursor: an interrupted query stays a DuckDB error (the 503 above)."""
-
-    def query(sql: str, params: Sequence[object] | None = None) -> pa.Table:
-        return cur.sql(sql, params=list(params) if params else None).to_arrow_table()
-
-    return query
-
-
 def _days(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
     try:
         return day_range(since, until)
@@ -565,7 +556,7 @@ def create_app(db: Path, *, site: Path | None = None, query_timeout: float = 10.
             wanted = api_filters.Filters.of(
                 f.since, f.until, f.probe_cc, f.probe_asn, f.test_name, f.domain, f.category
             )
-            found, total = listing.page(_cursor_query(cur), wanted.selection(), limit=limit, offset=offset)
+            found, total = listing.page(facts.query_of(cur), wanted.selection(), limit=limit, offset=offset)
             return Table.of(found.select(MEASUREMENT_COLUMNS)), total
 
         table, total = run(load)
