@@ -11,14 +11,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 
 from netfreedom.models.event import (
     OUTPUT_COLUMNS,
     Event,
     EventFilters,
-    EventKind,
-    EventScope,
     event_record,
     overlap_sql,
 )
@@ -141,29 +140,9 @@ def select_events(con: Any, filters: EventFilters | None = None, *, limit: int |
 
 
 def _event(r: dict[str, Any]) -> Event:
-    return Event(
-        id=r["id"],
-        source=r["source"],
-        detected=bool(r["detected"]),
-        iso2=r["iso2"],
-        country=r["country"],
-        start=r["start_date"],
-        end=r["end_date"],
-        ongoing=bool(r["ongoing"]),
-        kind=EventKind(r["kind"]),
-        scope=EventScope(r["scope"]) if r["scope"] else None,
-        area=r["area"],
-        services=tuple(r["services"] or ()),
-        networks=tuple(r["networks"] or ()),
-        cause=r["cause"],
-        link=r["link"],
-        links=tuple(r["links"] or ()),
-        description=r["description"],
-        origin=r["origin"],
-        signal=r["signal"],
-        asn=r["asn"],
-        baseline=r["baseline"],
-        observed=r["observed"],
-        ratio=r["ratio"],
-        confidence=r["confidence"],
-    )
+    """An ``events`` row back as the ``Event`` that ``event_record`` made it from."""
+    values = {name: r[_NAMES.get(name, name)] for name in OUTPUT_COLUMNS}
+    for name in ("services", "networks", "links"):
+        values[name] = values[name] or []
+    values["scope"] = values["scope"] or None
+    return msgspec.convert(values, Event)
