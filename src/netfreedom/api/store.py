@@ -24,7 +24,7 @@ from netfreedom.api.schemas import INDEX_COLUMNS, SCHEMAS
 from netfreedom.errors import InputError
 from netfreedom.evidence import model as evidence_model
 from netfreedom.evidence.facts import has_table
-from netfreedom.evidence.listing import Selection, select_rows
+from netfreedom.evidence.listing import Conditions, Selection, select_rows
 from netfreedom.evidence.model import host_sql
 from netfreedom.models.event import EventFilters, EventKind, event_record
 from netfreedom.models.verdict import Verdict
@@ -268,42 +268,32 @@ class Store:
         same measurements, so sum within one layer (the evidence measure ``aggregate_rates`` chooses them
         as the one rule says)."""
         filters = Filters.of(since, until, probe_cc, probe_asn, test_name, domain, category, input)
-        clauses: list[str] = []
-        params: list[object] = []
+        where = Conditions()
         if filters.since:
-            clauses.append("a.period_end > ?")
-            params.append(filters.since)
+            where.add("a.period_end > ?", filters.since)
         if filters.until:
-            clauses.append("a.period_start < ?")
-            params.append(filters.until)
-        for column, value in (("probe_cc", filters.probe_cc), ("input", filters.input)):
+            where.add("a.period_start < ?", filters.until)
+        for column, value in (("probe_cc", filters.probe_cc), ("input", filters.input), ("layer", layer)):
             if value is not None:
-                clauses.append(f"a.{column} = ?")
-                params.append(value)
-        for column, value in (("layer", layer), ("grain", grain)):
-            if value is not None:
-                clauses.append(f"a.{column} = ?")
-                params.append(value)
+                where.add(f"a.{column} = ?", value)
+        if grain is not None:
+            where.add("a.grain = ?", grain)
         if filters.probe_asn:
-            clauses.append("a.probe_asn = ?")
-            params.append(int(filters.probe_asn[2:]))
+            where.add("a.probe_asn = ?", int(filters.probe_asn[2:]))
         if filters.test_name:
-            clauses.append(
-                f"replace(lower(a.test_name), '_', '') IN ({', '.join(['?'] * len(filters.test_name))})"
-            )
-            params.extend(filters.test_name)
+            tests = filters.test_name
+            where.add(f"replace(lower(a.test_name), '_', '') IN ({where.marks(tests)})", *tests)
         if filters.domain:
-            clauses.append(f"{host_sql('a.domain')} = {host_sql('CAST(? AS VARCHAR)')}")
-            params.append(filters.domain)
+            where.add(f"{host_sql('a.domain')} = {host_sql('CAST(? AS VARCHAR)')}", filters.domain)
         if filters.category:
-            clauses.append(f"upper(a.category_code) IN ({', '.join(['?'] * len(filters.category))})")
-            params.extend(filters.category)
+            categories = filters.category
+            where.add(f"upper(a.category_code) IN ({where.marks(categories)})", *categories)
         schema = SCHEMAS["aggregates"]
         if not has_table(self.query, aggregate_table.TABLE):
             return schema.empty_table()
-        where = " AND ".join(clauses) or "TRUE"
         order = "a.probe_cc, a.test_name, a.layer, a.period_start, a.probe_asn, a.domain, a.input"
-        rows = self.query(f"SELECT a.* FROM {aggregate_table.TABLE} a WHERE {where} ORDER BY {order}", params)
+        sql = f"SELECT a.* FROM {aggregate_table.TABLE} a WHERE {where.sql()} ORDER BY {order}"
+        rows = self.query(sql, where.params)
         return _cast(rows, schema)
 
     # -- analysing ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,26 @@ def explorer_url(uid: str) -> str | None:
     return EXPLORER + uid if _OONI_UID.match(uid) else None
 
 
+class Conditions:
+    """A SQL condition built clause by clause with its parameters (``TRUE`` when there is none)."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[object] = []
+
+    def add(self, clause: str, *values: object) -> None:
+        self.clauses.append(clause)
+        self.params.extend(values)
+
+    @staticmethod
+    def marks(values: Sequence[object]) -> str:
+        """``?, ?, …``: one placeholder per value (for ``IN (…)``)."""
+        return ", ".join("?" for _ in values)
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses) or "TRUE"
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Which stored rows to list.  ``since`` is inclusive and ``until`` exclusive (aware datetimes);
@@ -97,16 +118,8 @@ class Selection:
 
     def where(self, alias: str) -> tuple[str, list[object]]:
         """A SQL condition over a ``measurements`` or ``verdicts`` row named ``alias``, and its parameters."""
-        clauses: list[str] = []
-        params: list[object] = []
-
-        def add(clause: str, *values: object) -> None:
-            clauses.append(clause)
-            params.extend(values)
-
-        def marks(values: tuple[Any, ...]) -> str:
-            return ", ".join("?" for _ in values)
-
+        where = Conditions()
+        add, marks = where.add, where.marks
         if self.since:
             add(f"{alias}.measurement_start_time >= ?", self.since)
         if self.until:
@@ -135,7 +148,7 @@ class Selection:
             add(f"{alias}.outcome = ?", self.outcome)
         if self.confirmed is not None:
             add(f"{alias}.confirmed = ?", self.confirmed)
-        return (" AND ".join(clauses) or "TRUE"), params
+        return where.sql(), where.params
 
 
 def _statement(query: Query, table: str, selection: Selection) -> tuple[str, str, list[object]]:
