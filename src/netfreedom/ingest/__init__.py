@@ -93,9 +93,11 @@ def read_source(
     *,
     max_line: int = MAX_LINE,
     dimensions: Mapping[str, str] | None = None,
+    keys: bool = False,
 ) -> Iterator[Item]:
     """Read one SOURCE as given on the command line: a file, a folder, an archive URL, or an OONI
-    aggregation API URL.  ``dimensions`` complete aggregation rows (``--dimension``)."""
+    aggregation API URL.  ``dimensions`` complete aggregation rows (``--dimension``).  ``keys``: records
+    carry their typed test keys, decoded with the envelope in one pass (``decode_measurement``)."""
     filters = filters or Filters()
     if is_aggregation_url(spec):
         own = fetcher is None
@@ -110,18 +112,17 @@ def read_source(
         own = fetcher is None
         fetcher = fetcher or Fetcher()
         try:
-            yield from read_archive(spec, filters, fetcher, max_line=max_line)
+            yield from read_archive(spec, filters, fetcher, max_line=max_line, keys=keys)
         finally:
             if own:
                 fetcher.close()
         return
     path = Path(spec)
     if path.is_dir():
-        yield from read_folder(path, filters, max_line=max_line, dimensions=dimensions)
+        yield from read_folder(path, filters, max_line=max_line, dimensions=dimensions, keys=keys)
     else:
-        yield from stamp_bucket(
-            read_file(path, spec, max_line=max_line, dimensions=dimensions), bucket_time(path.as_posix())
-        )
+        items = read_file(path, spec, max_line=max_line, dimensions=dimensions, keys=keys)
+        yield from stamp_bucket(items, bucket_time(path.as_posix()))
 
 
 def read_sources(
@@ -131,6 +132,7 @@ def read_sources(
     *,
     max_line: int = MAX_LINE,
     dimensions: Mapping[str, str] | None = None,
+    keys: bool = False,
 ) -> Iterator[Item]:
     for spec in specs:
-        yield from read_source(spec, filters, fetcher, max_line=max_line, dimensions=dimensions)
+        yield from read_source(spec, filters, fetcher, max_line=max_line, dimensions=dimensions, keys=keys)

@@ -379,14 +379,14 @@ def list_archive(
 
 
 def read_archive(
-    spec: str, filters: Filters, fetcher: Fetcher, *, max_line: int = MAX_LINE
+    spec: str, filters: Filters, fetcher: Fetcher, *, max_line: int = MAX_LINE, keys: bool = False
 ) -> Iterator[Item]:
     """Read every measurement object of an archive URL, downloading (into the cache) one at a time."""
     src = parse_archive_url(spec, fetcher.s3_endpoint)
     listing_target = fetcher.resolve(src.base + "/")
     if not listing_target.startswith(("http://", "https://")):
         # A mirror that is a local folder: walk it like any folder (same pruning, no listing requests).
-        yield from read_folder(Path(listing_target) / src.prefix, filters, max_line=max_line)
+        yield from read_folder(Path(listing_target) / src.prefix, filters, max_line=max_line, keys=keys)
         return
     for entry in list_archive(spec, filters, fetcher):
         if not isinstance(entry, ArchiveObject):
@@ -397,4 +397,5 @@ def read_archive(
         except FetchError as exc:
             yield Incomplete(entry.url, f"download failed: {exc.reason}")
             continue
-        yield from stamp_bucket(read_file(path, display=entry.url, max_line=max_line), bucket_time(entry.key))
+        items = read_file(path, display=entry.url, max_line=max_line, keys=keys)
+        yield from stamp_bucket(items, bucket_time(entry.key))

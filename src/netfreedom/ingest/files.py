@@ -79,11 +79,13 @@ def read_file(
     *,
     max_line: int = MAX_LINE,
     dimensions: Mapping[str, str] | None = None,
+    keys: bool = False,
 ) -> Iterator[Item]:
     """Read one local file; ``display`` is the name used in records and problems (default: the path).
 
     A file whose content is an OONI aggregation result (JSON or CSV, see ``ingest.aggregation``) yields
-    ``AggregateRow``s instead, ``dimensions`` supplying what its rows lack."""
+    ``AggregateRow``s instead, ``dimensions`` supplying what its rows lack.  ``keys``: records carry their
+    typed test keys (``decode_measurement``)."""
     name = display or str(path)
     try:
         size = path.stat().st_size
@@ -107,22 +109,28 @@ def read_file(
             raw.seek(0)
             if kind in ("json", "jsonl") and looks_like_aggregation(read_head(raw.peek(_SNIFF)[:_SNIFF])):
                 yield from _read_aggregation(
-                    raw, name, kind=kind, compressed=compressed, dimensions=dimensions, max_line=max_line
+                    raw,
+                    name,
+                    kind=kind,
+                    compressed=compressed,
+                    dimensions=dimensions,
+                    max_line=max_line,
+                    keys=keys,
                 )
                 return
             if kind == "postcan" and compressed:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                    yield from _read_postcan(gz, name, max_line)
+                    yield from _read_postcan(gz, name, max_line, keys)
             elif kind == "postcan":
-                yield from _read_postcan(raw, name, max_line)
+                yield from _read_postcan(raw, name, max_line, keys)
             elif kind == "post":
-                yield from _read_post(raw.read(max_line + 1), name, 1, path.stem, max_line)
+                yield from _read_post(raw.read(max_line + 1), name, 1, path.stem, max_line, keys=keys)
             elif compressed:
                 # GzipFile's own small buffer: a truncated stream still yields the lines before the damage.
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                    yield from _read_text(gz, name, kind, max_line)
+                    yield from _read_text(gz, name, kind, max_line, keys)
             else:
-                yield from _read_text(raw, name, kind, max_line)
+                yield from _read_text(raw, name, kind, max_line, keys)
     except OSError as exc:
         yield Problem(name, 0, f"cannot read file: {exc.strerror or exc}")
 
@@ -135,6 +143,7 @@ def _read_aggregation(
     compressed: bool,
     dimensions: Mapping[str, str] | None,
     max_line: int,
+    keys: bool,
 ) -> Iterator[Item]:
     """What looked like an aggregation result: read whole, and read as measurements after all when the
     JSON turns out to be measurements that merely mention the count names."""
@@ -152,7 +161,7 @@ def _read_aggregation(
         return
     rows = aggregation_rows(data, name)
     if rows is None:
-        yield from _read_text(io.BytesIO(data), name, kind, max_line)
+        yield from _read_text(io.BytesIO(data), name, kind, max_line, keys)
         return
     problem = check_dimensions(dimensions or {})
     if problem:
@@ -171,9 +180,9 @@ def _damage(exc: BaseException) -> str:
     return f"cannot read compressed data ({exc})"
 
 
-def _read_text(stream: ByteStream, name: str, kind: str, max_line: int) -> Iterator[Item]:
+def _read_text(stream: ByteStream, name: str, kind: str, max_line: int, keys: bool) -> Iterator[Item]:
     if kind == "json":
-        yield from _read_json(stream, name, max_line)
+        yield from _read_json(stream, name, max_line, keys)
         return
     last = 0
     try:
@@ -182,7 +191,7 @@ def _read_text(stream: ByteStream, name: str, kind: str, max_line: int) -> Itera
             if isinstance(line, int):
                 yield Problem(name, number, f"line of {line} bytes exceeds the {max_line} byte limit")
             else:
-                yield decode_measurement(line, name, number)
+                yield decode_measurement(line, name, number, keys=keys)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         yield Problem(name, last + 1, _damage(exc) + f" after line {last}; lines before it were kept")
         return
@@ -195,7 +204,7 @@ def _line_of(data: bytes, message: str) -> int:
     return data.count(b"\n", 0, int(m.group(1))) + 1 if m else 0
 
 
-def _read_json(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
+def _read_json(stream: ByteStream, name: str, max_line: int, keys: bool) -> Iterator[Item]:
     """A ``.json`` file: one measurement, a JSON list of them (numbered by item), or JSONL misnamed."""
     try:
         data = stream.read(MAX_JSON_FILE + 1)
@@ -223,14 +232,14 @@ def _read_json(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
             yield Problem(name, 0, f"invalid JSON list: {TOO_DEEP}")
             return
         for index, item in enumerate(items, 1):
-            yield decode_measurement(bytes(item), name, index)
+            yield decode_measurement(bytes(item), name, index, keys=keys)
         return
-    found = decode_measurement(data.strip(), name, 1)
+    found = decode_measurement(data.strip(), name, 1, keys=keys)
     if isinstance(found, Problem) and "trailing characters" in found.reason:
         # Several objects, one per line: JSONL under a .json name.
         for number, text in enumerate(data.split(b"\n"), 1):
             if text.strip():
-                yield decode_measurement(text.strip(), name, number)
+                yield decode_measurement(text.strip(), name, number, keys=keys)
         return
     if isinstance(found, Problem) and found.reason.startswith("invalid JSON"):
         found = Problem(name, _line_of(data, found.reason), found.reason)
@@ -238,7 +247,14 @@ def _read_json(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
 
 
 def _read_post(
-    data: bytes, name: str, number: int, stem: str, max_line: int, *, entry: str | None = None
+    data: bytes,
+    name: str,
+    number: int,
+    stem: str,
+    max_line: int,
+    *,
+    entry: str | None = None,
+    keys: bool = False,
 ) -> Iterator[Record | Problem]:
     """One ``.post`` body: a bare measurement or the collector's ``{"format": "json", "content": ...}``."""
     where = f"entry {entry}: " if entry else ""
@@ -259,13 +275,13 @@ def _read_post(
             yield Problem(name, number, f"{where}unsupported measurement format {post.format!r}")
             return
         data = bytes(post.content)
-    found = decode_measurement(data, name, number, hint)
+    found = decode_measurement(data, name, number, hint, keys=keys)
     if isinstance(found, Problem) and where:
         found = Problem(found.file, found.line, where + found.reason)
     yield found
 
 
-def _read_postcan(stream: ByteStream, name: str, max_line: int) -> Iterator[Item]:
+def _read_postcan(stream: ByteStream, name: str, max_line: int, keys: bool) -> Iterator[Item]:
     """An OONI postcan: a tar of ``.post`` entries (gzip is undone by the caller, so that a truncated
     gzip raises instead of looking like a short tar), read as a stream."""
     number = 0
@@ -289,7 +305,7 @@ def _read_postcan(stream: ByteStream, name: str, max_line: int) -> Iterator[Item
                     continue
                 handle = tar.extractfile(member)
                 data = handle.read() if handle is not None else b""
-                yield from _read_post(data, name, number, stem, max_line, entry=entry)
+                yield from _read_post(data, name, number, stem, max_line, entry=entry, keys=keys)
             # tarfile ends quietly at a damaged header; anything but zero padding after the end is damage.
             rest = _remaining_nonzero(tar)
             if rest:

@@ -89,10 +89,11 @@ def read_folder(
     *,
     max_line: int = MAX_LINE,
     dimensions: Mapping[str, str] | None = None,
+    keys: bool = False,
 ) -> Iterator[Item]:
     for item in walk(root, filters):
         if isinstance(item, Path):
-            items = read_file(item, max_line=max_line, dimensions=dimensions)
+            items = read_file(item, max_line=max_line, dimensions=dimensions, keys=keys)
             yield from stamp_bucket(items, bucket_time(item.as_posix()))
         else:
             yield item

@@ -7,6 +7,7 @@ it is never an exception.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -20,6 +21,7 @@ import pyarrow as pa
 from netfreedom.models.aggregation import AggregateRow
 from netfreedom.models.decoding import TOO_DEEP
 from netfreedom.models.measurement import Envelope, measurement_time
+from netfreedom.models.registry import TestKeys, decode_whole
 
 BOM = b"\xef\xbb\xbf"
 # OONI's archive uid, as found in measurements and in postcan entry names.
@@ -33,7 +35,10 @@ _WRONG = re.compile(r"Expected `([^`]+)`, got `(\w+)`(?: - at `\$\.?([^`]*)`)?")
 @dataclass(frozen=True, slots=True)
 class Record:
     """One good measurement: its bytes as read, its envelope, where it came from, identity and time.
-    ``bucket`` is the start of the archive bucket (hour or day of upload) it was read from, when known."""
+    ``bucket`` is the start of the archive bucket (hour or day of upload) it was read from, when known.
+    ``keys``: the typed ``test_keys``, when the reader decoded them with the envelope in one pass (readers'
+    ``keys=True``, for a test registered in ``models.registry``; the envelope's ``test_keys`` is then null).
+    They are for analysing the record as it is read; what is kept is ``bare()``."""
 
     raw: bytes
     envelope: Envelope
@@ -42,6 +47,12 @@ class Record:
     uid: str
     time: dt.datetime
     bucket: dt.datetime | None = None
+    keys: TestKeys = None
+
+    def bare(self) -> Record:
+        """The record without its decoded keys (its ``raw`` holds them): decoded keys take several times
+        the memory of their JSON, so a batch of records must not keep them."""
+        return self if self.keys is None else dataclasses.replace(self, keys=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,21 +191,31 @@ def utf8_error(raw: bytes) -> int | None:
     return None  # never reached: both decoders follow the Unicode standard
 
 
-def decode_measurement(raw: bytes, file: str, line: int, uid_hint: str | None = None) -> Record | Problem:
+def decode_measurement(
+    raw: bytes, file: str, line: int, uid_hint: str | None = None, *, keys: bool = False
+) -> Record | Problem:
     """Validate one measurement's bytes.  ``uid_hint`` (a postcan entry name) is used when the measurement
-    itself has no ``measurement_uid``."""
+    itself has no ``measurement_uid``.  ``keys``: decode a registered test's typed keys with the envelope,
+    in one pass over the bytes (``Record.keys``) — for a caller that analyses each record as it reads it;
+    the envelope alone skips the ``test_keys``, and decoding them afterwards would read them twice.  A
+    measurement whose keys do not fit the model is decoded as without ``keys`` (its analysis says so)."""
     if not raw.isascii():
         error = utf8_error(raw)
         if error is not None:
             return Problem(file, line, f"invalid UTF-8 at byte {error}")
-    try:
-        env = _DECODER.decode(raw)
-    except msgspec.ValidationError as exc:
-        return Problem(file, line, _explain_validation(str(exc)))
-    except msgspec.DecodeError as exc:
-        return Problem(file, line, f"invalid JSON: {exc}")
-    except RecursionError:
-        return Problem(file, line, TOO_DEEP)
+    typed: TestKeys = None
+    whole = decode_whole(raw) if keys else None
+    if whole is not None:
+        env, typed = whole
+    else:
+        try:
+            env = _DECODER.decode(raw)
+        except msgspec.ValidationError as exc:
+            return Problem(file, line, _explain_validation(str(exc)))
+        except msgspec.DecodeError as exc:
+            return Problem(file, line, f"invalid JSON: {exc}")
+        except RecursionError:
+            return Problem(file, line, TOO_DEEP)
     when = measurement_time(env)
     if when is None:
         return Problem(
@@ -204,4 +225,4 @@ def decode_measurement(raw: bytes, file: str, line: int, uid_hint: str | None = 
             "bucket_date are all missing or unparseable",
         )
     uid = env.measurement_uid or uid_hint or content_uid(raw)
-    return Record(raw, env, file, line, uid, when)
+    return Record(raw, env, file, line, uid, when, keys=typed)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze
+from netfreedom.analysis import ANALYSIS_VERSION, FingerprintDB, analyze, analyze_decoded
 from netfreedom.fetch import Fetcher
 from netfreedom.ingest import (
     MAX_LINE,
@@ -162,10 +162,13 @@ class Analysis:
 
 
 def verdict_row(record: Record, fingerprints: FingerprintDB | None) -> VerdictRow:
-    """The verdict of one record, from the envelope its reader already decoded (the big ``test_keys``
-    stayed raw there, so they are decoded once, here)."""
+    """The verdict of one record, from what its reader decoded: the typed keys it decoded with the envelope
+    in one pass (``read_sources(..., keys=True)``), else the envelope's raw ``test_keys``, decoded here."""
     env = record.envelope
-    verdict = analyze(env, env.test_keys, fingerprints)
+    if record.keys is not None:
+        verdict = analyze_decoded(env, record.keys, fingerprints)
+    else:
+        verdict = analyze(env, env.test_keys, fingerprints)
     return VerdictRow.of(record.uid, domain_of(first_input(env)), verdict)
 
 
@@ -245,7 +248,12 @@ def ingest(
         if progress:
             progress(summary)
 
-    for item in read_sources(sources, filters, fetcher, max_line=max_line, dimensions=dimensions):
+    # With analysis the reader decodes envelope and typed keys in one pass; each record's keys are dropped
+    # once it is analysed (``Record.bare``), so a batch holds what it did without analysis.
+    items = read_sources(
+        sources, filters, fetcher, max_line=max_line, dimensions=dimensions, keys=analysis is not None
+    )
+    for item in items:
         if isinstance(item, AggregateRow):
             summary.lines += 1
             if filters.active and not accepts_aggregate(filters, item):
@@ -259,11 +267,11 @@ def ingest(
             if filters.active and not filters.accepts(item):
                 summary.filtered += 1
                 continue
-            batch.append(item)
             if analysis is not None:
                 row = verdict_row(item, fingerprints)
                 summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
                 verdicts.append(row)
+            batch.append(item.bare())
             size += len(item.raw)
             if len(batch) >= batch_size or size >= batch_bytes:
                 flush()
