@@ -271,8 +271,10 @@ def ingest(
                 row = verdict_row(item, fingerprints)
                 summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
                 verdicts.append(row)
-            batch.append(item.bare())
-            size += len(item.raw)
+            record = item.bare()
+            del item  # with its decoded keys: nothing but the bare record outlives the analysis
+            batch.append(record)
+            size += len(record.raw)
             if len(batch) >= batch_size or size >= batch_bytes:
                 flush()
         elif isinstance(item, Problem):
