@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from netfreedom.evidence import stats
-from netfreedom.evidence.facts import prelude
-from netfreedom.evidence.measures._sql import joins, key_columns, source_table, where
+from netfreedom.evidence.facts import CATEGORIES, ITEMS, prelude
+from netfreedom.evidence.measures._sql import AXIS_SQL, joins, key_columns, source_table, where
 from netfreedom.evidence.model import IS_BLOCKED, IS_TESTED, Axis, Kind, Query, Request, Source
 
 FIGURE_FIELDS: list[tuple[str, pa.DataType]] = [
@@ -41,17 +41,20 @@ FIGURE_FIELDS: list[tuple[str, pa.DataType]] = [
 ]
 
 # Ties between networks for an item's cluster go to the lowest ASN, so every engine agrees.
+# ``ia`` holds one row per figure, item and network.  The facts are summed to that grain by their own keys
+# first (``ia0``) and only then joined to what is known per item (domain, URL, categories: ``ITEM_AXES``),
+# so the join and the fan-out into categories touch one row per item and network, not one per fact row.
+# Example ids: a blocked item's least blocked measurement (``ex``, null on most fact rows, so cheap to carry)
+# is kept through the sums; the least measurement of a tested item, the examples of figures without a
+# blocked one, is looked up afterwards (``fb``…``xl``) for those figures' items only — carrying it through
+# the sums for every item would be most of the work.
 _SQL = """{prelude},
-f0 AS (SELECT {keys}, f.item_id, f.asn, f.method, f.ok + f.blocked AS c, f.blocked AS b, f.confirmed AS fc,
-              f.n, f.conf, f.example, f.sample, f.network_name
+f0 AS NOT MATERIALIZED (SELECT {fact_keys}, f.item_id, f.asn, f.method, f.ok + f.blocked AS c, f.blocked AS b,
+              f.confirmed AS fc, f.n, f.conf, f.example, f.sample, f.network_name
        FROM {table} f {joins} WHERE {where}),
-ia AS (SELECT {names}, item_id, asn, sum(c) AS c, sum(b) AS b, sum(fc) AS f, sum(n) AS n, sum(conf) AS conf,
-              min(example) AS ex, min(sample) AS sm,
-              coalesce(list(DISTINCT method) FILTER (WHERE method IS NOT NULL), []) AS methods
-       FROM f0 GROUP BY ALL),
-it AS (SELECT {names}, item_id, sum(c) AS c, sum(b) AS b, sum(f) AS f, sum(n) AS n, sum(conf) AS conf,
-              arg_max(asn, CAST(c AS BIGINT) * 10000000000 - asn) AS cl, min(ex) AS ex, min(sm) AS sm,
-              list_distinct(flatten(list(methods))) AS methods
+{ia},
+it AS (SELECT {names}, item_id, {resums}, arg_max(asn, CAST(c AS BIGINT) * 10000000000 - asn) AS cl
+              {it_methods}
        FROM ia GROUP BY ALL),
 iy AS (SELECT *, {tested} AS t, {blocked} AS y, {tested} AND f > 0 AS yc,
               CASE WHEN c > 0 THEN conf / c ELSE 0 END AS w
@@ -65,15 +68,29 @@ g AS (SELECT {outer}, count(*) FILTER (WHERE t) AS tested, count(*) FILTER (WHER
              count(*) FILTER (WHERE yc) AS confirmed, sum(n) AS measurements,
              coalesce(sum(w) FILTER (WHERE t), 0) AS wt, coalesce(sum(w) FILTER (WHERE y), 0) AS wb,
              coalesce(sum(w) FILTER (WHERE yc), 0) AS wf,
-             coalesce(nullif(list(ex ORDER BY ex) FILTER (WHERE y AND ex IS NOT NULL), []),
-                      list(sm ORDER BY sm) FILTER (WHERE t AND sm IS NOT NULL), [])[1:{examples}] AS examples
+             nullif(list(ex ORDER BY ex) FILTER (WHERE y AND ex IS NOT NULL), [])[1:{examples}] AS examples
       FROM {source} GROUP BY ALL),
+fb AS (SELECT {outer} FROM g WHERE examples IS NULL AND tested > 0 AND {examples} > 0),
+fi AS (SELECT s.{outer_s}, s.item_id FROM {source} s JOIN fb ON {fb_on} WHERE s.t),
+xs0 AS (SELECT {fact_names}, item_id, min(sample) AS sm FROM f0 f
+        SEMI JOIN (SELECT DISTINCT {fi_fact}, item_id FROM fi) q ON {xs0_on} GROUP BY ALL),
+xs AS ({xs}),
+xl AS (SELECT {fi_outer}, list(xs.sm ORDER BY xs.sm)[1:{examples}] AS sx FROM fi JOIN xs ON {xl_on}
+       WHERE xs.sm IS NOT NULL GROUP BY ALL),
 nets AS (SELECT {names}, count(DISTINCT asn) FILTER (WHERE asn <> 0) AS networks FROM ia GROUP BY ALL){labels}
-SELECT g.*, coalesce(cs.k, 0), coalesce(cs.q2, 0), coalesce(cs.rb, 0), coalesce(cs.rf, 0),
-       coalesce(nets.networks, 0){label}
+SELECT g.* REPLACE (coalesce(g.examples, xl.sx, []) AS examples), coalesce(cs.k, 0), coalesce(cs.q2, 0),
+       coalesce(cs.rb, 0), coalesce(cs.rf, 0), coalesce(nets.networks, 0){label}
 FROM g LEFT JOIN cs USING ({outer_using}) LEFT JOIN nets USING ({names_using}){label_join}
+LEFT JOIN xl ON {g_xl_on}
 ORDER BY ALL
 """
+# Sums of an item on a network; ``methods`` (the ways it was blocked) only when the method axis asks.
+_SUMS = "sum(c) AS c, sum(b) AS b, sum(fc) AS f, sum(n) AS n, sum(conf) AS conf, min(example) AS ex"
+_RESUMS = "sum(c) AS c, sum(b) AS b, sum(f) AS f, sum(n) AS n, sum(conf) AS conf, min(ex) AS ex"
+_METHODS = ", coalesce(list(DISTINCT method) FILTER (WHERE method IS NOT NULL), []) AS methods"
+_REMETHODS = ", list_distinct(flatten(list(methods))) AS methods"
+# Axes whose key is known per item (and country) rather than per fact row.
+ITEM_AXES = (Axis.DOMAIN, Axis.URL, Axis.CATEGORY)
 
 
 def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Table:
@@ -81,9 +98,45 @@ def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Ta
     axes = list(request.axes)
     by_method = Axis.METHOD in axes
     inner_axes = [a for a in axes if a is not Axis.METHOD]
-    key_exprs, names = key_columns(request, inner_axes)
+    _, names = key_columns(request, inner_axes)
+    fact_axes = [a for a in inner_axes if a not in ITEM_AXES]
+    item_axes = [a for a in inner_axes if a in ITEM_AXES]
+    fact_exprs, fact_names = key_columns(request, fact_axes)
     condition, params = where(request, kinds)
     outer = [*names, "method"] if by_method else names
+    # Categories are per country: keep the country through the sums when it is not an axis, and sum again
+    # once the categories have replaced it.
+    cc = "country" if Axis.COUNTRY in fact_axes else "_cc"
+    if Axis.CATEGORY in item_axes and cc == "_cc":
+        fact_exprs.append("f.probe_cc AS _cc")
+        fact_names.append("_cc")
+    methods = _METHODS if by_method else ""
+    ia0 = f"SELECT {', '.join(fact_names)}, item_id, asn, {_SUMS}{methods} FROM f0 GROUP BY ALL"
+    item_join = f"FROM {{rel}} f JOIN {ITEMS} i ON i.item_id = f.item_id"
+    if Axis.CATEGORY in item_axes:
+        item_join += f" LEFT JOIN {CATEGORIES} c ON c.probe_cc = f.{cc} AND c.item_id = f.item_id"
+    # The figure's keys over a relation ``f`` of fact keys and items (``ia0`` or ``f0``).
+    keyed = ", ".join(f"f.{n}" if n in fact_names else f"{AXIS_SQL[Axis(n)]} AS {n}" for n in names)
+    if not item_axes:
+        ia = f"ia AS ({ia0})"
+    elif cc == "_cc" and Axis.CATEGORY in item_axes:
+        resum = _RESUMS + (_REMETHODS if by_method else "")
+        ia = (
+            f"ia0 AS ({ia0}),\nia AS (SELECT {keyed}, f.item_id, f.asn, {resum} "
+            f"{item_join.format(rel='ia0')} GROUP BY ALL)"
+        )
+    else:
+        more = ", f.methods" if by_method else ""
+        ia = (
+            f"ia0 AS ({ia0}),\nia AS (SELECT {keyed}, f.item_id, f.asn, f.c, f.b, f.f, f.n, f.conf, f.ex"
+            f"{more} {item_join.format(rel='ia0')})"
+        )
+    # The least measurement of each item the fallback examples need, by the figure's keys.
+    shared = [n for n in fact_names if n in names]
+    if item_axes:
+        xs = f"SELECT {keyed}, f.item_id, min(f.sm) AS sm {item_join.format(rel='xs0')} GROUP BY ALL"
+    else:
+        xs = "SELECT * FROM xs0"
     if by_method:
         # Each tested item once per method it was blocked by (blocked items) — the figure per method keeps
         # every tested item of its group as the denominator.
@@ -102,19 +155,32 @@ def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Ta
         keys = ", ".join(names)
         labels = (
             f",\nlabels AS (SELECT {keys}, first(network_name ORDER BY n DESC, network_name) AS network_name "
-            f"FROM (SELECT {keys}, network_name, sum(n) AS n FROM f0 GROUP BY ALL) GROUP BY ALL)"
+            f"FROM (SELECT {keyed}, f.network_name, sum(f.n) AS n {item_join.format(rel='f0')} GROUP BY ALL) "
+            "GROUP BY ALL)"
         )
         label = ", coalesce(labels.network_name, '') AS network_name"
         label_join = f" LEFT JOIN labels USING ({', '.join(names)})"
     sql = _SQL.format(
         prelude=prelude(query),
-        keys=", ".join(key_exprs),
+        fact_keys=", ".join(fact_exprs),
+        fact_names=", ".join(fact_names),
+        outer_s=", s.".join(outer),
+        fb_on=_same(outer, "s", "fb"),
+        fi_fact=", ".join(shared),
+        xs0_on=_same([*shared, "item_id"], "f", "q"),
+        xs=xs,
+        fi_outer=", ".join(f"fi.{n}" for n in outer),
+        xl_on=_same([*names, "item_id"], "fi", "xs"),
+        g_xl_on=_same(outer, "g", "xl"),
+        ia=ia,
+        resums=_RESUMS,
+        it_methods=_REMETHODS if by_method else "",
         names=", ".join(names),
         names_using=", ".join(names),
         outer=", ".join(outer),
         outer_using=", ".join(outer),
         table=source_table(request),
-        joins=joins(inner_axes),
+        joins=joins(()),
         where=condition,
         tested=IS_TESTED,
         blocked=IS_BLOCKED,
@@ -125,6 +191,11 @@ def item_figures(query: Query, request: Request, kinds: Sequence[Kind]) -> pa.Ta
         labels=labels,
     )
     return _table(query(sql, params), outer, request, with_label=bool(label))
+
+
+def _same(columns: Sequence[str], a: str, b: str) -> str:
+    """A join condition: ``a`` and ``b`` agree on ``columns`` (nulls equal, as in a GROUP BY)."""
+    return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in columns)
 
 
 def _table(found: pa.Table, keys: list[str], request: Request, *, with_label: bool) -> pa.Table:
