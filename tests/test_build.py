@@ -61,7 +61,10 @@ def test_example_builds_offline_and_a_second_build_changes_nothing(tmp_path: Pat
     assert all(f'id="{i}"' in iraq for i in ("aggregates-only", "aggregate-tests", "aggregate-score"))
     assert 'id="aggregates-only"' not in (site / "country" / "IE.html").read_text()  # one raw measurement
     # The ranking page and docs/methodology.md state the agreement with the experts, as computed here.
-    assert re.search(r'id="validation">.*Spearman ρ = -?\d\.\d\d', html)
+    # The sample measures too few countries well enough for a measured score (docs/methodology.md), so
+    # there is no rank correlation, and the page says why.
+    no_rho = r'id="validation">.*no rank correlation for 2018: 1 country has both a measured score'
+    assert re.search(no_rho, html)
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         from validation_docs import render

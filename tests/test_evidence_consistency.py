@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ FIGURES = (
     "score",
     "score_low",
     "score_high",
+    "score_status",
+    "score_weight",
 )
 
 
@@ -128,9 +131,22 @@ def test_acceptance_over_all_time(example: tuple[Path, Path], client: TestClient
     assert rows["GB"]["blocked_urls"] == 0 and rows["US"]["blocked_urls"] == 0
     for cc, row in rows.items():
         assert row["measurements"] > 0
-        assert row["score"] is not None and row["score_low"] <= row["score"] <= row["score_high"], cc
+        if row["score_status"] == "scored":
+            assert row["score_low"] <= row["score"] <= row["score_high"], cc
+            assert row["score_high"] - row["score_low"] <= 50 and row["score_weight"] >= 0.5, cc
+        else:
+            assert row["score_status"] == "not_enough_evidence", cc
+            assert (row["score"], row["score_low"], row["score_high"]) == (None, None, None), cc
         api = client.get(f"/api/v1/countries/{cc}", params={"since": "1970-01-01"}).json()
         assert (api["tested_urls"], api["blocked_urls"]) == (row["tested_urls"], row["blocked_urls"]), cc
+    # Thin evidence is not a point score: the UK's one middlebox detection is not 0, a country with
+    # performance tests only (Austria) is not 100, one blocked URL (Australia) is not 0.
+    assert (rows["GB"]["score_status"], rows["GB"]["score_weight"]) == ("not_enough_evidence", 0.1)
+    assert (rows["AT"]["tested_urls"], rows["AT"]["score_weight"], rows["AT"]["score"]) == (0, 0.0, None)
+    assert (rows["AU"]["blocked_urls"], rows["AU"]["score"]) == (1, None)
+    # Enough evidence gives a score: Italy's URLs, apps and tools on 3 networks, Iraq's OONI aggregates.
+    assert {cc for cc, r in rows.items() if r["score_status"] == "scored"} == {"IE", "IQ", "IT"}
+    assert (rows["IT"]["score"], rows["IT"]["score_low"], rows["IT"]["score_high"]) == (100, 63.9, 100)
     # Nothing without a URL is counted as a URL: the UK's middlebox test and the US's Signal test.
     gb = client.get("/api/v1/countries/GB", params={"since": "1970-01-01"}).json()
     assert gb["middleboxes_blocked"] == 1 and gb["tested_urls"] == 0
@@ -166,3 +182,20 @@ def test_one_listing_of_single_verdicts(example: tuple[Path, Path], client: Test
     assert [uid for uid, _ in stored] == [r["measurement_uid"] for r in page]
     shown = stored[0][1].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert page[0]["measurement_start_time"] == shown
+
+
+def test_thin_evidence_is_no_score_on_the_site(example: tuple[Path, Path]) -> None:
+    """In the coverage period the sample holds Australia (one blocked URL) and Belgium (performance tests
+    only): neither gets a point score on its page, and Australia's ranking row sorts with the unmeasured."""
+    _, site = example
+    html = (site / "index.html").read_text()
+    cell = r'<tr data-cc="([A-Z]{2})">.*?<td class="num measured-score" data-v="([^"]*)">'
+    cells = dict(re.findall(cell, html, re.S))
+    assert len(cells) == 65 and set(cells.values()) == {""}  # nothing sorts as a score
+    row = re.search(r'<tr data-cc="AU">.*?</tr>', html, re.S)  # Belgium has no index score, no row
+    assert row is not None and ">not enough evidence</span>" in row.group(0)
+    for cc in ("AU", "BE"):
+        page = (site / "country" / f"{cc}.html").read_text()
+        assert re.search(r'id="score">not enough evidence<', page), cc
+        assert re.search(r'id="score-thin">[^<]*too little for a measured score', page), cc
+    assert "1 measurement from 1 network tested 1 URL and 0 app" in (site / "country" / "AU.html").read_text()

@@ -241,8 +241,12 @@ def test_country_summaries_give_the_score_with_its_interval(query: Query) -> Non
     ir, gb, us = rows[("IR",)], rows[("GB",)], rows[("US",)]
     assert (ir["tested_urls"], ir["blocked_urls"], ir["confirmed_urls"]) == (4, 3, 1)  # all time: c too
     assert ir["apps_blocked"] == 1
+    # Thin evidence gives no point score, only its coverage: Iran's 4 URLs and an app on 2 networks, the
+    # UK's one URL and one middlebox test, the US's one app test (20 % of the weights).
     for r in (ir, gb, us):
-        assert r["score"] is not None and r["score_low"] <= r["score"] <= r["score_high"]
+        assert r["score_status"] == "not_enough_evidence", r["iso2"]
+        assert r["score"] is None and r["score_low"] is None and r["score_high"] is None
+    assert (ir["score_weight"], gb["score_weight"], us["score_weight"]) == (0.7, 0.6, 0.2)
     assert gb["blocked_urls"] == 0 and gb["middleboxes_blocked"] == 1
     assert us["tested_urls"] == 0 and us["blocked_share"] is None and us["apps_blocked"] == 1
 

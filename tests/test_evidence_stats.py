@@ -119,12 +119,44 @@ def test_known_values() -> None:
 
 
 def test_score_degrades_honestly() -> None:
+    # Nothing tested: no score — not 100 ("perfectly free") from no evidence.
     nothing = stats.score([stats.share(0, 0)])
-    assert (nothing.value, nothing.low, nothing.high) == (100.0, 0.0, 100.0)
+    assert (nothing.value, nothing.low, nothing.high) == (None, None, None)
+    assert nothing.status == "not_enough_evidence" and nothing.weight == 0
+    # One tested URL: an interval some 75 points wide, too wide for a point score.
     thin = stats.score([stats.share(1, 0)])
+    assert thin.value is None and thin.status == "not_enough_evidence" and thin.kinds == 1
     thick = stats.score([stats.share(400, 0, clusters=40, sum_m2=40 * 100, sum_y2_m=0)])
-    assert thin.value == thick.value == 100
-    assert thin.low is not None and thick.low is not None and thin.low < 40 and thick.low > 90
+    assert thick.value == 100 and thick.status == "scored" and thick.low is not None and thick.low > 90
     mixed = stats.score([stats.share(100, 50, clusters=10, sum_m2=1000, sum_y2_m=250), stats.share(2, 0)])
     assert mixed.value == pytest.approx(75.0) and mixed.kinds == 2
     assert mixed.low is not None and mixed.high is not None and mixed.low < 75 < mixed.high
+
+
+def test_score_needs_half_the_weights_and_a_narrow_interval() -> None:
+    weights = [0.5, 0.2, 0.2, 0.1]  # sites, apps, circumvention, middleboxes
+    untested = stats.share(0, 0)
+    many_ok = stats.share(400, 0, clusters=40, sum_m2=40 * 100, sum_y2_m=0)
+    many_blocked = stats.share(400, 400, clusters=40, sum_m2=40 * 100, sum_y2_m=400)
+    # One middlebox detection: 10 % of the weights speak for the country — no score, not 0.
+    one_box = stats.score([untested, untested, untested, stats.share(1, 1)], weights)
+    assert (one_box.value, one_box.status, one_box.weight) == (None, "not_enough_evidence", 0.1)
+    # However much the middlebox test was run, it does not carry half the weights.
+    boxes = stats.score([untested, untested, untested, many_blocked], weights)
+    assert boxes.value is None and boxes.weight == 0.1
+    # Apps and circumvention together carry 0.4: still not enough; with the middleboxes 0.5 is.
+    assert stats.score([untested, many_ok, many_ok, untested], weights).value is None
+    tools = stats.score([untested, many_ok, many_ok, many_blocked], weights)
+    assert tools.status == "scored" and tools.value == 80 and tools.weight == 0.5
+    # Sites alone are enough when measured well, and the interval rule is checked on the rounded bounds.
+    sites = stats.score([many_ok, untested, untested, untested], weights)
+    assert sites.status == "scored" and sites.value == 100 and sites.weight == 0.5
+    ten = stats.score([stats.share(10, 0)])  # 10 URLs on one network: 100 (50-100), exactly 50 wide
+    assert (ten.value, ten.low, ten.high) == (100, 50, 100)
+    assert stats.score([stats.share(10, 0)], max_width=49.9).value is None
+    # Networks that disagree (5 block all of their 10 URLs, 5 none) are not enough: 25-75 on sites.
+    split = stats.share(100, 50, clusters=10, sum_m2=1000, sum_y2_m=50)
+    assert stats.score([split]).value is None
+    # Networks that agree (each blocks half) are: 50 (40.2-59.8).
+    even = stats.score([stats.share(100, 50, clusters=10, sum_m2=1000, sum_y2_m=25)])
+    assert (even.value, even.low, even.high, even.status) == (50, 40.2, 59.8, "scored")

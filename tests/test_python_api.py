@@ -173,6 +173,27 @@ def test_evidence_cuts_and_refusals(s: netfreedom.Store) -> None:
             s.evidence(**bad)  # type: ignore[arg-type]
 
 
+def test_countries_is_the_cli_table(s: netfreedom.Store, db: Path) -> None:
+    table = s.countries(since="1970-01-01")
+    rows = {r["iso2"]: r for r in table.to_pylist()}
+    args = ["evidence", "countries", "--since", "1970-01-01", "-f", "json", "--db", str(db)]
+    done = subprocess.run(
+        [sys.executable, "-m", "netfreedom", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["countries"] == table.to_pylist()
+    # One middlebox detection is not a score of 0; Italy's URLs, apps and tools on 3 networks are a score.
+    gb, it = rows["GB"], rows["IT"]
+    assert (gb["score"], gb["score_status"], gb["score_weight"]) == (None, "not_enough_evidence", 0.1)
+    assert (it["score"], it["score_status"]) == (100, "scored")
+    later = s.countries(since="2030-01-01")
+    assert later.num_rows == 0 and "score_status" in later.schema.names
+
+
 def test_index_errors_and_a_missing_store(s: netfreedom.Store, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"no index built for 2017 \(built: 2018\)"):
         s.index(2017)

@@ -169,6 +169,15 @@ class Store:
             examples=examples,
         )
 
+    def countries(self, *, since: When = None, until: When = None, level: float = 0.9) -> pa.Table:
+        """One row per country measured in ``[since, until)``: coverage, site and test figures and the
+        measured interference score — the table of ``netfreedom evidence countries`` and
+        ``/api/v1/countries`` (``netfreedom.evidence.countries.country_summaries``).  ``score`` is null
+        unless ``score_status`` is ``scored`` (docs/methodology.md, "Measured interference score")."""
+        from netfreedom.evidence.countries import country_summaries
+
+        return country_summaries(self.query, Filters.of(since, until).window(), level=level)
+
     def _test_names(self, normalised: tuple[str, ...]) -> tuple[str, ...]:
         """The stored test names a ``test_name`` filter means (it compares without case or underscores)."""
         if not normalised or not has_table(self.query, "verdicts"):

@@ -30,6 +30,7 @@ COLUMNS = (
     "score",
     "score_low",
     "score_high",
+    "score_status",
     "sources",
 )
 
@@ -78,7 +79,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One row per country with measurements in the period: measurements, networks, tested, blocked and
         confirmed URLs, the blocked share with its interval, and the measured interference score (100 = no
-        interference observed) with its interval.
+        interference observed) with its interval — or, when too little was tested for a score, none and
+        the status not_enough_evidence.
 
         The period is --since/--until, or --year's coverage period, or (neither given) the latest built
         edition's coverage period, else all time.

@@ -6,8 +6,11 @@ or ``all``), ``measurements`` and ``networks`` (every verdict of the country in 
 figures ``tested_urls, blocked_urls, confirmed_urls, blocked_share, blocked_low, blocked_high``
 (``url_blocking``), the figures of tests without URLs ``apps_tested, apps_blocked, circumvention_tested,
 circumvention_blocked, middleboxes_tested, middleboxes_blocked`` (``test_blocking``), the measured
-interference score ``score, score_low, score_high`` (``evidence.stats.score``; null without any tested item)
-and ``examples`` (measurement ids behind the blocked URLs), and ``sources``: where the figures come from —
+interference score ``score, score_low, score_high`` (``evidence.stats.score``; null unless
+``score_status`` is ``scored`` — it is ``not_enough_evidence`` when too little was tested, see
+``stats.MIN_SCORE_WEIGHT`` and ``stats.MAX_SCORE_WIDTH``, and ``no_measurements`` when nothing was
+measured), ``score_weight`` (the share of the score's weights carried by the kinds tested, 0–1),
+``examples`` (measurement ids behind the blocked URLs), and ``sources``: where the figures come from —
 ``raw`` (stored verdicts), ``aggregates`` (OONI's published aggregation counts: a kind without raw tested
 items takes its anomaly rate from them, ``measures.aggregate_rates``), or ``raw+aggregates``.
 """
@@ -47,6 +50,8 @@ COLUMNS: list[tuple[str, pa.DataType]] = [
     ("score", pa.float64()),
     ("score_low", pa.float64()),
     ("score_high", pa.float64()),
+    ("score_status", pa.string()),
+    ("score_weight", pa.float64()),
     ("examples", pa.list_(pa.string())),
     ("sources", pa.string()),
 ]
@@ -60,6 +65,15 @@ SCORE_WEIGHTS: dict[Kind, float] = {
     Kind.CIRCUMVENTION: 0.2,
     Kind.MIDDLEBOXES: 0.1,
 }
+
+
+def score_rule() -> str:
+    """What a measured score needs, in words (the site and the docs say it the same way)."""
+    weights = ", ".join(f"{k.value} {w * 100:g} %" for k, w in SCORE_WEIGHTS.items())
+    return (
+        f"tested kinds that carry at least {stats.MIN_SCORE_WEIGHT * 100:g} % of its weight ({weights}) "
+        f"and an interval at most {stats.MAX_SCORE_WIDTH:g} points wide"
+    )
 
 
 def _records(table: pa.Table) -> list[dict[str, Any]]:
@@ -127,7 +141,7 @@ def country_summaries(
             [SCORE_WEIGHTS[k] for k in (Kind.SITES, *_TEST_KINDS)],
         )
         if not raw_n and not borrowed:  # no measurement in the window: no score, not a perfect one
-            sc = stats.Score(None, None, None, 0)
+            sc = stats.Score(None, None, None, 0, 0.0, stats.NO_MEASUREMENTS)
         source = (
             "raw+aggregates" if raw_n and borrowed else "aggregates" if borrowed else "raw" if raw_n else ""
         )
@@ -146,6 +160,8 @@ def country_summaries(
             "score": sc.value,
             "score_low": sc.low,
             "score_high": sc.high,
+            "score_status": sc.status,
+            "score_weight": sc.weight,
             "examples": list(s["examples"]) if s else [],
             "sources": source,
         }

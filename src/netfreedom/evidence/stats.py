@@ -19,8 +19,13 @@ the interval is the whole of [0, 1].
 **Measured interference score.**  ``100 · (1 − I)`` where ``I`` is the weighted mean of the blocked shares
 of the kinds that were tested (``evidence.countries.SCORE_WEIGHTS``: sites 0.5, apps 0.2, circumvention 0.2,
 middleboxes 0.1, renormalised over the kinds tested); its interval combines the kinds' interval
-half-widths in quadrature, each side separately (see :func:`score`).  Nothing tested: 100 with the interval
-0–100 — no interference observed, and none could have been.
+half-widths in quadrature, each side separately (see :func:`score`).
+
+A point score is given only on enough evidence: the kinds tested must carry at least
+:data:`MIN_SCORE_WEIGHT` of the weights (sites alone do; one middlebox test does not speak for a country's
+sites, apps and tools) and the score's interval must be at most :data:`MAX_SCORE_WIDTH` points wide.
+Otherwise — and when nothing was tested at all — there is no score, no interval, and the status
+``not_enough_evidence``: neither 100 ("perfectly free") from no evidence nor 0 from one test.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ import pyarrow.compute as pc
 RHO_FLOOR = 0.02  # networks are never assumed wholly independent of each other
 RHO_PRIOR = 0.3  # assumed correlation within a network when fewer than MIN_CLUSTERS networks tested
 MIN_CLUSTERS = 3
+# The measured score's minimum evidence (docs/methodology.md, "Measured interference score").
+MIN_SCORE_WEIGHT = 0.5  # share of the score's weights the tested kinds must carry
+MAX_SCORE_WIDTH = 50.0  # widest interval (points of 0–100) a point score is given with
+SCORED = "scored"
+NOT_ENOUGH_EVIDENCE = "not_enough_evidence"
+NO_MEASUREMENTS = "no_measurements"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,31 +210,47 @@ def share(
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """The measured interference score (100 = no interference observed) and its interval."""
+    """The measured interference score (100 = no interference observed) and its interval; all three None
+    unless ``status`` is :data:`SCORED`."""
 
     value: float | None
     low: float | None
     high: float | None
     kinds: int  # how many kinds of test contributed
+    weight: float = 0.0  # the share of the weights carried by the kinds tested (0–1)
+    status: str = NO_MEASUREMENTS  # SCORED, NOT_ENOUGH_EVIDENCE or NO_MEASUREMENTS
 
 
-def score(shares: Sequence[Share], weights: Sequence[float] | None = None) -> Score:
+def score(
+    shares: Sequence[Share],
+    weights: Sequence[float] | None = None,
+    *,
+    min_weight: float = MIN_SCORE_WEIGHT,
+    max_width: float = MAX_SCORE_WIDTH,
+) -> Score:
     """``100 · (1 − I)``, ``I`` the weighted mean of the tested kinds' blocked shares (weights renormalised
     over the kinds with any tested item; default equal).  The interval combines the kinds' interval
-    half-widths in quadrature on each side (the kinds are measured by different tests).  When no kind was
-    tested, no interference was observed but none could have been: 100, interval 0–100."""
+    half-widths in quadrature on each side (the kinds are measured by different tests).
+
+    Given only when the kinds tested carry at least ``min_weight`` of the weights and the interval (as
+    rounded) is at most ``max_width`` points wide; otherwise value and interval are None and the status is
+    :data:`NOT_ENOUGH_EVIDENCE` (``kinds`` and ``weight`` still say what was tested)."""
     ws = list(weights) if weights is not None else [1.0] * len(shares)
     tested = [(s, w) for s, w in zip(shares, ws, strict=True) if s.value is not None and w > 0]
+    whole = sum(w for w in ws if w > 0)
     if not tested:
-        return Score(100.0, 0.0, 100.0, 0)
+        return Score(None, None, None, 0, 0.0, NOT_ENOUGH_EVIDENCE)
     total = sum(w for _, w in tested)
+    covered = round(total / whole, 6)
     mean = sum((s.value or 0.0) * w for s, w in tested) / total
     up = math.sqrt(sum((w * s.half_width_high) ** 2 for s, w in tested)) / total
     down = math.sqrt(sum((w * s.half_width_low) ** 2 for s, w in tested)) / total
     hi_share, lo_share = min(1.0, mean + up), max(0.0, mean - down)
-    return Score(
+    value, low, high = (
         round(100 * (1 - mean), 1),
         round(100 * (1 - hi_share), 1),
         round(100 * (1 - lo_share), 1),
-        len(tested),
     )
+    if covered < min_weight or high - low > max_width:
+        return Score(None, None, None, len(tested), covered, NOT_ENOUGH_EVIDENCE)
+    return Score(value, low, high, len(tested), covered, SCORED)

@@ -125,9 +125,13 @@ def validate(
         return Validation(year, window.label, scale, (), None, f"no {year} edition in the store")
     summaries = country_summaries(query, window, countries=sorted(experts))
     pairs: list[Pair] = []
+    thin = 0  # measured, but not enough evidence for a score
     for r in summaries.to_pylist():
         cc = r["iso2"]
-        if r.get("score") is None or not r.get("measurements") or cc in exclude:
+        if not r.get("measurements") or cc in exclude:
+            continue
+        if r.get("score") is None:
+            thin += 1
             continue
         name, total = experts[cc]
         freedom = 100 - total if scale == "0-best" else total
@@ -153,5 +157,13 @@ def validate(
             top=top,
         )
     except ValueError as exc:
-        return Validation(year, window.label, scale, tuple(pairs), None, str(exc))
+        if len(pairs) >= 3:
+            return Validation(year, window.label, scale, tuple(pairs), None, str(exc))
+        n = len(pairs)
+        note = (
+            f"{n} {'country has' if n == 1 else 'countries have'} both a measured score and a {year} total, "
+            f"{thin} more {'was' if thin == 1 else 'were'} measured without enough evidence for a score; "
+            "at least 3 are needed"
+        )
+        return Validation(year, window.label, scale, tuple(pairs), None, note)
     return Validation(year, window.label, scale, tuple(pairs), a)

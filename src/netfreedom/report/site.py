@@ -23,7 +23,7 @@ import jinja2
 from netfreedom import __version__
 from netfreedom.errors import StoreError
 from netfreedom.evidence import facts
-from netfreedom.evidence.countries import CountryEvidence, countries_evidence, country_summaries
+from netfreedom.evidence.countries import CountryEvidence, countries_evidence, country_summaries, score_rule
 from netfreedom.evidence.listing import explorer_url
 from netfreedom.evidence.model import MAJORITY, Axis, Filters, Period, Query, Window, evidence
 from netfreedom.evidence.tables import edition_window, indicator_evidence
@@ -68,6 +68,7 @@ def _env() -> jinja2.Environment:
         csp=CSP,
         version=__version__,
         explorer_url=explorer_url,
+        score_rule=score_rule,
     )
     env.filters["num"] = _num
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+g}"
@@ -335,9 +336,7 @@ def _country_page(
     indicators = indicator_evidence(query, year, cc) if year is not None else []
     from_aggregates = aggregate_tests(query, cc)
     raw_n = raw_measurements(query, cc)
-    all_time = (
-        country_summaries(query, Window(), countries=[cc]).to_pylist()[0] if from_aggregates else None
-    )
+    all_time = country_summaries(query, Window(), countries=[cc]).to_pylist()[0] if from_aggregates else None
     return (
         env.get_template("country.html.j2")
         .render(
