@@ -22,7 +22,7 @@ from netfreedom.errors import InputError, StoreError
 from netfreedom.ingest.records import content_uid
 from netfreedom.models.event import Event, EventKind
 
-from .conftest import DATA, MEASUREMENTS, ROOT, cli_env
+from .conftest import DATA, MEASUREMENTS, ROOT, cli_env, run_cli
 
 DOCS = ROOT / "docs" / "python.md"
 
@@ -176,14 +176,7 @@ def test_evidence_cuts_and_refusals(s: netfreedom.Store) -> None:
 def test_countries_is_the_cli_table(s: netfreedom.Store, db: Path) -> None:
     table = s.countries(since="1970-01-01")
     rows = {r["iso2"]: r for r in table.to_pylist()}
-    args = ["evidence", "countries", "--since", "1970-01-01", "-f", "json", "--db", str(db)]
-    done = subprocess.run(
-        [sys.executable, "-m", "netfreedom", *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        cwd=ROOT,
-    )
+    done = run_cli("evidence", "countries", "--since", "1970-01-01", "-f", "json", "--db", str(db), cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["countries"] == table.to_pylist()
     # One middlebox detection is not a score of 0; Italy's URLs, apps and tools on 3 networks are a score.
