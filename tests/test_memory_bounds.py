@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from netfreedom.analysis import ANALYSIS_VERSION
+from netfreedom.errors import StoreError
 from netfreedom.ingest import Record
 from netfreedom.pipeline.analyze import analyze_store, analyze_table
 from netfreedom.pipeline.ingest import Analysis, ingest
@@ -180,3 +181,23 @@ def test_reanalysis_batches_are_bounded_by_bytes(tmp_path: Path, measurements_di
         tables = list(store.iter_unanalysed(batch_size=1000, batch_bytes=limit))
     assert sum(t.num_rows for t in tables) == 90
     assert len(tables) >= 4  # (the shared measurements differ in size a lot: not exactly 8)
+
+
+def test_duckdb_memory_limit_is_a_documented_default_the_user_can_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's buffer pool — the part of the store's memory that grows with the catalogue — is capped at
+    256MB unless NETFREEDOM_DUCKDB_MEMORY says otherwise; a value that is not a size is refused by name."""
+
+    def limit() -> str:
+        with open_store(tmp_path / "s.duckdb") as store:
+            row = store.query("SELECT current_setting('memory_limit') AS m").column("m").to_pylist()
+        return str(row[0])
+
+    monkeypatch.delenv("NETFREEDOM_DUCKDB_MEMORY", raising=False)
+    assert limit() == "244.1 MiB"  # 256 MB
+    monkeypatch.setenv("NETFREEDOM_DUCKDB_MEMORY", "1GiB")
+    assert limit() == "1.0 GiB"
+    monkeypatch.setenv("NETFREEDOM_DUCKDB_MEMORY", "lots")
+    with pytest.raises(StoreError, match="NETFREEDOM_DUCKDB_MEMORY='lots' is not a size"):
+        limit()

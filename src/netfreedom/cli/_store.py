@@ -11,7 +11,12 @@ import typer
 
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", metavar="FILE", help="Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."),
+    typer.Option(
+        "--db",
+        metavar="FILE",
+        help="Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb).  DuckDB's memory limit: env "
+        "NETFREEDOM_DUCKDB_MEMORY (default 256MB).",
+    ),
 ]
 ProjectOpt = Annotated[
     Path | None,

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 from ._engine import Engine, EngineOpt, SchedulerOpt, WorkersOpt, engine_options
 from ._fingerprints import CacheDirOpt, FingerprintsDirOpt, MirrorOpt, NoFingerprintsOpt, load_fingerprints
 
-DB_HELP = "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb)."
+DB_HELP = (
+    "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb).  DuckDB's memory limit: env "
+    "NETFREEDOM_DUCKDB_MEMORY (default 256MB)."
+)
 _SOURCES_HELP = (
     "Files (.json, .jsonl, .jsonl.gz, .post, postcan .tar.gz), folders, or archive URLs "
     "(s3://ooni-data-eu-fra/ — the layout, jsonl/ before 2020-10-21 or raw/ after, is chosen by date —, "

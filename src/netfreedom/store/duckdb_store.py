@@ -52,6 +52,9 @@ from netfreedom.store.schema import (
 from netfreedom.store.staged import ANALYSIS_COLUMNS, STAGING, Staged, verdict_input, verdict_table
 
 DEFAULT_DB = "netfreedom.duckdb"
+DEFAULT_MEMORY_LIMIT = "256MB"
+MEMORY_ENV = "NETFREEDOM_DUCKDB_MEMORY"
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$", re.IGNORECASE)
 _READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _JOURNAL = ".journal"
@@ -80,6 +83,18 @@ def default_db_path() -> Path:
     return Path(os.environ.get("NETFREEDOM_DB") or DEFAULT_DB)
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's ``memory_limit`` for the store: ``$NETFREEDOM_DUCKDB_MEMORY``, else ``256MB``.
+
+    It bounds DuckDB's buffer pool — the catalogue's blocks it keeps cached, the hash tables of the
+    "already stored?" checks and of queries (which spill to disk beyond it) — the one part of a long
+    ingest's memory that grows with the store until it reaches this (bench/memory.py, docs/scaling.md)."""
+    value = (os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT).strip()
+    if not _SIZE.match(value):
+        raise StoreError(f"{MEMORY_ENV}={value!r} is not a size such as 256MB or 2GB")
+    return value
+
+
 class DuckDBStore:
     """A ``Store`` in a DuckDB file ``path`` with Parquet under ``<path stem>.parquet/``."""
 
@@ -88,7 +103,7 @@ class DuckDBStore:
         path: Path | str,
         *,
         read_only: bool = False,
-        memory_limit: str = "256MB",
+        memory_limit: str | None = None,
         threads: int | None = None,
     ) -> None:
         self._path = Path(path)
@@ -98,7 +113,7 @@ class DuckDBStore:
         self.read_only = read_only
         if read_only and not self._path.is_file():
             raise StoreError(f"no store at {self._path} (run `netfreedom ingest` first)")
-        config: dict[str, Any] = {"memory_limit": memory_limit}
+        config: dict[str, Any] = {"memory_limit": memory_limit or duckdb_memory_limit()}
         if threads:
             config["threads"] = threads
         try:
