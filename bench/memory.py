@@ -13,8 +13,9 @@ its own child process, the commands a user runs:
 
 For each it prints the child's peak RSS (``ru_maxrss`` from ``wait4``), the peak of the process's RSS over
 the second half of the run (a leak shows there), DuckDB's own peak memory (``duckdb_memory()``, sampled
-every 0.2 s) and Arrow's peak allocation, the wall time and measurements/s, and at the end the slope of peak
-RSS against input size (MiB per GB of input; flat = near zero) with the load average.  Stores are deleted
+every 0.2 s) and Arrow's peak allocation, the wall time and measurements/s, and at the end each peak as a
+ratio to the same step's at the smallest size (the baseline: 1.00 = flat) and the slope of peak RSS
+against input size (MiB per GB of input; flat = near zero) with the load average.  Stores are deleted
 after each size.
 
     python bench/memory.py                         # 500, 1000, 2000, 5000 MB (the issue's 5 GB)
@@ -57,26 +58,26 @@ class _Sampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.samples: list[tuple[float, int, int, int]] = []  # (time, rss, arrow, duckdb)
-        self.connections: list[Any] = []
+        # Each store connection's own cursor, made when it opened: the sampler never calls the store's
+        # connection itself (DuckDB refuses a call on a connection busy in another thread).
+        self.connections: dict[int, Any] = {}
+        self.lock = threading.Lock()
         self.tags: dict[str, int] = {}  # DuckDB's peak memory by tag (duckdb_memory())
         self._done = threading.Event()
         self._page = os.sysconf("SC_PAGE_SIZE")
 
     def _duckdb(self) -> int:
         total = 0
-        for con in list(self.connections):
-            try:
-                cur = con.cursor()
+        with self.lock:  # the store closes a connection only under this lock (see ``child``)
+            for cur in list(self.connections.values()):
                 try:
                     rows = cur.execute("SELECT tag, memory_usage_bytes FROM duckdb_memory()").fetchall()
-                finally:
-                    cur.close()
-            except Exception:  # a connection closed between two samples
-                continue
-            for tag, used in rows:
-                self.tags[tag] = max(self.tags.get(tag, 0), int(used))
-            # connections to one file share one buffer pool: the largest, not the sum
-            total = max(total, sum(int(used) for _, used in rows))
+                except Exception:  # a connection closed between two samples
+                    continue
+                for tag, used in rows:
+                    self.tags[tag] = max(self.tags.get(tag, 0), int(used))
+                # connections to one file share one buffer pool: the largest, not the sum
+                total = max(total, sum(int(used) for _, used in rows))
         return total
 
     def run(self) -> None:
@@ -103,11 +104,24 @@ def child(result: str, argv: list[str]) -> None:
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         con = connect(*args, **kwargs)
-        sampler.connections.append(con)
+        with sampler.lock:
+            sampler.connections[id(con)] = con.cursor()
         return con
 
     duckdb.connect = watched  # type: ignore[assignment]
     from netfreedom.cli import main
+    from netfreedom.store.duckdb_store import DuckDBStore
+
+    close = DuckDBStore.close
+
+    def closing(store: DuckDBStore) -> None:
+        with sampler.lock:
+            cur = sampler.connections.pop(id(store._con), None)
+            if cur is not None:
+                cur.close()
+        close(store)
+
+    DuckDBStore.close = closing  # type: ignore[method-assign]
 
     sys.argv = ["netfreedom", *argv]
     start = time.perf_counter()
@@ -237,15 +251,17 @@ def main() -> int:
     print()
     print(
         f"{'step':24} {'input MB':>8} {'meas.':>7} {'peak RSS':>9} {'2nd half':>8} {'DuckDB':>7} "
-        f"{'Arrow':>6} {'s':>7} {'meas/s':>7} {'CPU s':>7}"
+        f"{'Arrow':>6} {'s':>7} {'meas/s':>7} {'CPU s':>7} {'vs smallest':>11}"
     )
+    smallest = {step: doc["peak"] for _, _, _, step, doc in sorted(rows, key=lambda r: -r[0])}
     for _, gb, n, step, doc in sorted(rows, key=lambda r: (steps.index(r[3]), r[0])):
         late = doc["rss_late"] / MiB
         print(
             f"{LABELS[step]:24} {gb * 1e3:8.0f} {n:7d} {doc['peak'] / MiB:5.0f} MiB {late:4.0f} MiB "
             f"{doc['duckdb_peak'] / MiB:3.0f} MiB {doc['arrow_peak'] / MiB:2.0f} MiB {doc['seconds']:7.1f} "
-            f"{n / doc['seconds']:7.0f} {doc['cpu']:7.1f}"
+            f"{n / doc['seconds']:7.0f} {doc['cpu']:7.1f} {doc['peak'] / smallest[step]:11.2f}"
         )
+    print("vs smallest: peak RSS / the same step's peak RSS at the smallest size (1.00 = flat)")
     print()
     worst = max(doc["peak"] for *_, doc in rows) / MiB
     for step in steps:
