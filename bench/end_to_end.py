@@ -16,6 +16,7 @@ measurements per CPU-second (the per-core rate docs/scaling.md uses) and peak RS
 
     python bench/end_to_end.py               # 200 MB, 3 rounds (targets: ingest 0.20, re-analysis 0.30)
     python bench/end_to_end.py --quick        # 20 MB, 1 round
+    git archive REV | tar -x -C /tmp/before && python bench/end_to_end.py --repeat 5 --baseline /tmp/before
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def child(phase: str, db: str, files: list[str]) -> None:
     print(json.dumps(doc))
 
 
-def _run(phase: str, db: Path, files: list[Path]) -> dict[str, float]:
+def _run(phase: str, db: Path, files: list[Path], script: Path = Path(__file__)) -> dict[str, float]:
     if phase.startswith("ingest"):
         for p in (db, db.with_name(db.name + ".wal"), db.with_name(db.stem + ".parquet")):
             if p.is_dir():
@@ -102,9 +103,10 @@ def _run(phase: str, db: Path, files: list[Path]) -> dict[str, float]:
             else:
                 p.unlink(missing_ok=True)
     out = subprocess.run(
-        [sys.executable, __file__, "--child", phase, str(db), *map(str, files)],
+        [sys.executable, str(script), "--child", phase, str(db), *map(str, files)],
         capture_output=True,
         text=True,
+        env={**os.environ, "NETFREEDOM_SHARED": str(SHARED)},  # a baseline tree elsewhere reads the same data
     )
     if out.returncode != 0:
         raise SystemExit(f"{phase} failed:\n{out.stderr}")
@@ -121,6 +123,12 @@ def main() -> int:
     ap.add_argument("--wc-share", type=float, default=0.85, help="web_connectivity share (default 0.85)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="20 MB, 1 round")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="another netfreedom source tree (e.g. `git archive REV | tar -x -C DIR`): each step also runs "
+        "from it, interleaved, and the CPU time after / before is printed",
+    )
     args = ap.parse_args()
     if args.quick:
         args.size_mb, args.repeat = 20, 1
@@ -134,15 +142,22 @@ def main() -> int:
     )
     load_start = os.getloadavg()
     runs: dict[str, list[dict[str, float]]] = {p: [] for p in PHASES}
+    before: dict[str, list[dict[str, float]]] = {p: [] for p in PHASES}
     with tempfile.TemporaryDirectory(dir=HERE / ".corpus", prefix="e2e-") as work:
         for r in range(args.repeat):
-            for phase in PHASES:
-                # re-analysis reads the store ingest + analysis wrote (--no-analyze writes another)
-                db = Path(work) / ("plain.duckdb" if phase == "ingest-no-analyze" else "store.duckdb")
-                run = _run(phase, db, files)
-                if phase != "reanalyze":
-                    assert run["n"] == n, (phase, run)
-                runs[phase].append(run)
+            trees = [(runs, Path(__file__), Path(work))]
+            if args.baseline is not None:
+                base = (before, args.baseline.resolve() / "bench" / "end_to_end.py", Path(work) / "baseline")
+                base[2].mkdir(exist_ok=True)
+                trees = [*trees, base] if r % 2 else [base, *trees]  # alternate which goes first
+            for into, script, folder in trees:
+                for phase in PHASES:
+                    # re-analysis reads the store ingest + analysis wrote (--no-analyze writes another)
+                    db = folder / ("plain.duckdb" if phase == "ingest-no-analyze" else "store.duckdb")
+                    run = _run(phase, db, files, script)
+                    if phase != "reanalyze":
+                        assert run["n"] == n, (phase, run)
+                    into[phase].append(run)
             print(
                 f"round {r + 1}: "
                 + "  ".join(f"{p} {runs[p][-1]['seconds']:.2f} s" for p in PHASES)
@@ -175,6 +190,19 @@ def main() -> int:
         f"verdicts stored by ingest: {runs['ingest'][-1].get('verdicts')}; "
         f"by re-analysis: {runs['reanalyze'][-1]['n']:.0f}"
     )
+    if args.baseline is not None:
+        print(f"against {args.baseline} (each step run from both trees, interleaved):")
+        for phase in PHASES[1:]:
+            after = [x["cpu"] for x in runs[phase]]
+            old = [x["cpu"] for x in before[phase]]
+            changes = [a / b for a, b in zip(after, old, strict=True)]
+            print(
+                f"  {LABELS[phase]:22} CPU s {statistics.median(old):.2f} -> {statistics.median(after):.2f}, "
+                f"after / before {statistics.median(changes):.3f} "
+                f"(rounds {min(changes):.2f}-{max(changes):.2f}); peak RSS "
+                f"{max(x['peak'] for x in before[phase]) / 2**20:.0f} -> "
+                f"{max(x['peak'] for x in runs[phase]) / 2**20:.0f} MiB"
+            )
     load_end = os.getloadavg()
     print(
         f"rounds: {args.repeat}; medians; {os.cpu_count()} CPUs; load average (1/5/15 min) "
