@@ -187,17 +187,55 @@ def test_duckdb_memory_limit_is_a_documented_default_the_user_can_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DuckDB's buffer pool — the part of the store's memory that grows with the catalogue — is capped at
-    256MB unless NETFREEDOM_DUCKDB_MEMORY says otherwise; a value that is not a size is refused by name."""
+    256MB while the store streams (``bounded``: ingest, re-analysis) and DuckDB's own limit comes back
+    after it; NETFREEDOM_DUCKDB_MEMORY sets both; a value that is not a size is refused by name."""
 
-    def limit() -> str:
+    def limits() -> tuple[str, str]:
+        def current(store: DuckDBStore) -> str:
+            q = store.query("SELECT current_setting('memory_limit') AS m")
+            return str(q.column("m").to_pylist()[0])
+
         with open_store(tmp_path / "s.duckdb") as store:
-            row = store.query("SELECT current_setting('memory_limit') AS m").column("m").to_pylist()
-        return str(row[0])
+            assert isinstance(store, DuckDBStore)
+            before = current(store)
+            with store.bounded():
+                during = current(store)
+            assert current(store) == before
+        return before, during
 
     monkeypatch.delenv("NETFREEDOM_DUCKDB_MEMORY", raising=False)
-    assert limit() == "244.1 MiB"  # 256 MB
+    before, during = limits()
+    assert during == "244.1 MiB"  # 256 MB
+    assert before != during  # queries: DuckDB's own limit
     monkeypatch.setenv("NETFREEDOM_DUCKDB_MEMORY", "1GiB")
-    assert limit() == "1.0 GiB"
+    assert limits() == ("1.0 GiB", "1.0 GiB")
     monkeypatch.setenv("NETFREEDOM_DUCKDB_MEMORY", "lots")
     with pytest.raises(StoreError, match="NETFREEDOM_DUCKDB_MEMORY='lots' is not a size"):
-        limit()
+        limits()
+
+
+def test_ingest_and_reanalysis_stream_under_the_cap(
+    tmp_path: Path, measurements_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every batch ingest and ``analyze --db`` store is written under the cap."""
+    monkeypatch.delenv("NETFREEDOM_DUCKDB_MEMORY", raising=False)
+    seen: list[str] = []
+
+    class Capped(DuckDBStore):
+        def current_limit(self) -> str:
+            return str(self._con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+        def add_measurements(self, *args: Any, **kwargs: Any) -> Any:
+            seen.append(self.current_limit())
+            return super().add_measurements(*args, **kwargs)
+
+        def add_verdicts(self, *args: Any, **kwargs: Any) -> Any:
+            seen.append(self.current_limit())
+            return super().add_verdicts(*args, **kwargs)
+
+    with Capped(tmp_path / "c.duckdb") as store:
+        ingest(store, [str(measurements_dir)], batch_size=20)
+        store.reset_verdicts()
+        analyze_store(store, None, batch_size=20)
+    assert len(seen) >= 4
+    assert set(seen) == {"244.1 MiB"}

@@ -15,7 +15,7 @@ DbOpt = Annotated[
         "--db",
         metavar="FILE",
         help="Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb).  DuckDB's memory limit: env "
-        "NETFREEDOM_DUCKDB_MEMORY (default 256MB).",
+        "NETFREEDOM_DUCKDB_MEMORY (default: 256MB while ingesting or analysing, DuckDB's own otherwise).",
     ),
 ]
 ProjectOpt = Annotated[

@@ -18,7 +18,7 @@ from ._fingerprints import CacheDirOpt, FingerprintsDirOpt, MirrorOpt, NoFingerp
 
 DB_HELP = (
     "Store file (env NETFREEDOM_DB; default ./netfreedom.duckdb).  DuckDB's memory limit: env "
-    "NETFREEDOM_DUCKDB_MEMORY (default 256MB)."
+    "NETFREEDOM_DUCKDB_MEMORY (default: 256MB while ingesting or analysing, DuckDB's own otherwise)."
 )
 _SOURCES_HELP = (
     "Files (.json, .jsonl, .jsonl.gz, .post, postcan .tar.gz), folders, or archive URLs "

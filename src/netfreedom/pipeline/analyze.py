@@ -253,20 +253,22 @@ def analyze_store(
         store.reset_verdicts()
         summary.reset = stale
     if cluster is not None:
-        return _on_cluster(store, fingerprints, summary, cluster)
-    for table in store.iter_unanalysed(batch_size=batch_size):
-        rows = analyze_table(table, fingerprints)
-        for row in rows:
-            summary.outcomes[row.outcome] += 1
-            summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
-        summary.analysed += len(rows)
-        summary.stored += store.add_verdicts(
-            rows, analysis_version=ANALYSIS_VERSION, fingerprints_id=fingerprints_id, envelopes=table
-        )
-        del table, rows
-        release_arrow_memory()
-        if progress:
-            progress(summary)
+        with store.bounded():
+            return _on_cluster(store, fingerprints, summary, cluster)
+    with store.bounded():  # DuckDB's memory capped while streaming (docs/scaling.md, Memory)
+        for table in store.iter_unanalysed(batch_size=batch_size):
+            rows = analyze_table(table, fingerprints)
+            for row in rows:
+                summary.outcomes[row.outcome] += 1
+                summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+            summary.analysed += len(rows)
+            summary.stored += store.add_verdicts(
+                rows, analysis_version=ANALYSIS_VERSION, fingerprints_id=fingerprints_id, envelopes=table
+            )
+            del table, rows
+            release_arrow_memory()
+            if progress:
+                progress(summary)
     return summary
 
 

@@ -253,47 +253,48 @@ def ingest(
     items = read_sources(
         sources, filters, fetcher, max_line=max_line, dimensions=dimensions, keys=analysis is not None
     )
-    for item in items:
-        if isinstance(item, AggregateRow):
-            summary.lines += 1
-            if filters.active and not accepts_aggregate(filters, item):
-                summary.filtered += 1
-                continue
-            aggregates.append(item)
-            if len(aggregates) >= AGGREGATE_BATCH:
-                flush_aggregates()
-        elif isinstance(item, Record):
-            summary.lines += 1
-            if filters.active and not filters.accepts(item):
-                summary.filtered += 1
-                continue
-            if analysis is not None:
-                row = verdict_row(item, fingerprints)
-                summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
-                verdicts.append(row)
-            record = item.bare()
-            del item  # with its decoded keys: nothing but the bare record outlives the analysis
-            batch.append(record)
-            size += len(record.raw)
-            if len(batch) >= batch_size or size >= batch_bytes:
-                flush()
-        elif isinstance(item, Problem):
-            summary.rejected += 1
-            if item.line > 0:
+    with store.bounded():  # DuckDB's memory capped while streaming (docs/scaling.md, Memory)
+        for item in items:
+            if isinstance(item, AggregateRow):
                 summary.lines += 1
-            if len(summary.errors) < max_errors:
-                summary.errors.append(item)
-        elif isinstance(item, Opened):
-            summary.files += 1
-            summary.bytes_read += pending_bytes
-            pending_bytes = item.size or 0
-            if progress:
-                progress(summary)
-        elif isinstance(item, Skipped | Incomplete):
-            summary.note(item)
-    summary.bytes_read += pending_bytes
-    flush_aggregates()
-    flush()
+                if filters.active and not accepts_aggregate(filters, item):
+                    summary.filtered += 1
+                    continue
+                aggregates.append(item)
+                if len(aggregates) >= AGGREGATE_BATCH:
+                    flush_aggregates()
+            elif isinstance(item, Record):
+                summary.lines += 1
+                if filters.active and not filters.accepts(item):
+                    summary.filtered += 1
+                    continue
+                if analysis is not None:
+                    row = verdict_row(item, fingerprints)
+                    summary.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
+                    verdicts.append(row)
+                record = item.bare()
+                del item  # with its decoded keys: nothing but the bare record outlives the analysis
+                batch.append(record)
+                size += len(record.raw)
+                if len(batch) >= batch_size or size >= batch_bytes:
+                    flush()
+            elif isinstance(item, Problem):
+                summary.rejected += 1
+                if item.line > 0:
+                    summary.lines += 1
+                if len(summary.errors) < max_errors:
+                    summary.errors.append(item)
+            elif isinstance(item, Opened):
+                summary.files += 1
+                summary.bytes_read += pending_bytes
+                pending_bytes = item.size or 0
+                if progress:
+                    progress(summary)
+            elif isinstance(item, Skipped | Incomplete):
+                summary.note(item)
+        summary.bytes_read += pending_bytes
+        flush_aggregates()
+        flush()
     if fetcher is not None:
         summary.requests = fetcher.requests - requests_before
     return summary

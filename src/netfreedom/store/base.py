@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -129,6 +130,10 @@ class Store(Protocol):
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+    def bounded(self) -> AbstractContextManager[None]:
+        """Memory capped for a streaming loop (ingest, re-analysis); queries run uncapped."""
+        ...
 
     def add_measurements(self, records: Sequence[Record], analysed: Analysed | None = None) -> BatchResult:
         """Store new measurements (by ``Record.uid``) atomically; known ones are counted as duplicates.

@@ -19,6 +19,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -84,12 +85,20 @@ def default_db_path() -> Path:
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's ``memory_limit`` for the store: ``$NETFREEDOM_DUCKDB_MEMORY``, else ``256MB``.
+    """DuckDB's ``memory_limit`` while the store streams (``Store.bounded``: ingest, re-analysis):
+    ``$NETFREEDOM_DUCKDB_MEMORY``, else ``256MB``.
 
     It bounds DuckDB's buffer pool — the catalogue's blocks it keeps cached, the hash tables of the
-    "already stored?" checks and of queries (which spill to disk beyond it) — the one part of a long
-    ingest's memory that grows with the store until it reaches this (bench/memory.py, docs/scaling.md)."""
-    value = (os.environ.get(MEMORY_ENV) or DEFAULT_MEMORY_LIMIT).strip()
+    "already stored?" checks — the one part of a long ingest's memory that grows with the store until it
+    reaches this (bench/memory.py, docs/scaling.md)."""
+    return _configured_limit() or DEFAULT_MEMORY_LIMIT
+
+
+def _configured_limit() -> str | None:
+    """``$NETFREEDOM_DUCKDB_MEMORY`` when set (checked), else None."""
+    value = (os.environ.get(MEMORY_ENV) or "").strip()
+    if not value:
+        return None
     if not _SIZE.match(value):
         raise StoreError(f"{MEMORY_ENV}={value!r} is not a size such as 256MB or 2GB")
     return value
@@ -113,7 +122,13 @@ class DuckDBStore:
         self.read_only = read_only
         if read_only and not self._path.is_file():
             raise StoreError(f"no store at {self._path} (run `netfreedom ingest` first)")
-        config: dict[str, Any] = {"memory_limit": memory_limit or duckdb_memory_limit()}
+        # Queries (evidence, the site, the index) run with DuckDB's own limit (80 % of RAM) unless the
+        # user set one: capped at 256MB, country × category over 10 M verdicts took 4x as long (spilling).
+        # The streaming loops cap it themselves (``bounded``).
+        config: dict[str, Any] = {}
+        self._limit = memory_limit or _configured_limit()
+        if self._limit:
+            config["memory_limit"] = self._limit
         if threads:
             config["threads"] = threads
         try:
@@ -157,6 +172,20 @@ class DuckDBStore:
 
     def __enter__(self) -> DuckDBStore:
         return self
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """DuckDB's memory capped at :func:`duckdb_memory_limit` for a streaming loop (ingest,
+        re-analysis), whose catalogue work would otherwise grow DuckDB's buffer pool with the store; the
+        connection's own limit comes back after it."""
+        self._con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")
+        try:
+            yield
+        finally:
+            if self._limit:
+                self._con.execute(f"SET memory_limit = '{self._limit}'")
+            else:
+                self._con.execute("RESET memory_limit")
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None

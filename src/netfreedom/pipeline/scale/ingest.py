@@ -376,7 +376,11 @@ def ingest_on_cluster(
         _ = analysis.fingerprints.problems
     staging = new_run()
     try:
-        with ship_pickled(client, analysis) if analysis is not None else nullcontext() as key:
+        # DuckDB's memory capped while the client registers the tasks' files (docs/scaling.md, Memory)
+        with (
+            store.bounded(),
+            ship_pickled(client, analysis) if analysis is not None else nullcontext() as key,
+        ):
             run_in_order(
                 client,
                 ingest_group,
