@@ -222,7 +222,10 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
             else:
                 path, display = Path(job.cwd, source), source
             bucket = bucket_time(urllib.parse.unquote(urllib.parse.urlsplit(source).path))
-            items = read_file(path, display, max_line=max_line, dimensions=job.dimensions)
+            # With analysis the envelope and the typed keys are decoded in one pass (as the local ingest)
+            items = read_file(
+                path, display, max_line=max_line, dimensions=job.dimensions, keys=analysis is not None
+            )
             for item in stamp_bucket(items, bucket):
                 if isinstance(item, AggregateRow):
                     part.lines += 1
@@ -235,11 +238,11 @@ def ingest_group(task: SourceGroup, job: Job) -> IngestPart:
                     if filters.active and not filters.accepts(item):
                         part.filtered += 1
                     else:
-                        records.append(item)
                         if analysis is not None:
                             row = verdict_row(item, analysis.fingerprints)
                             part.analysis_errors += row.reason == Reason.ANALYSIS_ERROR.value
                             verdicts.append(row)
+                        records.append(item.bare())  # the decoded keys are not kept with the task's records
                 elif isinstance(item, Problem):
                     problem(item)
                 elif isinstance(item, Opened):
