@@ -678,11 +678,12 @@ class DuckDBStore:
         root = str(self._root)  # plain strings: pathlib costs more than the renames at ~400 files a task
         for _, given, _ in parts:
             for f in given.files:
-                folder = os.path.join(root, f.partition)
-                if folder not in self._made:
-                    os.makedirs(folder, exist_ok=True)
-                    self._made.add(folder)
-                os.replace(os.path.join(root, f.path), os.path.join(root, finals[f.path]))
+                target = os.path.join(root, finals[f.path])
+                try:  # the worker that staged the file made its partition folder (``stage_table``)
+                    os.replace(os.path.join(root, f.path), target)
+                except FileNotFoundError:
+                    os.makedirs(os.path.join(root, f.partition), exist_ok=True)
+                    os.replace(os.path.join(root, f.path), target)
         now = dt.datetime.now(dt.UTC)
         every = [(part, f) for part, given, _ in parts for f in given.files]
         n = len(every)

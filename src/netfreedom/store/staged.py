@@ -136,8 +136,10 @@ def stage_analysed(
 def stage_table(root: Path | str, run: str, name: str, table: pa.Table, partitions: Sequence[str]) -> Staged:
     """Write ``table`` as one file per partition (``partitions[i]`` is row i's folder), flat in the run's
     folder as ``<root>/<run>/<name>-<n>.parquet`` (the partition is recorded beside it, and the file moves
-    there when registered: no folders to make here or to remove afterwards); the files and their
-    catalogue rows (without ``raw``, plus ``file``, the staged path)."""
+    there when registered); the files and their catalogue rows (without ``raw``, plus ``file``, the
+    staged path).  The partition folders are made here, on the worker, so that the single client that
+    registers every task's files only renames (a fresh store's thousands of ``mkdir`` were a quarter of
+    its work); a folder left empty by a task that fails holds no registered file, so nothing reads it."""
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(partitions):
         groups.setdefault(key, []).append(i)
@@ -147,6 +149,7 @@ def stage_table(root: Path | str, run: str, name: str, table: pa.Table, partitio
     folder.mkdir(parents=True, exist_ok=True)
     catalogue = table.drop_columns(["raw"]) if "raw" in table.column_names else table
     for n, (partition, indices) in enumerate(groups.items()):
+        (Path(root) / partition).mkdir(parents=True, exist_ok=True)
         rel = f"{run}/{name}-{n}.parquet"
         path = folder / f"{name}-{n}.parquet"
         take = pa.array(indices, pa.int64())
